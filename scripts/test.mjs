@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm test`: every suite, the store-backed ones on SQLite and on PostgreSQL. PostgreSQL is
+// found at TILLER_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); without it
+// the run fails unless TILLER_TEST_SKIP_POSTGRES=1, so a green run always means both dialects.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const pgUrl = process.env.TILLER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const args = process.argv.slice(2);
+
+async function postgresAnswers() {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const projectArgs = [];
+if (process.env.TILLER_TEST_SKIP_POSTGRES === '1') {
+  for (const p of ['unit', 'sqlite', 'browser']) projectArgs.push('--project', p);
+  process.stderr.write('TILLER_TEST_SKIP_POSTGRES=1: the PostgreSQL suites are not run.\n');
+} else if (!(await postgresAnswers())) {
+  process.stderr.write(`PostgreSQL does not answer at ${pgUrl}. Start it, set TILLER_TEST_PG_URL, or set TILLER_TEST_SKIP_POSTGRES=1.\n`);
+  process.exit(1);
+}
+
+const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+const child = spawn(process.execPath, [vitest, 'run', ...projectArgs, ...args], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TILLER_TEST_PG_URL: pgUrl, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --no-node-snapshot`.trim(), MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

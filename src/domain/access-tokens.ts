@@ -1,0 +1,293 @@
+import { BlockList, isIP } from 'node:net';
+import type { Store } from '../store/db.js';
+import type { Kysely } from 'kysely';
+import type { AccessTokensTable, Database } from '../store/schema.js';
+import { recordAudit, type Actor } from './audit.js';
+import { invalid, notFound } from './errors.js';
+import { newId, nowIso } from './ids.js';
+import { digestSecret, generateSecret, secretHint } from './secrets.js';
+import { TOKENS_CHANNEL } from './workspaces.js';
+
+export type Scope = 'read' | 'write';
+export const ALL_SCOPES: readonly Scope[] = ['read', 'write'];
+export const MAX_GRACE_SECONDS = 604_800;
+
+export interface IssueTokenInput {
+  name: string;
+  description?: string | undefined;
+  scopes?: string[] | undefined;
+  expiresAt?: string | undefined;
+  expiresInDays?: number | undefined;
+  allowedIps?: string[] | undefined;
+  email?: string | undefined;
+}
+
+/** A token as lists show it: everything but the secret. */
+export interface AccessTokenView {
+  name: string;
+  description: string;
+  userId: string;
+  id: string;
+  hint: string;
+  scopes: Scope[];
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  lastUsedIp: string | null;
+  status: 'active' | 'expired' | 'rotating';
+  allowedIps: string[] | null;
+  email: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  view: AccessTokenView;
+}
+
+type TokenRow = AccessTokensTable & { email: string };
+
+const codePoints = (s: string): number => [...s].length;
+
+/** Validates and normalizes what a caller asked for; every failure names its field. */
+function validateIssueInput(input: IssueTokenInput, now: Date): { name: string; description: string; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; email: string | null } {
+  const name = input.name.trim();
+  if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
+  if (codePoints(name) > 100) throw invalid('invalid_field', 'name must be at most 100 characters', { field: 'name' });
+  const description = input.description ?? '';
+  if (codePoints(description) > 1000) throw invalid('invalid_field', 'description must be at most 1000 characters', { field: 'description' });
+
+  let scopes: Scope[] = [...ALL_SCOPES];
+  if (input.scopes !== undefined) {
+    if (input.scopes.length === 0) throw invalid('invalid_field', 'scopes must name at least one of read, write', { field: 'scopes' });
+    const unknown = input.scopes.filter((s) => !(ALL_SCOPES as readonly string[]).includes(s));
+    if (unknown.length > 0) throw invalid('invalid_field', `scopes may contain only read and write, got ${unknown.map((s) => JSON.stringify(s)).join(', ')}`, { field: 'scopes' });
+    scopes = ALL_SCOPES.filter((s) => input.scopes!.includes(s));
+  }
+
+  let expiresAt: string | null = null;
+  if (input.expiresAt !== undefined && input.expiresInDays !== undefined) {
+    throw invalid('invalid_field', 'give either expiresAt or expiresInDays, not both', { field: 'expiresAt' });
+  }
+  if (input.expiresAt !== undefined) {
+    const at = new Date(input.expiresAt);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(input.expiresAt) || Number.isNaN(at.getTime())) throw invalid('invalid_field', 'expiresAt must be an ISO-8601 date-time', { field: 'expiresAt' });
+    if (at.getTime() <= now.getTime()) throw invalid('invalid_field', 'expiresAt must be in the future', { field: 'expiresAt' });
+    expiresAt = at.toISOString();
+  } else if (input.expiresInDays !== undefined) {
+    expiresAt = new Date(now.getTime() + input.expiresInDays * 86_400_000).toISOString();
+  }
+
+  let allowedIps: string[] | null = null;
+  if (input.allowedIps !== undefined) {
+    if (input.allowedIps.length === 0) throw invalid('invalid_field', 'allowedIps must not be empty; omit it to allow any address', { field: 'allowedIps' });
+    allowedIps = input.allowedIps.map((cidr) => normalizeCidr(cidr));
+  }
+  const email = input.email === undefined ? null : input.email.trim().toLowerCase();
+  if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw invalid('invalid_field', 'email must be an e-mail address', { field: 'email' });
+  return { name, description, scopes, expiresAt, allowedIps, email };
+}
+
+function normalizeCidr(cidr: string): string {
+  const [address = '', prefixText, ...rest] = cidr.trim().split('/');
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+    throw invalid('invalid_field', `allowedIps entry ${JSON.stringify(cidr)} is not an IPv4 or IPv6 CIDR`, { field: 'allowedIps' });
+  }
+  return `${address}/${prefix}`;
+}
+
+/** Compiles CIDRs once, so per-request checks are a lookup. */
+export function compileAllowList(cidrs: string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = '', prefix = ''] = cidr.split('/');
+    list.addSubnet(address, Number(prefix), isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+export function ipAllowed(list: BlockList, ip: string): boolean {
+  // A v4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const address = mapped?.[1] ?? ip;
+  const family = isIP(address);
+  if (family === 0) return false;
+  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+export function tokenStatus(row: Pick<AccessTokensTable, 'expires_at' | 'grace_until'>, now: string): AccessTokenView['status'] {
+  if (row.expires_at !== null && row.expires_at <= now) return 'expired';
+  if (row.grace_until !== null) return 'rotating';
+  return 'active';
+}
+
+function toView(row: TokenRow, now: string): AccessTokenView {
+  return {
+    name: row.name,
+    description: row.description,
+    userId: row.member_id,
+    id: row.id,
+    hint: row.hint,
+    scopes: row.scopes.split(',').filter(Boolean) as Scope[],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    lastUsedIp: row.last_used_ip,
+    status: tokenStatus(row, now),
+    allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    email: row.email,
+  };
+}
+
+/** Rows still able to authenticate (or to be shown): not revoked, not past a rotation's grace. */
+function liveTokens(db: Kysely<Database>, workspaceId: string, now: string) {
+  return db
+    .selectFrom('access_tokens')
+    .innerJoin('members', 'members.id', 'access_tokens.member_id')
+    .selectAll('access_tokens')
+    .select('members.email')
+    .where('access_tokens.workspace_id', '=', workspaceId)
+    .where('access_tokens.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('access_tokens.grace_until', 'is', null), eb('access_tokens.grace_until', '>', now)]));
+}
+
+export async function issueAccessToken(store: Store, pepper: Buffer, workspaceId: string, actor: Actor, input: IssueTokenInput): Promise<IssuedToken> {
+  const now = new Date();
+  const valid = validateIssueInput(input, now);
+  const token = generateSecret('access');
+  const createdAt = now.toISOString();
+  const id = newId();
+  const row = await store.db.transaction().execute(async (trx) => {
+    const member = await resolveMember(trx, workspaceId, valid.email, createdAt);
+    const values: AccessTokensTable = {
+      id,
+      workspace_id: workspaceId,
+      member_id: member.id,
+      name: valid.name,
+      description: valid.description,
+      digest: digestSecret(pepper, token),
+      hint: secretHint(token),
+      scopes: valid.scopes.join(','),
+      allowed_ips: valid.allowedIps === null ? null : JSON.stringify(valid.allowedIps),
+      created_at: createdAt,
+      expires_at: valid.expiresAt,
+      last_used_at: null,
+      last_used_ip: null,
+      grace_until: null,
+      rotated_from: null,
+      revoked_at: null,
+    };
+    await trx.insertInto('access_tokens').values(values).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'access_token.create', target: id });
+    return { ...values, email: member.email };
+  });
+  return { token, view: toView(row, createdAt) };
+}
+
+async function resolveMember(db: Kysely<Database>, workspaceId: string, email: string | null, now: string): Promise<{ id: string; email: string }> {
+  if (email === null) {
+    const owner = await db
+      .selectFrom('members')
+      .innerJoin('workspaces', 'workspaces.id', 'members.workspace_id')
+      .select(['members.id', 'members.email'])
+      .where('members.workspace_id', '=', workspaceId)
+      .whereRef('members.email', '=', 'workspaces.owner_email')
+      .executeTakeFirstOrThrow();
+    return owner;
+  }
+  const existing = await db.selectFrom('members').select(['id', 'email']).where('workspace_id', '=', workspaceId).where('email', '=', email).executeTakeFirst();
+  if (existing) return existing;
+  const member = { id: newId(), workspace_id: workspaceId, email, created_at: now };
+  await db.insertInto('members').values(member).execute();
+  return { id: member.id, email };
+}
+
+export async function listAccessTokens(store: Store, workspaceId: string): Promise<AccessTokenView[]> {
+  const now = nowIso();
+  const rows = await liveTokens(store.db, workspaceId, now).orderBy('access_tokens.created_at').orderBy('access_tokens.id').execute();
+  return rows.map((r) => toView(r, now));
+}
+
+export async function getAccessToken(store: Store, workspaceId: string, id: string): Promise<AccessTokenView> {
+  const now = nowIso();
+  const row = await liveTokens(store.db, workspaceId, now).where('access_tokens.id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('access token');
+  return toView(row, now);
+}
+
+/** Revokes every live token with this name (names are not unique). Returns how many. */
+export async function deleteAccessTokensByName(store: Store, workspaceId: string, actor: Actor, rawName: string): Promise<number> {
+  const name = rawName.trim();
+  const now = nowIso();
+  return store.db.transaction().execute(async (trx) => {
+    const rows = await liveTokens(trx, workspaceId, now).where('access_tokens.name', '=', name).execute();
+    if (rows.length === 0) throw notFound(`access token named ${JSON.stringify(name)}`);
+    const ids = rows.map((r) => r.id);
+    await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', 'in', ids).execute();
+    for (const id of ids) {
+      await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
+      await store.announce(trx, TOKENS_CHANNEL, `access:${id}`);
+    }
+    return ids.length;
+  });
+}
+
+export async function revokeAccessToken(store: Store, workspaceId: string, actor: Actor, id: string): Promise<void> {
+  const now = nowIso();
+  await store.db.transaction().execute(async (trx) => {
+    const row = await liveTokens(trx, workspaceId, now).where('access_tokens.id', '=', id).executeTakeFirst();
+    if (!row) throw notFound('access token');
+    await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', '=', id).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
+    await store.announce(trx, TOKENS_CHANNEL, `access:${id}`);
+  });
+}
+
+/**
+ * Issues a new secret with the same name, scopes, member, IP list and expiry. The old secret keeps
+ * working for `graceSeconds` (0: stops at once) so deployments can switch without downtime.
+ */
+export async function rotateAccessToken(store: Store, pepper: Buffer, workspaceId: string, actor: Actor, id: string, graceSeconds: number): Promise<IssuedToken> {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
+    throw invalid('invalid_field', `gracePeriodSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}`, { field: 'gracePeriodSeconds' });
+  }
+  const now = new Date();
+  const nowText = now.toISOString();
+  const token = generateSecret('access');
+  const row = await store.db.transaction().execute(async (trx) => {
+    const old = await liveTokens(trx, workspaceId, nowText).where('access_tokens.id', '=', id).executeTakeFirst();
+    if (!old) throw notFound('access token');
+    if (old.grace_until !== null) throw invalid('already_rotated', 'this token was already rotated; rotate its replacement instead');
+    const graceUntil = new Date(now.getTime() + graceSeconds * 1000).toISOString();
+    // A zero grace period is the same as revoking the old secret now.
+    await trx
+      .updateTable('access_tokens')
+      .set(graceSeconds === 0 ? { grace_until: graceUntil, revoked_at: nowText } : { grace_until: graceUntil })
+      .where('id', '=', id)
+      .execute();
+    const values: AccessTokensTable = {
+      ...stripEmail(old),
+      id: newId(),
+      digest: digestSecret(pepper, token),
+      hint: secretHint(token),
+      created_at: nowText,
+      last_used_at: null,
+      last_used_ip: null,
+      grace_until: null,
+      rotated_from: old.id,
+      revoked_at: null,
+    };
+    await trx.insertInto('access_tokens').values(values).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'access_token.rotate', target: old.id, reason: `replaced by ${values.id}; grace ${graceSeconds}s` });
+    await store.announce(trx, TOKENS_CHANNEL, `access:${old.id}`);
+    return { ...values, email: old.email };
+  });
+  return { token, view: toView(row, nowText) };
+}
+
+function stripEmail(row: TokenRow): AccessTokensTable {
+  const { email: _email, ...rest } = row;
+  return rest;
+}

@@ -1,0 +1,181 @@
+import type { BlockList } from 'node:net';
+import type { Store } from '../store/db.js';
+import { compileAllowList, ipAllowed, type Scope } from './access-tokens.js';
+import { recordAudit } from './audit.js';
+import { digestSecret, digestsEqual, secretKind, type SecretKind } from './secrets.js';
+import { TOKENS_CHANNEL } from './workspaces.js';
+
+export type Principal =
+  | { kind: 'workspace'; workspaceId: string }
+  | { kind: 'access'; workspaceId: string; tokenId: string; memberId: string; email: string; scopes: Scope[] };
+
+export type AuthFailureReason =
+  | 'missing'
+  | 'bad_scheme'
+  | 'malformed'
+  | 'unknown'
+  | 'revoked'
+  | 'expired'
+  | 'rotated_out'
+  | 'ip_not_allowed'
+  | 'email_mismatch'
+  | 'wrong_kind';
+
+export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: AuthFailureReason };
+
+interface CachedCredential {
+  principal: Principal;
+  digest: string;
+  expiresAt: number | null;
+  graceUntil: number | null;
+  revoked: boolean;
+  allowList: BlockList | null;
+  cachedUntil: number;
+}
+
+export interface VerifierOptions {
+  cacheSize: number;
+  cacheTtlMs: number;
+  onCacheLookup?: (hit: boolean) => void;
+  onBackgroundError?: (err: unknown) => void;
+}
+
+const LAST_USED_INTERVAL_MS = 60_000;
+
+/**
+ * Turns a presented secret into a principal. Checksums are checked before any lookup; verified
+ * credentials are cached in-process (bounded LRU, short TTL) and evicted at once on revocation,
+ * here and, through the store's change channel, on every other instance.
+ */
+export class CredentialVerifier {
+  private readonly cache = new Map<string, CachedCredential>();
+  /** "access:<id>" or "workspace:<id>" -> digest, so announcements can evict by id. */
+  private readonly keys = new Map<string, string>();
+  private readonly lastUsedWrites = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly pepper: Buffer,
+    private readonly options: VerifierOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.store.listen(TOKENS_CHANNEL, (key) => this.evict(key), () => this.clear());
+  }
+
+  evict(key: string): void {
+    const digest = this.keys.get(key);
+    if (digest !== undefined) this.cache.delete(digest);
+    this.keys.delete(key);
+  }
+
+  clear(): void {
+    this.cache.clear();
+    this.keys.clear();
+  }
+
+  async verify(secret: string, context: { ip: string; email?: string | null; userAgent?: string | null }): Promise<VerifyResult> {
+    const kind = secretKind(secret);
+    if (kind === null) return { ok: false, reason: 'malformed' };
+    const digest = digestSecret(this.pepper, secret);
+    const now = Date.now();
+
+    let entry = this.cache.get(digest);
+    if (entry && entry.cachedUntil > now) {
+      // Map order is the LRU order: re-insert on every hit.
+      this.cache.delete(digest);
+      this.cache.set(digest, entry);
+      this.options.onCacheLookup?.(true);
+    } else {
+      this.options.onCacheLookup?.(false);
+      entry = await this.load(kind, digest, now);
+      if (!entry) return { ok: false, reason: 'unknown' };
+      this.remember(entry);
+    }
+    if (!digestsEqual(entry.digest, digest)) return { ok: false, reason: 'unknown' };
+
+    const failure = this.check(entry, now, context);
+    if (failure) {
+      this.auditFailure(entry.principal, failure, context);
+      return { ok: false, reason: failure };
+    }
+    if (entry.principal.kind === 'access') this.touch(entry.principal.tokenId, context.ip, now);
+    return { ok: true, principal: entry.principal };
+  }
+
+  private check(entry: CachedCredential, now: number, context: { ip: string; email?: string | null }): AuthFailureReason | null {
+    if (entry.graceUntil !== null && now >= entry.graceUntil) return 'rotated_out';
+    if (entry.revoked) return 'revoked';
+    if (entry.expiresAt !== null && now >= entry.expiresAt) return 'expired';
+    if (entry.allowList && !ipAllowed(entry.allowList, context.ip)) return 'ip_not_allowed';
+    if (context.email && entry.principal.kind === 'access' && context.email.toLowerCase() !== entry.principal.email) return 'email_mismatch';
+    return null;
+  }
+
+  private async load(kind: SecretKind, digest: string, now: number): Promise<CachedCredential | undefined> {
+    const cachedUntil = now + this.options.cacheTtlMs;
+    if (kind === 'workspace') {
+      const row = await this.store.db.selectFrom('workspaces').select(['id', 'token_digest']).where('token_digest', '=', digest).executeTakeFirst();
+      if (!row) return undefined;
+      return { principal: { kind: 'workspace', workspaceId: row.id }, digest: row.token_digest, expiresAt: null, graceUntil: null, revoked: false, allowList: null, cachedUntil };
+    }
+    const row = await this.store.db
+      .selectFrom('access_tokens')
+      .innerJoin('members', 'members.id', 'access_tokens.member_id')
+      .selectAll('access_tokens')
+      .select('members.email')
+      .where('access_tokens.digest', '=', digest)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.last_used_at) this.lastUsedWrites.set(row.id, Date.parse(row.last_used_at));
+    return {
+      principal: { kind: 'access', workspaceId: row.workspace_id, tokenId: row.id, memberId: row.member_id, email: row.email, scopes: row.scopes.split(',') as Scope[] },
+      digest: row.digest,
+      expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
+      graceUntil: row.grace_until === null ? null : Date.parse(row.grace_until),
+      revoked: row.revoked_at !== null,
+      allowList: row.allowed_ips === null ? null : compileAllowList(JSON.parse(row.allowed_ips) as string[]),
+      cachedUntil,
+    };
+  }
+
+  private remember(entry: CachedCredential): void {
+    if (this.options.cacheSize <= 0) return;
+    const key = entry.principal.kind === 'access' ? `access:${entry.principal.tokenId}` : `workspace:${entry.principal.workspaceId}`;
+    this.cache.set(entry.digest, entry);
+    this.keys.set(key, entry.digest);
+    while (this.cache.size > this.options.cacheSize) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.delete(oldest);
+    }
+    if (this.keys.size > this.options.cacheSize * 2) {
+      for (const [k, d] of this.keys) if (!this.cache.has(d)) this.keys.delete(k);
+    }
+  }
+
+  /** Records last use at most once a minute per token, off the request's path. */
+  private touch(tokenId: string, ip: string, now: number): void {
+    const last = this.lastUsedWrites.get(tokenId) ?? 0;
+    if (now - last < LAST_USED_INTERVAL_MS) return;
+    this.lastUsedWrites.set(tokenId, now);
+    if (this.lastUsedWrites.size > Math.max(1000, this.options.cacheSize * 2)) this.lastUsedWrites.clear();
+    const at = new Date(now).toISOString();
+    const threshold = new Date(now - LAST_USED_INTERVAL_MS).toISOString();
+    this.store.db
+      .updateTable('access_tokens')
+      .set({ last_used_at: at, last_used_ip: ip.slice(0, 64) })
+      .where('id', '=', tokenId)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', threshold)]))
+      .execute()
+      .catch((err: unknown) => this.options.onBackgroundError?.(err));
+  }
+
+  /** Failures of real tokens go to their workspace's audit log; the secret never does. */
+  private auditFailure(principal: Principal, reason: AuthFailureReason, context: { ip: string; userAgent?: string | null }): void {
+    const actor = principal.kind === 'access' ? { type: 'access_token' as const, id: principal.tokenId } : { type: 'workspace' as const, id: principal.workspaceId };
+    const action = reason === 'rotated_out' ? 'access_token.reuse' : 'auth.failure';
+    recordAudit(this.store.db, principal.workspaceId, { ...actor, ip: context.ip, userAgent: context.userAgent ?? null }, { action, target: actor.id, outcome: 'failure', reason }).catch((err: unknown) =>
+      this.options.onBackgroundError?.(err),
+    );
+  }
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import * as ajvFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Services } from '../services.js';
+import { AuthThrottle, authPlugin, type AuthPolicy } from './auth.js';
+import { handleError, sendError } from './errors.js';
+import { accessTokenRoutes } from './routes/access-tokens.js';
+import { auditRoutes } from './routes/audit.js';
+import { healthRoutes } from './routes/health.js';
+import { extraRoutes } from './routes/index.js';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+// ajv-formats is CommonJS whose default export TypeScript sees as a namespace.
+const addFormats = (ajvFormats as unknown as { default: (ajv: Ajv) => Ajv }).default;
+
+/** Which routes a listener serves: everything, or only the credential-free runtime surface. */
+export type Surface = 'main' | 'runtime';
+
+export interface BuildAppOptions {
+  services: Services;
+  surface?: Surface;
+  /** A pino logger or logger options; tests pass a stream to capture output. */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+}
+
+/** Paths under which secrets may appear in log objects; all are replaced before writing. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.authorisation',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.authorisation',
+  'token',
+  'workspaceToken',
+  'secret',
+  'password',
+  '*.token',
+  '*.workspaceToken',
+  '*.secret',
+  '*.password',
+];
+
+export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    ...(stream ? { stream } : {}),
+  } as FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// Two validators: bodies are checked strictly (a number is not a name), while query strings and
+// path parameters, which are always text on the wire, are coerced to the declared types.
+function buildValidators() {
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  addFormats(strict);
+  addFormats(coercing);
+  return { strict, coercing };
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { services } = options;
+  const { config } = services;
+  const surface = options.surface ?? 'main';
+  const loggerOption = options.logger ?? loggerOptions(config.logLevel);
+  const isLoggerInstance = typeof (loggerOption as FastifyBaseLogger | undefined)?.child === 'function';
+
+  const app = Fastify({
+    ...(isLoggerInstance ? { loggerInstance: loggerOption as FastifyBaseLogger } : { logger: loggerOption as FastifyServerOptions['logger'] }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: undefined,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.decorate('services', services);
+  const validators = buildValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? validators.strict : validators.coercing).compile(schema as object));
+
+  // JSON bodies: an empty body counts as no body (copied curl commands send Content-Type on GET
+  // and DELETE), and prototype-poisoning keys are refused.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // JSON is the only body Tiller reads; anything else answers 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    services.metrics.httpRequests.inc(labels);
+    services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error, request, reply) => handleError(error as Error, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+
+  if (surface === 'main') {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'Tiller API',
+          version: '1',
+          description:
+            'Access tokens, transformations, libraries, publish and tests, and the transformation runtime. Wire-compatible with the RudderStack Transformation API; fields marked ext are Tiller additions.',
+        },
+        components: {
+          securitySchemes: {
+            workspaceToken: { type: 'http', scheme: 'basic', description: 'Basic base64(<workspace token>:)' },
+            accessTokenBasic: { type: 'http', scheme: 'basic', description: 'Basic base64(:<access token>), base64(<access token>:) or base64(<email>:<access token>)' },
+            accessTokenBearer: { type: 'http', scheme: 'bearer', description: 'Bearer <access token>' },
+          },
+        },
+      },
+      transform: ({ schema, url, route }) => {
+        const policy = (route.config as { auth?: AuthPolicy } | undefined)?.auth;
+        const security =
+          policy === 'workspace'
+            ? [{ workspaceToken: [] }]
+            : policy === 'access'
+              ? [{ accessTokenBasic: [] }, { accessTokenBearer: [] }]
+              : policy === 'any' || policy === 'runtime'
+                ? [{ workspaceToken: [] }, { accessTokenBasic: [] }, { accessTokenBearer: [] }]
+                : [];
+        return { schema: { ...(schema ?? {}), ...(security.length > 0 ? { security } : {}) } as typeof schema, url };
+      },
+    });
+  }
+
+  await app.register(authPlugin, {
+    verifier: services.verifier,
+    throttle: new AuthThrottle(config.authFailureLimit, config.authFailureWindowMs),
+    runtimeOpen: surface === 'runtime' || config.runtimeAuth === 'none',
+    onFailure: (reason) => services.metrics.authFailures.inc({ reason }),
+  });
+
+  await app.register(healthRoutes);
+  if (surface === 'main') {
+    await app.register(accessTokenRoutes);
+    await app.register(auditRoutes);
+    app.get('/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+  }
+  await extraRoutes(app, surface);
+  return app;
+}

@@ -1,0 +1,165 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Scope } from '../domain/access-tokens.js';
+import type { AuthFailureReason, CredentialVerifier, Principal } from '../domain/authentication.js';
+import { sendError, sendUnauthorized } from './errors.js';
+
+/**
+ * Who may call a route, declared in each route's `config.auth`:
+ * - none: public (health, docs)
+ * - workspace: the workspace token (token management, audit log)
+ * - access: an access token, with `config.scope` (default: read for GET, write otherwise)
+ * - any: either kind of secret (config-backend reads)
+ * - runtime: like any, but credential-free when the operator opened the runtime surface
+ */
+export type AuthPolicy = 'none' | 'workspace' | 'access' | 'any' | 'runtime';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthPolicy;
+    scope?: Scope;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export type ParsedCredentials = { ok: true; secret: string; email: string | null } | { ok: false; reason: AuthFailureReason };
+
+/**
+ * Reads every Authorization form Tiller accepts: Basic with the secret as user name or password
+ * (an e-mail may stand beside it), and Bearer. Never throws, whatever the header holds.
+ */
+export function parseAuthorization(header: string | undefined): ParsedCredentials {
+  if (header === undefined || header.trim() === '') return { ok: false, reason: 'missing' };
+  const match = /^\s*(\S+)\s+(\S+)\s*$/.exec(header);
+  if (!match) return { ok: false, reason: 'bad_scheme' };
+  const scheme = match[1]!.toLowerCase();
+  const value = match[2]!;
+  if (scheme === 'bearer') return { ok: true, secret: value, email: null };
+  if (scheme !== 'basic') return { ok: false, reason: 'bad_scheme' };
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return { ok: false, reason: 'malformed' };
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const user = colon === -1 ? decoded : decoded.slice(0, colon);
+  const password = colon === -1 ? '' : decoded.slice(colon + 1);
+  if (password !== '') return { ok: true, secret: password, email: user !== '' ? user : null };
+  if (user !== '') return { ok: true, secret: user, email: null };
+  return { ok: false, reason: 'malformed' };
+}
+
+/** Counts failed authentications per client address in fixed windows. */
+export class AuthThrottle {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Seconds until the address may try again, or 0 when it is not throttled. */
+  retryAfter(ip: string, now = Date.now()): number {
+    if (this.limit <= 0) return 0;
+    const w = this.windows.get(ip);
+    if (!w || w.resetAt <= now || w.count < this.limit) return 0;
+    return Math.max(1, Math.ceil((w.resetAt - now) / 1000));
+  }
+
+  recordFailure(ip: string, now = Date.now()): void {
+    if (this.limit <= 0) return;
+    const w = this.windows.get(ip);
+    if (!w || w.resetAt <= now) {
+      if (this.windows.size >= 100_000) this.sweep(now);
+      this.windows.set(ip, { count: 1, resetAt: now + this.windowMs });
+    } else {
+      w.count++;
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const [ip, w] of this.windows) if (w.resetAt <= now) this.windows.delete(ip);
+    // Still full: an address flood. Forget everything rather than grow without bound.
+    if (this.windows.size >= 100_000) this.windows.clear();
+  }
+}
+
+export interface AuthPluginOptions {
+  verifier: CredentialVerifier;
+  throttle: AuthThrottle;
+  /** True on the credential-free runtime listener, or when TILLER_RUNTIME_AUTH=none. */
+  runtimeOpen: boolean;
+  onFailure?: (reason: AuthFailureReason) => void;
+}
+
+function requiredScope(request: FastifyRequest): Scope {
+  return request.routeOptions.config.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+}
+
+/**
+ * One guard for every route, driven by the route's declared policy. Authentication runs before the
+ * body is read, so unauthenticated callers cannot make the server parse large bodies.
+ */
+export const authPlugin = fp<AuthPluginOptions>(
+  async (app: FastifyInstance, options) => {
+    app.decorateRequest('principal', null);
+
+    app.addHook('onRoute', (route) => {
+      // Fail closed: a route that forgot to declare its policy would otherwise be public.
+      const policy = (route.config as { auth?: AuthPolicy } | undefined)?.auth;
+      if (policy === undefined && !String(route.url).startsWith('/docs')) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no auth policy`);
+      }
+    });
+
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const policy = request.routeOptions.config.auth ?? (request.routeOptions.url === undefined ? 'none' : request.routeOptions.url.startsWith('/docs') ? 'none' : 'access');
+      if (policy === 'none') return;
+      const header = request.headers.authorization ?? (request.headers['authorisation'] as string | undefined);
+      if (policy === 'runtime' && options.runtimeOpen && header === undefined) return;
+
+      const fail = (reason: AuthFailureReason) => {
+        options.onFailure?.(reason);
+        request.log.info({ authFailure: reason }, 'authentication failed');
+        options.throttle.recordFailure(request.ip);
+        const wait = options.throttle.retryAfter(request.ip);
+        if (wait > 0) {
+          reply.header('Retry-After', String(wait));
+          return sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
+        }
+        return sendUnauthorized(reply);
+      };
+
+      const parsed = parseAuthorization(header);
+      if (!parsed.ok) return fail(parsed.reason);
+      const result = await options.verifier.verify(parsed.secret, { ip: request.ip, email: parsed.email, userAgent: request.headers['user-agent'] ?? null });
+      if (!result.ok) return fail(result.reason);
+      const principal = result.principal;
+
+      const wanted = policy === 'workspace' ? 'workspace' : policy === 'access' ? 'access' : null;
+      if (wanted !== null && principal.kind !== wanted) return fail('wrong_kind');
+      if (principal.kind === 'access' && policy === 'access' && !principal.scopes.includes(requiredScope(request))) {
+        return sendError(reply, 403, 'insufficient_scope', `this access token lacks the ${requiredScope(request)} scope`);
+      }
+      request.principal = principal;
+    });
+  },
+  { name: 'tiller-auth' },
+);
+
+/** The principal of a route whose policy guarantees one; throws if the guard was bypassed. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route reached without a principal');
+  return request.principal;
+}
+
+export function workspaceIdOf(request: FastifyRequest): string {
+  return principalOf(request).workspaceId;
+}
+
+/** The audit actor for the request's principal: token ids, never secrets. */
+export function actorOf(request: FastifyRequest) {
+  const principal = request.principal;
+  const base = { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+  if (!principal) return { type: 'anonymous' as const, id: null, ...base };
+  return principal.kind === 'access' ? { type: 'access_token' as const, id: principal.tokenId, ...base } : { type: 'workspace' as const, id: principal.workspaceId, ...base };
+}

@@ -1,0 +1,156 @@
+import { Type } from '@sinclair/typebox';
+import { MAX_GRACE_SECONDS, deleteAccessTokensByName, getAccessToken, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
+import type { App } from '../app.js';
+import { actorOf, principalOf, workspaceIdOf } from '../auth.js';
+import { Nullable, SuccessTrue, errors } from '../schemas.js';
+
+const Scope = Type.Union([Type.Literal('read'), Type.Literal('write')]);
+
+const AccessTokenEntry = Type.Object({
+  name: Type.String(),
+  description: Type.String({ description: 'Empty string when none' }),
+  userId: Type.String(),
+  id: Type.String({ description: 'ext' }),
+  hint: Type.String({ description: 'ext: the prefix and last four characters; never the secret' }),
+  scopes: Type.Array(Scope, { description: 'ext' }),
+  createdAt: Type.String({ format: 'date-time', description: 'ext' }),
+  expiresAt: Nullable(Type.String({ format: 'date-time', description: 'ext' })),
+  lastUsedAt: Nullable(Type.String({ format: 'date-time', description: 'ext; written at most once a minute' })),
+  lastUsedIp: Nullable(Type.String({ description: 'ext' })),
+  status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('rotating')], { description: 'ext' }),
+  allowedIps: Nullable(Type.Array(Type.String(), { description: 'ext' })),
+  email: Type.String({ description: 'ext: the member the token is for' }),
+});
+
+const IssuedTokenBody = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Object({
+    token: Type.String({ description: 'The secret. Shown only in this response.' }),
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    scopes: Type.Array(Scope),
+    hint: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Nullable(Type.String({ format: 'date-time' })),
+  }),
+});
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+function issuedBody(issued: IssuedToken) {
+  const { view } = issued;
+  return {
+    success: true as const,
+    data: { token: issued.token, id: view.id, name: view.name, description: view.description, scopes: view.scopes, hint: view.hint, createdAt: view.createdAt, expiresAt: view.expiresAt },
+  };
+}
+
+export async function accessTokenRoutes(app: App): Promise<void> {
+  const { store, config } = app.services;
+
+  app.post(
+    '/accessTokens',
+    {
+      config: { auth: 'workspace' },
+      schema: {
+        summary: 'Generate an access token (compat)',
+        description: 'Authenticate with Basic base64(<workspace token>:). The secret is in the answer once and never again.',
+        tags: ['access tokens'],
+        body: Type.Object({
+          name: Type.String({ maxLength: 1000, description: '1 to 100 characters after trimming; names need not be unique' }),
+          description: Type.Optional(Type.String({ description: 'At most 1000 characters' })),
+          scopes: Type.Optional(Type.Array(Type.String(), { maxItems: 10, description: 'ext: subset of read, write (default both)' })),
+          expiresAt: Type.Optional(Type.String({ description: 'ext: ISO-8601 date-time in the future' })),
+          expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'ext' })),
+          allowedIps: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'ext: IPv4/IPv6 CIDRs allowed to use the token' })),
+          email: Type.Optional(Type.String({ maxLength: 254, description: 'ext: the member the token is for (default: the workspace owner)' })),
+        }),
+        response: { 200: IssuedTokenBody, ...errors(400, 401, 413, 415, 429) },
+      },
+    },
+    async (request) => issuedBody(await issueAccessToken(store, config.pepper, workspaceIdOf(request), actorOf(request), request.body)),
+  );
+
+  app.get(
+    '/accessTokens',
+    {
+      config: { auth: 'workspace' },
+      schema: {
+        summary: 'List access tokens (compat)',
+        description: 'A bare JSON array of the workspace\'s live tokens. Secrets are never listed.',
+        tags: ['access tokens'],
+        response: { 200: Type.Array(AccessTokenEntry), ...errors(401, 429) },
+      },
+    },
+    async (request) => listAccessTokens(store, workspaceIdOf(request)),
+  );
+
+  app.delete(
+    '/accessTokens',
+    {
+      config: { auth: 'workspace' },
+      schema: {
+        summary: 'Delete every access token with a name (compat)',
+        tags: ['access tokens'],
+        querystring: Type.Object({ name: Type.String({ minLength: 1, maxLength: 1000 }) }),
+        response: { 200: Type.Object({ success: Type.Literal(true), deleted: Type.Integer({ description: 'ext: how many tokens were deleted' }) }), ...errors(400, 401, 404, 429) },
+      },
+    },
+    async (request) => ({ success: true as const, deleted: await deleteAccessTokensByName(store, workspaceIdOf(request), actorOf(request), request.query.name) }),
+  );
+
+  app.get(
+    '/accessTokens/self',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: {
+        summary: 'The calling access token\'s own metadata (ext)',
+        description: 'Lets CI check a token without side effects.',
+        tags: ['access tokens'],
+        response: { 200: AccessTokenEntry, ...errors(401, 403, 429) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      if (principal.kind !== 'access') throw new Error('unreachable: access policy');
+      return getAccessToken(store, principal.workspaceId, principal.tokenId);
+    },
+  );
+
+  app.delete(
+    '/accessTokens/:id',
+    {
+      config: { auth: 'workspace' },
+      schema: {
+        summary: 'Revoke one access token (ext)',
+        tags: ['access tokens'],
+        params: IdParams,
+        response: { 200: SuccessTrue, ...errors(401, 404, 429) },
+      },
+    },
+    async (request) => {
+      await revokeAccessToken(store, workspaceIdOf(request), actorOf(request), request.params.id);
+      return { success: true as const };
+    },
+  );
+
+  app.post(
+    '/accessTokens/:id/rotate',
+    {
+      config: { auth: 'workspace' },
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+      schema: {
+        summary: 'Rotate an access token (ext)',
+        description: 'Issues a new secret with the same name, scopes and expiry. The old secret keeps working during the grace period only.',
+        tags: ['access tokens'],
+        params: IdParams,
+        body: Type.Object({ gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: 0 })) }),
+        response: { 200: IssuedTokenBody, ...errors(400, 401, 404, 415, 429) },
+      },
+    },
+    async (request) => issuedBody(await rotateAccessToken(store, config.pepper, workspaceIdOf(request), actorOf(request), request.params.id, request.body.gracePeriodSeconds ?? 0)),
+  );
+}

@@ -1,0 +1,10 @@
+import type { App, Surface } from '../app.js';
+
+/**
+ * Route plugins beyond the access-token service, in registration order. Runtime and
+ * config-backend routes are served on both surfaces; everything else only on the main one.
+ */
+export async function extraRoutes(app: App, surface: Surface): Promise<void> {
+  void app;
+  void surface;
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+// Store-backed suites run twice, once per dialect; unit and browser suites once.
+const storeSuites = ['test/api/**/*.test.ts', 'test/e2e/**/*.test.ts'];
+
+export default defineConfig({
+  test: {
+    // The sandbox needs this flag in every worker process.
+    execArgv: ['--no-node-snapshot'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sqlite', include: storeSuites, env: { TILLER_TEST_DIALECT: 'sqlite' } } },
+      { extends: true, test: { name: 'postgres', include: storeSuites, env: { TILLER_TEST_DIALECT: 'postgres' } } },
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], env: { TILLER_TEST_DIALECT: 'sqlite' }, testTimeout: 120_000 } },
+    ],
+  },
+});
