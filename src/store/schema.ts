@@ -55,9 +55,74 @@ export interface AuditEventsTable {
   reason: string | null;
 }
 
+export interface TransformationsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string;
+  language: string;
+  /** JSON array of destination ids. */
+  destination_ids: string;
+  created_at: string;
+  updated_at: string;
+  latest_version_id: string;
+  published_version_id: string | null;
+  version_count: number;
+  deleted_at: string | null;
+}
+
+export interface TransformationVersionsTable {
+  id: string;
+  transformation_id: string;
+  workspace_id: string;
+  seq: number;
+  name: string;
+  description: string;
+  code: string;
+  code_version: string;
+  language: string;
+  /** JSON array of library import names the code uses. */
+  imports: string;
+  created_at: string;
+  created_by: string | null;
+}
+
+export interface LibrariesTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  import_name: string;
+  description: string;
+  language: string;
+  created_at: string;
+  updated_at: string;
+  latest_version_id: string;
+  published_version_id: string | null;
+  version_count: number;
+  deleted_at: string | null;
+}
+
+export interface LibraryVersionsTable {
+  id: string;
+  library_id: string;
+  workspace_id: string;
+  seq: number;
+  name: string;
+  import_name: string;
+  description: string;
+  code: string;
+  language: string;
+  created_at: string;
+  created_by: string | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
   access_tokens: AccessTokensTable;
   audit_events: AuditEventsTable;
+  transformations: TransformationsTable;
+  transformation_versions: TransformationVersionsTable;
+  libraries: LibrariesTable;
+  library_versions: LibraryVersionsTable;
 }
