@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 // Versions are append-only rows; the parent row holds the latest and published pointers.
 // seq numbers each parent's versions, and the unique (parent, seq) pair is what makes two
@@ -54,7 +54,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('deleted_at', 'varchar(32)')
     .execute();
   // Import names are unique among a workspace's live libraries; a deleted one frees its name.
-  await db.schema.createIndex('libraries_live_import_name').on('libraries').columns(['workspace_id', 'import_name']).unique().where('deleted_at', 'is', null).execute();
+  await db.schema.createIndex('libraries_live_import_name').on('libraries').columns(['workspace_id', 'import_name']).unique().where(sql.ref('deleted_at'), 'is', null).execute();
 
   await db.schema
     .createTable('library_versions')
