@@ -1,0 +1,356 @@
+import { clearSession, getSession } from './session.js';
+
+// The dashboard is a client of Tiller's public HTTP API and nothing else: every screen here can be
+// reproduced with curl and the same token.
+
+export type Credential = 'workspace' | 'access';
+
+export interface AccessToken {
+  id: string;
+  name: string;
+  description: string;
+  userId?: string;
+  hint?: string;
+  scopes?: string[];
+  createdAt?: string;
+  expiresAt?: string | null;
+  lastUsedAt?: string | null;
+  lastUsedIp?: string | null;
+  status?: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  id?: string;
+  name?: string;
+  expiresAt?: string | null;
+  [field: string]: unknown;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actor?: { type?: string; id?: string | null } | null;
+  action: string;
+  target?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  outcome?: string | null;
+  reason?: string | null;
+}
+
+export interface Transformation {
+  id: string;
+  versionId: string;
+  name: string;
+  description?: string;
+  code: string;
+  codeVersion?: string;
+  language?: string;
+  createdAt?: string;
+  updatedAt?: string;
+  workspaceId?: string;
+  destinations?: unknown[];
+  imports?: string[];
+  publishedVersionId?: string | null;
+  isPublished?: boolean;
+}
+
+export interface Library {
+  id: string;
+  versionId: string;
+  name: string;
+  description?: string;
+  code: string;
+  language?: string;
+  importName: string;
+  createdAt?: string;
+  updatedAt?: string;
+  publishedVersionId?: string | null;
+  isPublished?: boolean;
+}
+
+/** Either kind of versioned resource, as the editor sees it. */
+export type Resource = Transformation | Library;
+export type ResourceKind = 'transformation' | 'library';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly requestId: string | undefined;
+  /** 1-based position of a compile error, when the API reports one. */
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly body: unknown;
+
+  constructor(
+    message: string,
+    init: { status: number; code?: string; requestId?: string; line?: number; column?: number; body?: unknown },
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = init.status;
+    this.code = init.code;
+    this.requestId = init.requestId;
+    this.line = init.line;
+    this.column = init.column;
+    this.body = init.body;
+  }
+}
+
+export function basicAuthHeader(token: string): string {
+  // Tokens are ASCII, but encode through UTF-8 so a stray pasted character cannot throw in btoa.
+  const bytes = new TextEncoder().encode(`${token}:`);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return `Basic ${btoa(binary)}`;
+}
+
+function positiveInt(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+function errorFromResponse(status: number, statusText: string, body: unknown, headerRequestId: string | null): ApiError {
+  const envelope = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  const rawError = envelope.error;
+  const error = (rawError && typeof rawError === 'object' ? rawError : {}) as Record<string, unknown>;
+  let message =
+    typeof error.message === 'string' && error.message
+      ? error.message
+      : typeof rawError === 'string' && rawError
+        ? rawError
+        : typeof envelope.message === 'string'
+          ? envelope.message
+          : '';
+  if (!message) {
+    message =
+      status === 0
+        ? 'Could not reach the Tiller server.'
+        : `The server answered ${status}${statusText ? ` ${statusText}` : ''}.`;
+  }
+  const requestId = typeof envelope.requestId === 'string' ? envelope.requestId : (headerRequestId ?? undefined);
+  return new ApiError(message, {
+    status,
+    code: typeof error.code === 'string' ? error.code : undefined,
+    requestId,
+    line: positiveInt(error.line),
+    column: positiveInt(error.column),
+    body,
+  });
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  /** Use this token instead of the session's (sign-in probes). */
+  token?: string;
+  /** Sign-in probes expect 401s and must not end the session. */
+  ignoreUnauthorized?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(credential: Credential, method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const session = getSession();
+  const token = options.token ?? (credential === 'workspace' ? session.workspaceToken : session.accessToken);
+  if (!token) {
+    throw new ApiError(
+      credential === 'workspace'
+        ? 'This page needs a workspace token. Sign in with one to continue.'
+        : 'This page needs an access token. Sign in with one to continue.',
+      { status: 401, code: 'not_signed_in' },
+    );
+  }
+  let url = path;
+  if (options.query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query)) {
+      if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+    }
+    const qs = params.toString();
+    if (qs) url += `?${qs}`;
+  }
+  const headers: Record<string, string> = { Authorization: basicAuthHeader(token), Accept: 'application/json' };
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body,
+      credentials: 'omit',
+      cache: 'no-store',
+      signal: options.signal,
+    });
+  } catch (cause) {
+    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+    throw new ApiError('Could not reach the Tiller server. Check that it is running and try again.', { status: 0 });
+  }
+
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+  }
+  if (!response.ok) {
+    const error = errorFromResponse(response.status, response.statusText, parsed, response.headers.get('x-request-id'));
+    if (response.status === 401 && !options.ignoreUnauthorized) {
+      clearSession(
+        credential === 'workspace'
+          ? 'Tiller no longer accepts your workspace token (it may have been rotated). Sign in again.'
+          : 'Tiller no longer accepts your access token (it may have been deleted, rotated or expired). Sign in again.',
+      );
+      window.location.hash = '#/signin';
+    }
+    throw error;
+  }
+  return parsed as T;
+}
+
+/** Finds the first array in an answer, whatever the wrapper key (bare arrays pass through). */
+function pickArray<T>(value: unknown, ...keys: string[]): T[] {
+  if (Array.isArray(value)) return value as T[];
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    for (const key of keys) if (Array.isArray(record[key])) return record[key] as T[];
+    for (const entry of Object.values(record)) if (Array.isArray(entry)) return entry as T[];
+  }
+  return [];
+}
+
+// ---------- access tokens (workspace token) ----------
+
+export async function listAccessTokens(options: RequestOptions = {}): Promise<AccessToken[]> {
+  return pickArray<AccessToken>(await request<unknown>('workspace', 'GET', '/accessTokens', options), 'accessTokens', 'data');
+}
+
+export interface GenerateTokenInput {
+  name: string;
+  description?: string;
+  scopes?: string[];
+  expiresInDays?: number;
+}
+
+function issuedFrom(answer: unknown): IssuedToken {
+  const data = (answer as { data?: IssuedToken } | undefined)?.data;
+  if (!data || typeof data.token !== 'string') {
+    throw new ApiError('The server did not return the new token.', { status: 500, body: answer });
+  }
+  return data;
+}
+
+export async function generateAccessToken(input: GenerateTokenInput): Promise<IssuedToken> {
+  return issuedFrom(await request<unknown>('workspace', 'POST', '/accessTokens', { body: input }));
+}
+
+export async function rotateAccessToken(id: string, gracePeriodSeconds: number): Promise<IssuedToken> {
+  return issuedFrom(
+    await request<unknown>('workspace', 'POST', `/accessTokens/${encodeURIComponent(id)}/rotate`, {
+      body: { gracePeriodSeconds },
+    }),
+  );
+}
+
+export async function deleteAccessToken(id: string): Promise<void> {
+  await request<unknown>('workspace', 'DELETE', `/accessTokens/${encodeURIComponent(id)}`);
+}
+
+export async function deleteAccessTokensByName(name: string): Promise<number | undefined> {
+  const answer = await request<{ deleted?: number }>('workspace', 'DELETE', '/accessTokens', { query: { name } });
+  return typeof answer?.deleted === 'number' ? answer.deleted : undefined;
+}
+
+export async function getSelfToken(options: RequestOptions = {}): Promise<AccessToken> {
+  const answer = await request<unknown>('access', 'GET', '/accessTokens/self', options);
+  const record = (answer ?? {}) as Record<string, unknown>;
+  return (record.data && typeof record.data === 'object' ? record.data : record) as AccessToken;
+}
+
+export interface AuditPage {
+  events: AuditEvent[];
+  /** Cursor for the next (older) page when the server gives one. */
+  nextBefore?: string;
+}
+
+export async function listAuditEvents(limit: number, before?: string): Promise<AuditPage> {
+  const answer = await request<unknown>('workspace', 'GET', '/auditLog', { query: { limit, before } });
+  const events = pickArray<AuditEvent>(answer, 'events', 'auditLog', 'data');
+  const record = (answer && typeof answer === 'object' && !Array.isArray(answer) ? answer : {}) as Record<string, unknown>;
+  const cursor = record.nextBefore ?? record.next ?? record.before;
+  return { events, nextBefore: typeof cursor === 'string' ? cursor : undefined };
+}
+
+// ---------- transformations and libraries (access token) ----------
+
+function collection(kind: ResourceKind): string {
+  return kind === 'transformation' ? '/transformations' : '/libraries';
+}
+
+export async function listTransformations(): Promise<Transformation[]> {
+  return pickArray<Transformation>(await request<unknown>('access', 'GET', '/transformations'), 'transformations');
+}
+
+export async function listLibraries(): Promise<Library[]> {
+  return pickArray<Library>(await request<unknown>('access', 'GET', '/libraries'), 'libraries');
+}
+
+export async function getResource(kind: ResourceKind, id: string): Promise<Resource> {
+  return request<Resource>('access', 'GET', `${collection(kind)}/${encodeURIComponent(id)}`);
+}
+
+export interface SaveInput {
+  name?: string;
+  description?: string;
+  code: string;
+}
+
+export async function createResource(kind: ResourceKind, input: SaveInput): Promise<Resource> {
+  return request<Resource>('access', 'POST', collection(kind), { body: input, query: { publish: 'false' } });
+}
+
+export async function updateResource(kind: ResourceKind, id: string, input: SaveInput): Promise<Resource> {
+  return request<Resource>('access', 'POST', `${collection(kind)}/${encodeURIComponent(id)}`, {
+    body: input,
+    query: { publish: 'false' },
+  });
+}
+
+export async function deleteResource(kind: ResourceKind, id: string): Promise<void> {
+  await request<unknown>('access', 'DELETE', `${collection(kind)}/${encodeURIComponent(id)}`);
+}
+
+export async function listVersions(kind: ResourceKind, id: string, count: number): Promise<Resource[]> {
+  const answer = await request<unknown>('access', 'GET', `${collection(kind)}/${encodeURIComponent(id)}/versions`, {
+    query: { count, orderBy: 'desc' },
+  });
+  return pickArray<Resource>(answer, kind === 'transformation' ? 'TransformationVersions' : 'libraryVersions');
+}
+
+export interface PublishInput {
+  transformations?: { versionId: string; testInput?: unknown[] }[];
+  libraries?: { versionId: string }[];
+}
+
+export async function publish(input: PublishInput): Promise<unknown> {
+  return request<unknown>('access', 'POST', '/transformations/libraries/publish', { body: input });
+}
+
+export async function testSavedVersion(input: PublishInput): Promise<unknown> {
+  return request<unknown>('access', 'POST', '/transformations/libraries/test', { body: input });
+}
+
+export async function testInlineCode(input: { code: string; libraries: string[]; events: unknown[] }): Promise<unknown> {
+  return request<unknown>('access', 'POST', '/transformations/test', { body: input });
+}
+
+export async function getVersion(kind: ResourceKind, id: string, versionId: string): Promise<Resource> {
+  return request<Resource>('access', 'GET', `${collection(kind)}/${encodeURIComponent(id)}/versions/${encodeURIComponent(versionId)}`);
+}

@@ -1,0 +1,70 @@
+import { useEffect, useRef, useState } from 'react';
+import { basicSetup } from 'codemirror';
+import { javascript } from '@codemirror/lang-javascript';
+import { MergeView, unifiedMergeView } from '@codemirror/merge';
+import { EditorState } from '@codemirror/state';
+import { EditorView } from '@codemirror/view';
+
+const narrowQuery = '(max-width: 700px)';
+
+function useNarrow(): boolean {
+  const [narrow, setNarrow] = useState(() => window.matchMedia(narrowQuery).matches);
+  useEffect(() => {
+    const media = window.matchMedia(narrowQuery);
+    const onChange = () => setNarrow(media.matches);
+    media.addEventListener('change', onChange);
+    return () => media.removeEventListener('change', onChange);
+  }, []);
+  return narrow;
+}
+
+/** Two versions side by side (one column with inline changes on narrow screens), both read-only. */
+export function DiffView({ original, modified, originalLabel, modifiedLabel }: { original: string; modified: string; originalLabel: string; modifiedLabel: string }) {
+  const parent = useRef<HTMLDivElement>(null);
+  const narrow = useNarrow();
+
+  useEffect(() => {
+    const host = parent.current;
+    if (!host) return;
+    const readOnly = [basicSetup, javascript(), EditorState.readOnly.of(true), EditorView.editable.of(false)];
+    if (narrow) {
+      const view = new EditorView({
+        parent: host,
+        state: EditorState.create({
+          doc: modified,
+          extensions: [
+            ...readOnly,
+            unifiedMergeView({ original, mergeControls: false, collapseUnchanged: { margin: 3, minSize: 6 } }),
+            EditorView.contentAttributes.of({ 'aria-label': `Changes from ${originalLabel} to ${modifiedLabel}` }),
+          ],
+        }),
+      });
+      return () => view.destroy();
+    }
+    const view = new MergeView({
+      parent: host,
+      a: { doc: original, extensions: [...readOnly, EditorView.contentAttributes.of({ 'aria-label': originalLabel })] },
+      b: { doc: modified, extensions: [...readOnly, EditorView.contentAttributes.of({ 'aria-label': modifiedLabel })] },
+      highlightChanges: true,
+      gutter: true,
+      collapseUnchanged: { margin: 3, minSize: 6 },
+    });
+    return () => view.destroy();
+  }, [original, modified, originalLabel, modifiedLabel, narrow]);
+
+  const identical = original === modified;
+  return (
+    <div>
+      {identical ? <p className="alert alert-info">These two versions have identical code.</p> : null}
+      <div className="diff-view" data-testid="diff-view">
+        {narrow ? null : (
+          <div className="diff-heads" aria-hidden="true">
+            <div>{originalLabel}</div>
+            <div>{modifiedLabel}</div>
+          </div>
+        )}
+        <div ref={parent} />
+      </div>
+    </div>
+  );
+}

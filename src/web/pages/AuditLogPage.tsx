@@ -1,0 +1,188 @@
+import { useCallback, useEffect, useId, useMemo, useState } from 'react';
+import { listAuditEvents, type AuditEvent } from '../api.js';
+import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
+import { formatDateSeconds, formatRelative, plural } from '../format.js';
+
+const pageSize = 100;
+
+function outcomeBadge(outcome: string | null | undefined) {
+  if (!outcome) return <span className="muted">—</span>;
+  const value = outcome.toLowerCase();
+  const kind = ['success', 'ok', 'allowed', 'succeeded'].includes(value)
+    ? 'badge-ok'
+    : ['failure', 'failed', 'denied', 'error', 'refused', 'rejected'].includes(value)
+      ? 'badge-danger'
+      : 'badge-warn';
+  return <span className={`badge ${kind}`}>{outcome}</span>;
+}
+
+function actorText(event: AuditEvent): string {
+  const actor = event.actor;
+  if (!actor) return '—';
+  return [actor.type, actor.id].filter(Boolean).join(' ') || '—';
+}
+
+export function AuditLogPage() {
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const [hasMore, setHasMore] = useState(false);
+  const [action, setAction] = useState('');
+  const [outcome, setOutcome] = useState('');
+  const [text, setText] = useState('');
+  const ids = { action: useId(), outcome: useId(), text: useId() };
+
+  const load = useCallback(async (before?: string) => {
+    setError(null);
+    if (before) setLoadingMore(true);
+    try {
+      const page = await listAuditEvents(pageSize, before);
+      setEvents((current) => (before && current ? [...current, ...page.events] : page.events));
+      const last = page.events[page.events.length - 1];
+      // The server may hand back a cursor; otherwise the oldest event's id continues the walk.
+      setCursor(page.nextBefore ?? last?.id);
+      setHasMore(page.events.length >= pageSize);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setLoadingMore(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const actions = useMemo(() => Array.from(new Set((events ?? []).map((event) => event.action))).sort(), [events]);
+  const outcomes = useMemo(
+    () => Array.from(new Set((events ?? []).map((event) => event.outcome).filter((value): value is string => Boolean(value)))).sort(),
+    [events],
+  );
+
+  const filtered = useMemo(() => {
+    const needle = text.trim().toLowerCase();
+    return (events ?? []).filter((event) => {
+      if (action && event.action !== action) return false;
+      if (outcome && event.outcome !== outcome) return false;
+      if (!needle) return true;
+      return [event.action, event.target, event.ip, event.userAgent, event.outcome, event.reason, actorText(event)]
+        .filter(Boolean)
+        .some((value) => String(value).toLowerCase().includes(needle));
+    });
+  }, [events, action, outcome, text]);
+
+  const filtering = Boolean(action || outcome || text.trim());
+
+  return (
+    <section aria-labelledby="audit-title">
+      <div className="page-head">
+        <div>
+          <h1 id="audit-title">Audit log</h1>
+          <p>Every token issued, rotated or deleted and every refused credential in this workspace, newest first. Secrets never appear here.</p>
+        </div>
+        <div className="toolbar">
+          <button type="button" onClick={() => void load()}>
+            Refresh
+          </button>
+        </div>
+      </div>
+
+      <ErrorAlert error={error} title="Could not load the audit log." onRetry={() => void load()} />
+      {events === null && !error ? <Loading label="Loading audit events…" /> : null}
+
+      {events && events.length === 0 ? (
+        <div className="card">
+          <Empty title="No audit events yet">
+            <p>Events appear here as soon as access tokens are generated, rotated or deleted, or a credential is refused.</p>
+          </Empty>
+        </div>
+      ) : null}
+
+      {events && events.length > 0 ? (
+        <>
+          <div className="inline-fields" role="search" aria-label="Filter audit events">
+            <div className="field">
+              <label htmlFor={ids.action}>Action</label>
+              <select id={ids.action} value={action} onChange={(event) => setAction(event.target.value)}>
+                <option value="">All actions</option>
+                {actions.map((entry) => (
+                  <option key={entry} value={entry}>
+                    {entry}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor={ids.outcome}>Outcome</label>
+              <select id={ids.outcome} value={outcome} onChange={(event) => setOutcome(event.target.value)}>
+                <option value="">All outcomes</option>
+                {outcomes.map((entry) => (
+                  <option key={entry} value={entry}>
+                    {entry}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor={ids.text}>Search</label>
+              <input id={ids.text} type="search" value={text} onChange={(event) => setText(event.target.value)} placeholder="Target, IP, reason…" />
+            </div>
+          </div>
+          <p className="small muted" aria-live="polite">
+            {filtering ? `${plural(filtered.length, 'event')} of ${events.length} loaded match.` : `${plural(events.length, 'event')} loaded.`}
+          </p>
+          <div className="table-wrap">
+            <table className="data responsive" aria-label="Audit events">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Outcome</th>
+                  <th scope="col">Actor</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">IP</th>
+                  <th scope="col">Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {filtered.map((event) => (
+                  <tr key={event.id}>
+                    <td data-label="Time" className="nowrap">
+                      <time dateTime={event.at} title={formatRelative(event.at)}>
+                        {formatDateSeconds(event.at)}
+                      </time>
+                    </td>
+                    <td data-label="Action">
+                      <code>{event.action}</code>
+                    </td>
+                    <td data-label="Outcome">{outcomeBadge(event.outcome)}</td>
+                    <td data-label="Actor">{actorText(event)}</td>
+                    <td data-label="Target">{event.target || <span className="muted">—</span>}</td>
+                    <td data-label="IP">
+                      {event.ip || <span className="muted">—</span>}
+                      {event.userAgent ? (
+                        <div className="small muted" title={event.userAgent}>
+                          {event.userAgent.length > 40 ? `${event.userAgent.slice(0, 40)}…` : event.userAgent}
+                        </div>
+                      ) : null}
+                    </td>
+                    <td data-label="Reason">{event.reason || <span className="muted">—</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {filtered.length === 0 ? <p className="empty">No loaded event matches these filters.</p> : null}
+          </div>
+          {hasMore ? (
+            <div style={{ marginTop: 12 }}>
+              <button type="button" onClick={() => void load(cursor)} disabled={loadingMore}>
+                {loadingMore ? 'Loading…' : 'Load older events'}
+              </button>
+            </div>
+          ) : null}
+        </>
+      ) : null}
+    </section>
+  );
+}

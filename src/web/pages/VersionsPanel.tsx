@@ -1,0 +1,167 @@
+import { lazy, Suspense, useEffect, useId, useMemo, useState } from 'react';
+import { getVersion, type Resource, type ResourceKind } from '../api.js';
+import { ErrorAlert, Loading } from '../components/Feedback.js';
+import { formatDateSeconds, shortId } from '../format.js';
+
+// The merge view is only needed once someone compares versions.
+const DiffView = lazy(() => import('../components/DiffView.js').then((module) => ({ default: module.DiffView })));
+
+export interface VersionEntry {
+  version: Resource;
+  label: string;
+}
+
+/**
+ * Labels versions "Version 1..n" when the whole history is loaded; with a truncated history the
+ * numbers would lie, so the short version id is used instead.
+ */
+export function labelVersions(versionsDesc: Resource[], complete: boolean): VersionEntry[] {
+  const total = versionsDesc.length;
+  return versionsDesc.map((version, position) => ({
+    version,
+    label: complete ? `Version ${total - position}` : `Version ${shortId(version.versionId)}`,
+  }));
+}
+
+const UNSAVED = '__unsaved__';
+
+interface VersionsPanelProps {
+  kind: ResourceKind;
+  resourceId: string;
+  entries: VersionEntry[] | null;
+  error: unknown;
+  complete: boolean;
+  publishedVersionId: string | null | undefined;
+  canWrite: boolean;
+  unsavedCode: string | null;
+  onPublish: (entry: VersionEntry) => void;
+  onLoadIntoEditor: (entry: VersionEntry) => void;
+  onRetry: () => void;
+}
+
+export function VersionsPanel({ kind, resourceId, entries, error, complete, publishedVersionId, canWrite, unsavedCode, onPublish, onLoadIntoEditor, onRetry }: VersionsPanelProps) {
+  const [left, setLeft] = useState<string>('');
+  const [right, setRight] = useState<string>('');
+  const [codes, setCodes] = useState<Record<string, string>>({});
+  const [diffError, setDiffError] = useState<unknown>(null);
+  const ids = { left: useId(), right: useId() };
+
+  // Default comparison: the previous version against the latest.
+  useEffect(() => {
+    if (!entries || entries.length === 0) return;
+    const ids = entries.map((entry) => entry.version.versionId);
+    setRight((current) => (current === UNSAVED || ids.includes(current) ? current : (ids[0] ?? '')));
+    setLeft((current) => (ids.includes(current) ? current : (ids[1] ?? ids[0] ?? '')));
+  }, [entries]);
+
+  useEffect(() => {
+    if (unsavedCode === null && right === UNSAVED) setRight(entries?.[0]?.version.versionId ?? '');
+  }, [unsavedCode, right, entries]);
+
+  const byId = useMemo(() => new Map((entries ?? []).map((entry) => [entry.version.versionId, entry])), [entries]);
+
+  // Version lists normally carry the code; fetch a version on its own only if one does not.
+  useEffect(() => {
+    for (const versionId of [left, right]) {
+      if (!versionId || versionId === UNSAVED || codes[versionId] !== undefined) continue;
+      const entry = byId.get(versionId);
+      if (entry && typeof entry.version.code === 'string') {
+        setCodes((current) => ({ ...current, [versionId]: entry.version.code }));
+        continue;
+      }
+      getVersion(kind, resourceId, versionId).then(
+        (version) => setCodes((current) => ({ ...current, [versionId]: version.code ?? '' })),
+        (caught: unknown) => setDiffError(caught),
+      );
+    }
+  }, [left, right, byId, codes, kind, resourceId]);
+
+  if (error) return <ErrorAlert error={error} title="Could not load the version history." onRetry={onRetry} />;
+  if (!entries) return <Loading label="Loading versions…" />;
+  if (entries.length === 0) return <p className="muted">No versions yet. Save to create the first one.</p>;
+
+  const latestId = entries[0]?.version.versionId;
+  const publishedIndex = entries.findIndex((entry) => entry.version.versionId === publishedVersionId);
+  const labelOf = (versionId: string) => (versionId === UNSAVED ? 'Unsaved edits' : (byId.get(versionId)?.label ?? shortId(versionId)));
+  const leftCode = left === UNSAVED ? unsavedCode : codes[left];
+  const rightCode = right === UNSAVED ? unsavedCode : codes[right];
+
+  return (
+    <div className="stack">
+      {!complete ? <p className="small muted">Showing the {entries.length} newest versions.</p> : null}
+      <ol className="version-list" aria-label="Versions, newest first" data-testid="version-list">
+        {entries.map((entry, position) => {
+          const { version } = entry;
+          const published = version.versionId === publishedVersionId || (publishedVersionId === undefined && version.isPublished === true);
+          // Versions older than the live one are rollbacks; newer ones are ordinary publishes.
+          const isRollback = publishedIndex >= 0 && position > publishedIndex;
+          return (
+            <li key={version.versionId} data-version-id={version.versionId} data-published={published ? 'true' : 'false'}>
+              <span className="version-label">{entry.label}</span>
+              <span className="small muted">
+                <time dateTime={version.createdAt}>{formatDateSeconds(version.createdAt)}</time> · <code title={version.versionId}>{shortId(version.versionId)}</code>
+              </span>
+              {version.versionId === latestId ? <span className="badge">latest</span> : null}
+              {published ? (
+                <span className="badge badge-ok" data-testid="published-marker">
+                  published
+                </span>
+              ) : null}
+              <span className="version-actions">
+                {version.versionId !== latestId ? (
+                  <button type="button" className="small" onClick={() => onLoadIntoEditor(entry)} aria-label={`Load ${entry.label} into the editor`}>
+                    Load into editor
+                  </button>
+                ) : null}
+                {!published && canWrite ? (
+                  <button type="button" className="small" onClick={() => onPublish(entry)} aria-label={`${isRollback ? 'Roll back to' : 'Publish'} ${entry.label}`}>
+                    {isRollback ? 'Roll back to this version' : 'Publish this version'}
+                  </button>
+                ) : null}
+              </span>
+            </li>
+          );
+        })}
+      </ol>
+
+      <h3>Compare versions</h3>
+      {entries.length < 2 && unsavedCode === null ? (
+        <p className="muted">There is only one version so far. Save a change to compare versions.</p>
+      ) : (
+        <>
+          <div className="inline-fields">
+            <div className="field">
+              <label htmlFor={ids.left}>Older (left)</label>
+              <select id={ids.left} value={left} onChange={(event) => setLeft(event.target.value)}>
+                {entries.map((entry) => (
+                  <option key={entry.version.versionId} value={entry.version.versionId}>
+                    {entry.label} · {formatDateSeconds(entry.version.createdAt)}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor={ids.right}>Newer (right)</label>
+              <select id={ids.right} value={right} onChange={(event) => setRight(event.target.value)}>
+                {unsavedCode !== null ? <option value={UNSAVED}>Unsaved edits in the editor</option> : null}
+                {entries.map((entry) => (
+                  <option key={entry.version.versionId} value={entry.version.versionId}>
+                    {entry.label} · {formatDateSeconds(entry.version.createdAt)}
+                  </option>
+                ))}
+              </select>
+            </div>
+          </div>
+          <ErrorAlert error={diffError} title="Could not load a version." />
+          {typeof leftCode === 'string' && typeof rightCode === 'string' ? (
+            <Suspense fallback={<Loading label="Loading the comparison view…" />}>
+              <DiffView original={leftCode} modified={rightCode} originalLabel={labelOf(left)} modifiedLabel={labelOf(right)} />
+            </Suspense>
+          ) : (
+            <Loading label="Loading the versions to compare…" />
+          )}
+        </>
+      )}
+    </div>
+  );
+}
