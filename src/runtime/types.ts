@@ -24,8 +24,13 @@ export interface RunInput {
   /** Library versions available to the transformation; only those it imports are linked. */
   libraries: LibrarySource[];
   events: unknown[];
-  /** metadata[i] is what `metadata(events[i])` returns inside the sandbox (undefined when absent). */
+  /** metadata[i] is what `metadata(events[i])` returns inside the sandbox (`{}` when absent). */
   metadata?: unknown[];
+  /**
+   * Whether `log()`/`console.*` lines are recorded (default true). Live traffic can pass false:
+   * logging then costs nothing and `RunOutput.logs` stays empty.
+   */
+  captureLogs?: boolean;
 }
 
 /** The outcome for one output event. A fan-out yields several outcomes with the same index. */
@@ -80,7 +85,10 @@ export const defaultRuntimeLimits: RuntimeLimits = {
  */
 export class RunError extends Error {
   constructor(
-    /** cpu_limit | wall_limit | memory_limit | code_error | link_error | batch_error | invalid_output | overloaded */
+    /**
+     * cpu_limit | wall_limit | memory_limit | code_error | code_too_large | link_error | batch_error |
+     * invalid_output | invalid_input | overloaded | shutting_down
+     */
     readonly code: string,
     message: string,
     readonly logs: string[] = [],
@@ -97,4 +105,88 @@ export interface Runtime {
   run(input: RunInput): Promise<RunOutput>;
   /** Disposes every isolate. */
   close(): Promise<void>;
+}
+
+/** Tuning of the warm-isolate cache. Every field has a default (see createRuntime). */
+export interface RuntimeCacheOptions {
+  /** Upper bound on live isolates across all versions; the least recently used idle ones are disposed first (default 64). */
+  maxIsolates: number;
+  /** Isolates one hot version may use at once, so concurrent batches of it run on several cores (default 2). */
+  isolatesPerVersion: number;
+  /** Idle isolates are disposed (least recently used first) while the heaps of all isolates exceed this (default 2048). */
+  maxTotalHeapMb: number;
+  /** An isolate is recycled after a run that leaves its heap above this fraction of memoryMb (default 0.5). */
+  recycleHeapFraction: number;
+  /** An isolate is recycled after this many runs, bounding slow native growth (default 10000). */
+  maxRunsPerIsolate: number;
+  /** Idle isolates unused for this long are disposed (default 10 minutes; 0 keeps them). */
+  idleTtlMs: number;
+}
+
+/** One finished (or failed) batch, reported to the metrics sink. */
+export interface BatchReport {
+  workspaceId: string;
+  versionId: string;
+  eventsIn: number;
+  /** 200 outcomes. */
+  eventsOut: number;
+  dropped: number;
+  /** 400 outcomes (per-event failures); a whole-batch failure reports eventsIn here. */
+  failed: number;
+  /** From entering run() to its answer, queueing included. */
+  durationMs: number;
+  /** 'ok', or the RunError code of a whole-batch failure. */
+  outcome: string;
+  /** True when the batch had to compile its version first (no warm isolate was available). */
+  coldStart: boolean;
+}
+
+/** Lets the HTTP layer export per-version counters without the runtime depending on prom-client. */
+export interface RuntimeMetricsSink {
+  onBatch?(report: BatchReport): void;
+}
+
+/** A point-in-time view of the runtime, for /metrics and benchmarks. */
+export interface RuntimeStats {
+  /** Live isolates, including ones being created. */
+  isolates: number;
+  busyIsolates: number;
+  /** Distinct (version, linked libraries) combinations holding at least one isolate. */
+  versions: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Idle isolates disposed to make room (count, memory or idle TTL). */
+  evictions: number;
+  /** Isolates retired after a run because of heap growth or run count. */
+  recycled: number;
+  /** Isolates disposed because a run broke a limit. */
+  limitKills: { cpu: number; wall: number; memory: number };
+  /** Sum of used heap over live isolates, as last measured after each one's latest run. */
+  heapUsedBytes: number;
+  runningBatches: number;
+  queuedBatches: number;
+}
+
+export interface RuntimeOptions {
+  limits?: Partial<RuntimeLimits>;
+  cache?: Partial<RuntimeCacheOptions>;
+  /** Batches of one workspace running at once; the rest wait in that workspace's queue (default 4). */
+  workspaceConcurrency?: number;
+  /** Batches one workspace may have waiting; beyond that run() fails fast with `overloaded` (default 64). */
+  workspaceQueueLimit?: number;
+  /** How long a batch may wait for its turn or for an isolate before failing with `overloaded` (default wallTimeMs). */
+  queueTimeoutMs?: number;
+  /** Log capture caps per run (default 1000 lines, 64 KiB). */
+  logs?: { maxLines?: number; maxBytes?: number };
+  metrics?: RuntimeMetricsSink;
+  /**
+   * isolated-vm reports an unrecoverable V8 state here; the process should stop taking traffic and
+   * exit. Default: write the message to stderr.
+   */
+  onCatastrophicError?: (message: string) => void;
+}
+
+/** The runtime createRuntime() returns: the Runtime contract plus introspection. */
+export interface SandboxRuntime extends Runtime {
+  stats(): RuntimeStats;
 }

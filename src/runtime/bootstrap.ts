@@ -1,0 +1,458 @@
+// The script that prepares each sandbox context before user code runs. It installs `log`,
+// `console` and `metadata`, removes facilities a transformation has no use for, and returns
+// `createRunner(namespace)`, which yields the one function the host calls per batch.
+//
+// Wire format of a batch (one copy in, one copy out, no per-event host round trips):
+//   in:  runBatch(eventsJson, metadataJson | null, captureLogs)
+//   out: `${header.length}:${header}${body}` where header is comma-separated integers
+//          kind, logCount, logsDropped, logLength*logCount, (index, status, length)*
+//        and body is the log lines followed by the outcome texts, concatenated without separators.
+//        kind: 0 transformEvent result, 1 transformBatch result, 2 batch threw, 3 batch returned a non-array.
+//        status 200: text is the output event as JSON; 400: text is the error message;
+//        204: the event was dropped (length 0). For kinds 2 and 3 one entry (-1, 400, length) carries the message.
+// Everything the runner relies on is captured here, before user code can replace built-ins; the
+// header is built from string concatenation of numbers only, so a module that poisons prototypes
+// can garble its own outputs but never the framing the host decodes.
+
+export const OUTCOME_KEPT = 200;
+export const OUTCOME_FAILED = 400;
+export const OUTCOME_DROPPED = 204;
+
+export const KIND_EVENTS = 0;
+export const KIND_BATCH = 1;
+export const KIND_BATCH_THREW = 2;
+export const KIND_BATCH_INVALID = 3;
+
+/** Prefix of the error createRunner throws when the module's exports are not usable. */
+export const ENTRY_ERROR_PREFIX = 'TillerEntryError:';
+
+export interface BootstrapConfig {
+  maxLogLines: number;
+  maxLogChars: number;
+  maxErrorChars: number;
+}
+
+export const bootstrapSource = String.raw`
+(function tillerBootstrap(config) {
+  'use strict';
+  const global = globalThis;
+  const ReflectApply = Reflect.apply;
+  const JSONParse = JSON.parse;
+  const JSONStringify = JSON.stringify;
+  const isArray = Array.isArray;
+  const ArrayCtor = Array;
+  const Uint8ArrayCtor = Uint8Array;
+  const StringCtor = String;
+  const ErrorCtor = Error;
+  const WeakMapCtor = WeakMap;
+  const weakMapGet = WeakMap.prototype.get;
+  const weakMapSet = WeakMap.prototype.set;
+  const MapCtor = Map;
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const mapHas = Map.prototype.has;
+  const stringSlice = String.prototype.slice;
+  const symbolToString = Symbol.prototype.toString;
+  const defineProperty = Object.defineProperty;
+  const getPrototypeOf = Object.getPrototypeOf;
+
+  const maxLogLines = config.maxLogLines;
+  const maxLogChars = config.maxLogChars;
+  const maxErrorChars = config.maxErrorChars;
+
+  // Shared memory, blocking waits and WebAssembly are not part of the transformation contract.
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
+
+  function truncate(text, max) {
+    return text.length > max ? ReflectApply(stringSlice, text, [0, max]) + '…' : text;
+  }
+
+  function functionName(fn) {
+    try {
+      const name = fn.name;
+      return typeof name === 'string' && name !== '' ? name : '(anonymous)';
+    } catch (e) {
+      return '(anonymous)';
+    }
+  }
+
+  function isErrorLike(value) {
+    try {
+      return value instanceof ErrorCtor || (typeof value.message === 'string' && typeof value.name === 'string');
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // "Name: message", as String(error) prints it; never a stack (which could be long, and says nothing
+  // the user's own line numbers do not).
+  function describeError(error) {
+    let name = 'Error';
+    let message = '';
+    try {
+      if (typeof error.name === 'string' && error.name !== '') name = error.name;
+      if (typeof error.message === 'string') message = error.message;
+      else if (error.message !== undefined) message = StringCtor(error.message);
+    } catch (e) {
+      return 'Error';
+    }
+    return message === '' ? name : name + ': ' + message;
+  }
+
+  // console.log-like rendering: strings as they are, objects as JSON, errors as "Name: message".
+  function describe(value) {
+    try {
+      switch (typeof value) {
+        case 'string':
+          return value;
+        case 'undefined':
+          return 'undefined';
+        case 'bigint':
+          return StringCtor(value) + 'n';
+        case 'symbol':
+          return ReflectApply(symbolToString, value, []);
+        case 'function':
+          return '[Function: ' + functionName(value) + ']';
+        case 'object': {
+          if (value === null) return 'null';
+          if (isErrorLike(value)) return describeError(value);
+          try {
+            const json = JSONStringify(value);
+            if (typeof json === 'string') return json;
+          } catch (e) {
+            // Cycles and BigInts fall through to the object's own string form.
+          }
+          return StringCtor(value);
+        }
+        default:
+          return StringCtor(value);
+      }
+    } catch (e) {
+      return '[unprintable]';
+    }
+  }
+
+  function describeThrown(value) {
+    if (value !== null && typeof value === 'object' && isErrorLike(value)) return truncate(describeError(value), maxErrorChars);
+    return truncate(describe(value), maxErrorChars);
+  }
+
+  function describeType(value) {
+    if (value === null) return 'null';
+    if (isArray(value)) return 'an array';
+    const type = typeof value;
+    return (type === 'object' || type === 'undefined' ? 'an ' : 'a ') + type;
+  }
+
+  // Per-run state; reset at the start of every batch.
+  let capturing = false;
+  let logText = '';
+  let logLengths = '';
+  let logCount = 0;
+  let logChars = 0;
+  let logsDropped = 0;
+
+  function record(args) {
+    if (!capturing) return;
+    if (logCount >= maxLogLines || logChars >= maxLogChars) {
+      logsDropped++;
+      return;
+    }
+    let line = '';
+    for (let i = 0; i < args.length; i++) {
+      if (i > 0) line += ' ';
+      line += describe(args[i]);
+      if (line.length > maxLogChars) break;
+    }
+    line = truncate(line, maxLogChars - logChars);
+    logText += line;
+    logLengths += line.length + ',';
+    logCount++;
+    logChars += line.length;
+  }
+
+  const log = function log(...args) { record(args); };
+  const consoleObject = {};
+  for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+    defineProperty(consoleObject, level, { value: function (...args) { record(args); }, writable: true, configurable: true, enumerable: true });
+  }
+
+  let runEvents = null;
+  let runMessageIds = null;
+  let runMetadataJson = null;
+  let metadataByEvent = null;
+  let metadataByMessageId = null;
+
+  function indexMetadata() {
+    let list = null;
+    if (typeof runMetadataJson === 'string') {
+      list = JSONParse(runMetadataJson);
+      if (!isArray(list)) list = null;
+    }
+    metadataByEvent = new WeakMapCtor();
+    metadataByMessageId = new MapCtor();
+    for (let i = 0; i < runEvents.length; i++) {
+      let entry = list === null ? undefined : list[i];
+      if (entry === undefined || entry === null) entry = {};
+      const event = runEvents[i];
+      if (event !== null && typeof event === 'object') ReflectApply(weakMapSet, metadataByEvent, [event, entry]);
+      const id = runMessageIds[i];
+      if (id !== undefined && !ReflectApply(mapHas, metadataByMessageId, [id])) ReflectApply(mapSet, metadataByMessageId, [id, entry]);
+    }
+  }
+
+  function messageIdOf(event) {
+    try {
+      const id = event.messageId;
+      return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+    } catch (e) {
+      return undefined;
+    }
+  }
+
+  // The metadata the caller sent with an input event. Events the code built itself match an input
+  // by messageId (as RudderStack does); anything else gets {}.
+  const metadata = function metadata(event) {
+    if (runEvents === null) return {};
+    if (metadataByEvent === null) indexMetadata();
+    if (event !== null && typeof event === 'object') {
+      const byIdentity = ReflectApply(weakMapGet, metadataByEvent, [event]);
+      if (byIdentity !== undefined) return byIdentity;
+      const id = messageIdOf(event);
+      if (id !== undefined && ReflectApply(mapHas, metadataByMessageId, [id])) return ReflectApply(mapGet, metadataByMessageId, [id]);
+    }
+    return {};
+  };
+
+  for (const [name, value] of [['log', log], ['console', consoleObject], ['metadata', metadata]]) {
+    defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  function isThenable(value) {
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+    return typeof value.then === 'function';
+  }
+
+  function isEventObject(value) {
+    return value !== null && typeof value === 'object' && !isArray(value);
+  }
+
+  // JSON text of an output event, or null when it does not serialize to a JSON object.
+  function outputJson(value) {
+    const json = JSONStringify(value);
+    return typeof json === 'string' && json.charCodeAt(0) === 123 ? json : null;
+  }
+
+  function finish(kind, header, body) {
+    const full = kind + ',' + logCount + ',' + logsDropped + ',' + logLengths + header;
+    return full.length + ':' + full + logText + body;
+  }
+
+  function failBatch(kind, message) {
+    return finish(kind, '-1,400,' + message.length + ',', message);
+  }
+
+  async function runEventMode(transformEvent, events) {
+    const count = events.length;
+    const values = new ArrayCtor(count);
+    const threw = new Uint8ArrayCtor(count);
+    // Every call starts before any is awaited, as with Promise.all; outcomes keep input order.
+    for (let i = 0; i < count; i++) {
+      try {
+        values[i] = transformEvent(events[i], metadata);
+      } catch (error) {
+        values[i] = error;
+        threw[i] = 1;
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      if (threw[i] === 1) continue;
+      try {
+        if (isThenable(values[i])) values[i] = await values[i];
+      } catch (error) {
+        values[i] = error;
+        threw[i] = 1;
+      }
+    }
+    let header = '';
+    let body = '';
+    for (let i = 0; i < count; i++) {
+      const value = values[i];
+      let failure = null;
+      if (threw[i] === 1) {
+        failure = describeThrown(value);
+      } else if (value === null || value === undefined) {
+        header += i + ',204,0,';
+        continue;
+      } else if (isArray(value)) {
+        if (value.length === 0) {
+          header += i + ',204,0,';
+          continue;
+        }
+        let fanHeader = '';
+        let fanBody = '';
+        for (let j = 0; j < value.length; j++) {
+          const element = value[j];
+          if (!isEventObject(element)) {
+            failure = 'transformEvent returned an array whose element ' + j + ' is ' + describeType(element) + '; every element must be an object';
+            break;
+          }
+          let json;
+          try {
+            json = outputJson(element);
+          } catch (error) {
+            failure = 'output event ' + j + ' is not serializable as JSON: ' + describeThrown(error);
+            break;
+          }
+          if (json === null) {
+            failure = 'output event ' + j + ' does not serialize to a JSON object';
+            break;
+          }
+          fanHeader += i + ',200,' + json.length + ',';
+          fanBody += json;
+        }
+        if (failure === null) {
+          header += fanHeader;
+          body += fanBody;
+          continue;
+        }
+      } else if (typeof value === 'object') {
+        let json = null;
+        try {
+          json = outputJson(value);
+          if (json === null) failure = 'output event does not serialize to a JSON object';
+        } catch (error) {
+          failure = 'output event is not serializable as JSON: ' + describeThrown(error);
+        }
+        if (failure === null) {
+          header += i + ',200,' + json.length + ',';
+          body += json;
+          continue;
+        }
+      } else {
+        failure = 'transformEvent returned ' + describeType(value) + '; expected an object, an array of objects, null or undefined';
+      }
+      failure = truncate(failure, maxErrorChars);
+      header += i + ',400,' + failure.length + ',';
+      body += failure;
+    }
+    return finish(0, header, body);
+  }
+
+  async function runBatchMode(transformBatch, events) {
+    let output;
+    try {
+      output = transformBatch(events, metadata);
+      if (isThenable(output)) output = await output;
+    } catch (error) {
+      return failBatch(2, describeThrown(error));
+    }
+    if (!isArray(output)) {
+      return failBatch(3, 'transformBatch returned ' + describeType(output) + '; expected an array of objects');
+    }
+    // An output traces back to its input by identity, else by messageId, else by its position.
+    let inputIndex = null;
+    let messageIdIndex = null;
+    const indexOf = (value, position) => {
+      if (position < events.length && events[position] === value) return position;
+      if (inputIndex === null) {
+        inputIndex = new MapCtor();
+        for (let i = 0; i < events.length; i++) {
+          if (!ReflectApply(mapHas, inputIndex, [events[i]])) ReflectApply(mapSet, inputIndex, [events[i], i]);
+        }
+      }
+      const byIdentity = ReflectApply(mapGet, inputIndex, [value]);
+      if (byIdentity !== undefined) return byIdentity;
+      const id = messageIdOf(value);
+      if (id !== undefined) {
+        if (messageIdIndex === null) {
+          messageIdIndex = new MapCtor();
+          for (let i = 0; i < runMessageIds.length; i++) {
+            const inputId = runMessageIds[i];
+            if (inputId !== undefined && !ReflectApply(mapHas, messageIdIndex, [inputId])) ReflectApply(mapSet, messageIdIndex, [inputId, i]);
+          }
+        }
+        const byMessageId = ReflectApply(mapGet, messageIdIndex, [id]);
+        if (byMessageId !== undefined) return byMessageId;
+      }
+      return position;
+    };
+    let header = '';
+    let body = '';
+    for (let j = 0; j < output.length; j++) {
+      const element = output[j];
+      let failure = null;
+      let json = null;
+      if (!isEventObject(element)) {
+        failure = 'transformBatch returned an array whose element ' + j + ' is ' + describeType(element) + '; every element must be an object';
+      } else {
+        try {
+          json = outputJson(element);
+          if (json === null) failure = 'output event ' + j + ' does not serialize to a JSON object';
+        } catch (error) {
+          failure = 'output event ' + j + ' is not serializable as JSON: ' + describeThrown(error);
+        }
+      }
+      if (failure === null) {
+        header += indexOf(element, j) + ',200,' + json.length + ',';
+        body += json;
+      } else {
+        failure = truncate(failure, maxErrorChars);
+        header += j + ',400,' + failure.length + ',';
+        body += failure;
+      }
+    }
+    return finish(1, header, body);
+  }
+
+  function readExport(namespace, name) {
+    try {
+      return namespace[name];
+    } catch (error) {
+      throw new ErrorCtor(${JSON.stringify(ENTRY_ERROR_PREFIX)} + name + ' is not initialized when the module finishes loading (' + describeThrown(error) + ')');
+    }
+  }
+
+  return function createRunner(namespace) {
+    const transformEvent = readExport(namespace, 'transformEvent');
+    const transformBatch = readExport(namespace, 'transformBatch');
+    const hasEvent = typeof transformEvent === 'function';
+    const hasBatch = typeof transformBatch === 'function';
+    if (hasEvent && hasBatch) {
+      throw new ErrorCtor(${JSON.stringify(ENTRY_ERROR_PREFIX)} + 'the module exports both transformEvent and transformBatch; export exactly one');
+    }
+    if (!hasEvent && !hasBatch) {
+      throw new ErrorCtor(${JSON.stringify(ENTRY_ERROR_PREFIX)} + 'the module must export a function named transformEvent or transformBatch');
+    }
+    return async function runBatch(eventsJson, metadataJson, captureLogs) {
+      capturing = captureLogs === true;
+      logText = '';
+      logLengths = '';
+      logCount = 0;
+      logChars = 0;
+      logsDropped = 0;
+      const events = JSONParse(eventsJson);
+      const messageIds = new ArrayCtor(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
+        messageIds[i] = event !== null && typeof event === 'object' ? messageIdOf(event) : undefined;
+      }
+      runEvents = events;
+      runMessageIds = messageIds;
+      runMetadataJson = metadataJson;
+      metadataByEvent = null;
+      metadataByMessageId = null;
+      try {
+        return hasEvent ? await runEventMode(transformEvent, events) : await runBatchMode(transformBatch, events);
+      } finally {
+        runEvents = null;
+        runMessageIds = null;
+        runMetadataJson = null;
+        metadataByEvent = null;
+        metadataByMessageId = null;
+        capturing = false;
+      }
+    };
+  };
+})
+`;

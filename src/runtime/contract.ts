@@ -1,0 +1,111 @@
+// Host side of the batch wire format (see bootstrap.ts): turns the sandbox's one output string into
+// RunOutput, or a RunError for whole-batch failures. The framing is validated strictly, so output
+// from a module that broke its own runtime can only fail its batch, never confuse the host.
+//
+// Output events are parsed lazily: each outcome keeps the JSON text the sandbox produced, and
+// `output` parses it on first access. Callers that only forward events (the serving endpoints) can
+// splice `outputJsonOf(outcome)` into their response and never parse or re-serialize them.
+
+import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
+import { RunError, type EventOutcome, type RunOutput } from './types.js';
+
+const rawOutput = new WeakMap<object, string>();
+
+/**
+ * The output event of a 200 outcome as JSON text, exactly as the sandbox serialized it (no parse,
+ * no re-serialization). After `outcome.output` is replaced, the new value is serialized instead.
+ */
+export function outputJsonOf(outcome: EventOutcome): string {
+  if (outcome.statusCode !== 200) throw new TypeError('only a 200 outcome has an output');
+  return rawOutput.get(outcome) ?? JSON.stringify(outcome.output);
+}
+
+function keptOutcome(index: number, json: string): EventOutcome {
+  let parsed: Record<string, unknown> | undefined;
+  const outcome = {
+    index,
+    statusCode: 200 as const,
+    get output(): Record<string, unknown> {
+      parsed ??= JSON.parse(json) as Record<string, unknown>;
+      return parsed;
+    },
+    set output(value: Record<string, unknown>) {
+      parsed = value;
+      rawOutput.delete(outcome);
+    },
+  };
+  rawOutput.set(outcome, json);
+  return outcome;
+}
+
+function corrupt(detail: string): RunError {
+  return new RunError('invalid_output', `the sandbox produced malformed output (${detail})`);
+}
+
+/** Decodes one batch answer. `eventCount` bounds the input indexes a transformEvent run may name. */
+export function decodeBatchOutput(encoded: string, eventCount: number): RunOutput {
+  const colon = encoded.indexOf(':');
+  const headerLength = colon > 0 ? Number(encoded.slice(0, colon)) : NaN;
+  if (!Number.isSafeInteger(headerLength) || headerLength < 0 || colon + 1 + headerLength > encoded.length) throw corrupt('header length');
+  const header = encoded.slice(colon + 1, colon + 1 + headerLength);
+  const fields = header.split(',');
+  // The header always ends with a comma, so the last field is empty.
+  if (fields.pop() !== '') throw corrupt('header terminator');
+  const numbers = fields.map(Number);
+  for (const value of numbers) if (!Number.isSafeInteger(value)) throw corrupt('header field');
+
+  let at = 0;
+  const next = (): number => {
+    if (at >= numbers.length) throw corrupt('header too short');
+    return numbers[at++] as number;
+  };
+  let offset = colon + 1 + headerLength;
+  const take = (length: number): string => {
+    if (length < 0 || offset + length > encoded.length) throw corrupt('body length');
+    const text = encoded.slice(offset, offset + length);
+    offset += length;
+    return text;
+  };
+
+  const kind = next();
+  const logCount = next();
+  const logsDropped = next();
+  const logs: string[] = [];
+  for (let i = 0; i < logCount; i++) logs.push(take(next()));
+  if (logsDropped > 0) logs.push(`[tiller] ${logsDropped} more log lines were dropped (log limit reached)`);
+
+  if (kind === KIND_BATCH_THREW || kind === KIND_BATCH_INVALID) {
+    next();
+    next();
+    const message = take(next());
+    if (at !== numbers.length || offset !== encoded.length) throw corrupt('trailing data');
+    throw new RunError(kind === KIND_BATCH_THREW ? 'batch_error' : 'invalid_output', message, logs);
+  }
+  if (kind !== KIND_EVENTS && kind !== KIND_BATCH) throw corrupt('kind');
+
+  const results: EventOutcome[] = [];
+  const dropped: number[] = [];
+  const seen = kind === KIND_BATCH ? new Uint8Array(eventCount) : null;
+  while (at < numbers.length) {
+    const index = next();
+    const status = next();
+    const length = next();
+    if (index < 0 || (kind === KIND_EVENTS && index >= eventCount)) throw corrupt('index');
+    if (status === OUTCOME_KEPT) {
+      const json = take(length);
+      if (json.charCodeAt(0) !== 123 || json.charCodeAt(json.length - 1) !== 125) throw corrupt('output event');
+      results.push(keptOutcome(index, json));
+    } else if (status === OUTCOME_FAILED) {
+      results.push({ index, statusCode: 400, error: take(length) });
+    } else if (status === OUTCOME_DROPPED && kind === KIND_EVENTS && length === 0) {
+      dropped.push(index);
+    } else {
+      throw corrupt('status');
+    }
+    if (seen && index < eventCount) seen[index] = 1;
+  }
+  if (offset !== encoded.length) throw corrupt('trailing data');
+  // transformBatch: an input no output traces back to was dropped.
+  if (seen) for (let i = 0; i < eventCount; i++) if (seen[i] === 0) dropped.push(i);
+  return { results, dropped, logs };
+}

@@ -1,0 +1,246 @@
+// One warm isolate holding one compiled, evaluated transformation version and its libraries.
+// The host calls it once per batch with the whole batch as one JSON string and gets one string
+// back; limits are enforced here (CPU time, wall time, memory) by disposing the isolate.
+
+import ivm from 'isolated-vm';
+import { bootstrapSource, ENTRY_ERROR_PREFIX, type BootstrapConfig } from './bootstrap.js';
+import { RunError, type LibrarySource, type RuntimeLimits } from './types.js';
+
+export interface SandboxSpec {
+  code: string;
+  /** Libraries available by import name; only the ones the code imports are compiled. */
+  libraries: LibrarySource[];
+}
+
+export interface SandboxSettings {
+  limits: RuntimeLimits;
+  bootstrap: BootstrapConfig;
+  onCatastrophicError: (message: string) => void;
+}
+
+export const TRANSFORMATION_FILENAME = 'file:///transformation.js';
+export const libraryFilename = (importName: string): string => `file:///libraries/${encodeURIComponent(importName)}.js`;
+
+/** The library a specifier names, or undefined. The first of several with one import name wins. */
+export function findLibrary(libraries: LibrarySource[], specifier: string): LibrarySource | undefined {
+  return libraries.find((library) => library.importName === specifier);
+}
+
+/** Turns V8's "message [file:///x.js:3:7]" into a message with line and column (both 1-based). */
+export function describeCompileError(error: unknown): { message: string; line?: number; column?: number; file?: string } {
+  const raw = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error && error.name ? error.name : 'SyntaxError';
+  const match = /^(.*) \[(file:\/\/\/[^\]]*?):(\d+):(\d+)\]$/s.exec(raw);
+  if (!match) return { message: `${name}: ${raw}` };
+  const [, text, file, line, column] = match as unknown as [string, string, string, string, string];
+  return { message: `${name}: ${text}`, line: Number(line), column: Number(column), file };
+}
+
+type LimitCode = 'cpu_limit' | 'wall_limit' | 'memory_limit';
+
+const ONE_MB = 1024 * 1024;
+
+export class Sandbox {
+  /** Import specifiers of the transformation, in source order. */
+  imports: string[] = [];
+  /** Version ids of the linked libraries, by import name. */
+  linked: Array<{ importName: string; versionId: string }> = [];
+  runs = 0;
+  heapUsedBytes = 0;
+  lastUsedAt = Date.now();
+  /** Set when the isolate must not serve another batch (limit hit, recycled, closed). */
+  retired = false;
+  /** The limit a watchdog enforced on the latest run, if any. */
+  killedBy: LimitCode | null = null;
+
+  private readonly isolate: ivm.Isolate;
+  private context: ivm.Context | undefined;
+  private runner: ivm.Reference<(events: string, metadata: string | null, captureLogs: boolean) => Promise<string>> | undefined;
+
+  private constructor(private readonly settings: SandboxSettings) {
+    this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: settings.onCatastrophicError });
+  }
+
+  /** Compiles, links and evaluates a version in a new isolate. Throws RunError; never leaks the isolate. */
+  static async create(spec: SandboxSpec, settings: SandboxSettings): Promise<Sandbox> {
+    const sandbox = new Sandbox(settings);
+    try {
+      await sandbox.load(spec);
+      return sandbox;
+    } catch (error) {
+      sandbox.dispose();
+      throw error;
+    }
+  }
+
+  get disposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  private async load(spec: SandboxSpec): Promise<void> {
+    const { limits } = this.settings;
+    const isolate = this.isolate;
+    const context = await isolate.createContext();
+    this.context = context;
+    const bootstrap = await context.eval(bootstrapSource, { reference: true, filename: 'file:///tiller/bootstrap.js' });
+    const createRunner = await bootstrap.apply(undefined, [this.settings.bootstrap], { arguments: { copy: true }, result: { reference: true } });
+    bootstrap.release();
+
+    const module = await compile(isolate, spec.code, TRANSFORMATION_FILENAME);
+    this.imports = [...new Set(module.dependencySpecifiers)];
+    const libraryModules = new Map<string, ivm.Module>();
+    for (const specifier of this.imports) {
+      const library = findLibrary(spec.libraries, specifier);
+      if (!library) throw new RunError('link_error', `library "${specifier}" not found`);
+      if (Buffer.byteLength(library.code, 'utf8') > limits.maxCodeBytes) {
+        throw new RunError('code_too_large', `library "${specifier}" is larger than ${limits.maxCodeBytes} bytes`);
+      }
+      const libraryModule = await compile(isolate, library.code, libraryFilename(specifier), `library "${specifier}": `);
+      if (libraryModule.dependencySpecifiers.length > 0) {
+        throw new RunError('link_error', `library "${specifier}" imports "${libraryModule.dependencySpecifiers[0]}"; libraries cannot import other modules`);
+      }
+      libraryModules.set(specifier, libraryModule);
+      this.linked.push({ importName: specifier, versionId: library.versionId });
+    }
+
+    try {
+      await module.instantiate(context, (specifier) => {
+        const found = libraryModules.get(specifier);
+        if (!found) throw new Error(`library "${specifier}" not found`);
+        return found;
+      });
+    } catch (error) {
+      throw new RunError('link_error', describeCompileError(error).message);
+    }
+
+    // Top-level code of the module and its libraries runs here, under the same limits as a batch.
+    await this.guard(() => module.evaluate({ timeout: limits.wallTimeMs }), 'top-level code');
+
+    try {
+      this.runner = (await createRunner.apply(undefined, [module.namespace.derefInto()], { result: { reference: true } })) as typeof this.runner;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RunError('code_error', message.startsWith(ENTRY_ERROR_PREFIX) ? message.slice(ENTRY_ERROR_PREFIX.length) : message);
+    } finally {
+      createRunner.release();
+    }
+    module.release();
+    for (const libraryModule of libraryModules.values()) libraryModule.release();
+  }
+
+  /** Runs one batch. Resolves with the encoded output (see bootstrap.ts); limit breaks reject with RunError. */
+  async run(eventsJson: string, metadataJson: string | null, captureLogs: boolean): Promise<string> {
+    const runner = this.runner;
+    if (!runner || this.retired || this.isolate.isDisposed) throw new RunError('shutting_down', 'the sandbox is no longer available');
+    this.runs++;
+    this.lastUsedAt = Date.now();
+    const result = await this.guard(
+      () => runner.apply(undefined, [eventsJson, metadataJson, captureLogs], { timeout: this.settings.limits.wallTimeMs, result: { promise: true } }),
+      'the batch',
+    );
+    if (typeof result !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
+    return result;
+  }
+
+  /** Measures the heap after a run and says whether the isolate should be retired before it nears its limit. */
+  measureAfterRun(recycleHeapFraction: number, maxRuns: number): boolean {
+    if (this.isolate.isDisposed) return true;
+    try {
+      const heap = this.isolate.getHeapStatisticsSync();
+      this.heapUsedBytes = heap.used_heap_size + heap.externally_allocated_size;
+    } catch {
+      return true;
+    }
+    return this.heapUsedBytes > recycleHeapFraction * this.settings.limits.memoryMb * ONE_MB || this.runs >= maxRuns;
+  }
+
+  /**
+   * Runs isolate work under the CPU and wall-clock budgets. isolated-vm's own `timeout` stops
+   * running code by wall time (it also covers microtasks after an `await`); the watchdog here adds
+   * CPU accounting and catches code that never settles (a promise nobody resolves).
+   */
+  private async guard<T>(work: () => Promise<T>, what: string): Promise<T> {
+    const { cpuTimeMs, wallTimeMs } = this.settings.limits;
+    const isolate = this.isolate;
+    const cpuStart = isolate.cpuTime;
+    const wallStart = performance.now();
+    this.killedBy = null;
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      if (isolate.isDisposed) return;
+      const cpuMs = Number(isolate.cpuTime - cpuStart) / 1e6;
+      const wallMs = performance.now() - wallStart;
+      if (cpuMs >= cpuTimeMs) this.kill('cpu_limit');
+      else if (wallMs >= wallTimeMs + 50) this.kill('wall_limit');
+      else {
+        // CPU time never runs ahead of wall time, so waiting for the smaller remainder cannot overshoot.
+        timer = setTimeout(check, Math.max(5, Math.min(cpuTimeMs - cpuMs, wallTimeMs + 50 - wallMs)));
+        timer.unref();
+      }
+    };
+    timer = setTimeout(check, Math.min(cpuTimeMs, wallTimeMs + 50));
+    timer.unref();
+    try {
+      return await work();
+    } catch (error) {
+      throw this.classify(error, what, cpuStart);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private kill(reason: LimitCode): void {
+    this.killedBy = reason;
+    this.dispose();
+  }
+
+  private classify(error: unknown, what: string, cpuStart: bigint): RunError {
+    if (error instanceof RunError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    const { cpuTimeMs, wallTimeMs, memoryMb } = this.settings.limits;
+    let reason: LimitCode | null = this.killedBy;
+    if (!reason && /memory limit/i.test(message)) reason = 'memory_limit';
+    if (!reason && /Script execution timed out/.test(message)) {
+      const cpuMs = this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime - cpuStart) / 1e6;
+      reason = cpuMs >= cpuTimeMs ? 'cpu_limit' : 'wall_limit';
+    }
+    if (reason) {
+      this.killedBy = reason;
+      this.dispose();
+      if (reason === 'cpu_limit') return new RunError('cpu_limit', `${what} used more than ${cpuTimeMs} ms of CPU time`);
+      if (reason === 'wall_limit') return new RunError('wall_limit', `${what} did not finish within ${wallTimeMs} ms`);
+      return new RunError('memory_limit', `${what} used more than ${memoryMb} MB of memory`);
+    }
+    if (this.isolate.isDisposed) {
+      this.retired = true;
+      return new RunError('shutting_down', 'the sandbox was disposed while running');
+    }
+    // A throw from top-level module code: the user's own error, without host frames.
+    const name = error instanceof Error && error.name ? error.name : 'Error';
+    return new RunError('code_error', `${what} threw ${name}: ${message}`);
+  }
+
+  dispose(): void {
+    this.retired = true;
+    this.runner = undefined;
+    this.context = undefined;
+    if (!this.isolate.isDisposed) {
+      try {
+        this.isolate.dispose();
+      } catch {
+        // Already disposed by isolated-vm (memory limit) between the check and the call.
+      }
+    }
+  }
+}
+
+async function compile(isolate: ivm.Isolate, code: string, filename: string, prefix = ''): Promise<ivm.Module> {
+  try {
+    return await isolate.compileModule(code, { filename });
+  } catch (error) {
+    if (isolate.isDisposed) throw new RunError('memory_limit', `${prefix}compiling used more memory than the isolate may`);
+    const described = describeCompileError(error);
+    const where = described.line !== undefined ? ` (line ${described.line}, column ${described.column})` : '';
+    throw new RunError('code_error', `${prefix}${described.message}${where}`);
+  }
+}
