@@ -181,8 +181,9 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
         resolve();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // `on`, not `once`: a second signal (from a wrapper forwarding it too) must not kill the drain.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
   return 0;
 }

@@ -91,6 +91,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     ajv: undefined,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
+    // One access-log line per request (written in onResponse) instead of Fastify's two.
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   app.decorate('services', services);
@@ -115,6 +117,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     const labels = { method: request.method, route, status: String(reply.statusCode) };
     services.metrics.httpRequests.inc(labels);
     services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip }, 'request');
   });
 
   app.setErrorHandler((error, request, reply) => handleError(error as Error, request, reply));
