@@ -1,4 +1,5 @@
 import type { App, Surface } from '../app.js';
+import { registerDashboard } from './web.js';
 
 /**
  * Route plugins beyond the access-token service, in registration order. Runtime and
@@ -7,4 +8,5 @@ import type { App, Surface } from '../app.js';
 export async function extraRoutes(app: App, surface: Surface): Promise<void> {
   void app;
   void surface;
+  if (surface === 'main') await registerDashboard(app, { distDir: app.services.config.webDistDir });
 }
