@@ -3,7 +3,7 @@
 // `createRunner(namespace)`, which yields the one function the host calls per batch.
 //
 // Wire format of a batch (one copy in, one copy out, no per-event host round trips):
-//   in:  runBatch(eventsJson, metadataJson | null, captureLogs)
+//   in:  runBatch(eventsJson, metadataJson | null, captureLogs); runBatch(null) collects the last output
 //   out: `${header.length}:${header}${body}` where header is comma-separated integers
 //          kind, logCount, logsDropped, logLength*logCount, (index, status, length)*
 //        and body is the log lines followed by the outcome texts, concatenated without separators.
@@ -54,7 +54,6 @@ export const bootstrapSource = String.raw`
   const stringSlice = String.prototype.slice;
   const symbolToString = Symbol.prototype.toString;
   const defineProperty = Object.defineProperty;
-  const getPrototypeOf = Object.getPrototypeOf;
 
   const maxLogLines = config.maxLogLines;
   const maxLogChars = config.maxLogChars;
@@ -424,7 +423,16 @@ export const bootstrapSource = String.raw`
     if (!hasEvent && !hasBatch) {
       throw new ErrorCtor(${JSON.stringify(ENTRY_ERROR_PREFIX)} + 'the module must export a function named transformEvent or transformBatch');
     }
+    // isolated-vm fails a call that leaves an unhandled promise rejection behind, even when the
+    // batch itself finished; the host then collects the finished output with runBatch(null).
+    let lastOutput;
     return async function runBatch(eventsJson, metadataJson, captureLogs) {
+      if (eventsJson === null) {
+        const output = lastOutput;
+        lastOutput = undefined;
+        return output;
+      }
+      lastOutput = undefined;
       capturing = captureLogs === true;
       logText = '';
       logLengths = '';
@@ -443,7 +451,8 @@ export const bootstrapSource = String.raw`
       metadataByEvent = null;
       metadataByMessageId = null;
       try {
-        return hasEvent ? await runEventMode(transformEvent, events) : await runBatchMode(transformBatch, events);
+        lastOutput = hasEvent ? await runEventMode(transformEvent, events) : await runBatchMode(transformBatch, events);
+        return lastOutput;
       } finally {
         runEvents = null;
         runMessageIds = null;

@@ -168,10 +168,10 @@ export function createRuntime(options: RuntimeOptions = {}): SandboxRuntime {
       leave = await gate.enter(input.workspaceId);
       const lease = await acquire(input);
       coldStart = lease.created;
-      let encoded: string;
+      let answer: { encoded: string; strayRejection?: string };
       let retire = true;
       try {
-        encoded = await lease.sandbox.run(eventsJson, metadataJson, input.captureLogs !== false);
+        answer = await lease.sandbox.run(eventsJson, metadataJson, input.captureLogs !== false);
         retire = lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
       } catch (error) {
         if (lease.sandbox.killedBy === 'cpu_limit') limitKills.cpu++;
@@ -181,7 +181,13 @@ export function createRuntime(options: RuntimeOptions = {}): SandboxRuntime {
       } finally {
         cache.release(lease.sandbox, retire);
       }
-      output = decodeBatchOutput(encoded, events.length);
+      try {
+        output = decodeBatchOutput(answer.encoded, events.length);
+      } catch (error) {
+        if (error instanceof RunError && answer.strayRejection && input.captureLogs !== false) error.logs.push(`[tiller] unhandled promise rejection: ${answer.strayRejection}`);
+        throw error;
+      }
+      if (answer.strayRejection && input.captureLogs !== false) output.logs.push(`[tiller] unhandled promise rejection: ${answer.strayRejection}`);
       return output;
     } catch (error) {
       failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));

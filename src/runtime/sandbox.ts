@@ -128,18 +128,29 @@ export class Sandbox {
     for (const libraryModule of libraryModules.values()) libraryModule.release();
   }
 
-  /** Runs one batch. Resolves with the encoded output (see bootstrap.ts); limit breaks reject with RunError. */
-  async run(eventsJson: string, metadataJson: string | null, captureLogs: boolean): Promise<string> {
+  /**
+   * Runs one batch. Resolves with the encoded output (see bootstrap.ts) and, when the code left an
+   * unhandled promise rejection behind, a description of it; limit breaks reject with RunError.
+   */
+  async run(eventsJson: string, metadataJson: string | null, captureLogs: boolean): Promise<{ encoded: string; strayRejection?: string }> {
     const runner = this.runner;
     if (!runner || this.retired || this.isolate.isDisposed) throw new RunError('shutting_down', 'the sandbox is no longer available');
     this.runs++;
     this.lastUsedAt = Date.now();
-    const result = await this.guard(
-      () => runner.apply(undefined, [eventsJson, metadataJson, captureLogs], { timeout: this.settings.limits.wallTimeMs, result: { promise: true } }),
-      'the batch',
-    );
+    const options = { timeout: this.settings.limits.wallTimeMs, result: { promise: true as const } };
+    let result: unknown;
+    try {
+      result = await this.guard(() => runner.apply(undefined, [eventsJson, metadataJson, captureLogs], options), 'the batch');
+    } catch (error) {
+      // A stray rejected promise (say an un-awaited import()) fails the call even though the batch
+      // finished. The batch's outcome stands; the rejection is reported as a log line.
+      if (!(error instanceof RunError) || error.code !== 'code_error' || this.isolate.isDisposed) throw error;
+      const finished = await this.guard(() => runner.apply(undefined, [null, null, false], options), 'the batch');
+      if (typeof finished !== 'string') throw error;
+      return { encoded: finished, strayRejection: error.message.replace(/^the batch threw /, '') };
+    }
     if (typeof result !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
-    return result;
+    return { encoded: result };
   }
 
   /** Measures the heap after a run and says whether the isolate should be retired before it nears its limit. */
