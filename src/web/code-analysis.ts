@@ -30,3 +30,8 @@ export function positionFromMessage(message: string): { line: number; column?: n
   if (pair?.[1] && pair[2]) return { line: Number(pair[1]), column: Number(pair[2]) };
   return null;
 }
+
+/** The API repeats the position at the end of compile messages; the UI shows it separately. */
+export function withoutPositionSuffix(message: string): string {
+  return message.replace(/\s*\(line \d+,? column \d+\)\s*$/i, '');
+}

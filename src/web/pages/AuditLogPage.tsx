@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useId, useMemo, useState } from 'react';
-import { listAuditEvents, type AuditEvent } from '../api.js';
+import { listAccessTokens, listAuditEvents, type AuditEvent } from '../api.js';
 import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
 import { formatDateSeconds, formatRelative, plural } from '../format.js';
 
@@ -32,6 +32,14 @@ export function AuditLogPage() {
   const [outcome, setOutcome] = useState('');
   const [text, setText] = useState('');
   const ids = { action: useId(), outcome: useId(), text: useId() };
+  // Targets are token ids; naming the live ones makes the log readable (deleted ones stay ids).
+  const [tokenNames, setTokenNames] = useState<Map<string, string>>(new Map());
+  useEffect(() => {
+    listAccessTokens().then(
+      (tokens) => setTokenNames(new Map(tokens.map((token) => [token.id, token.name]))),
+      () => undefined,
+    );
+  }, []);
 
   const load = useCallback(async (before?: string) => {
     setError(null);
@@ -66,11 +74,11 @@ export function AuditLogPage() {
       if (action && event.action !== action) return false;
       if (outcome && event.outcome !== outcome) return false;
       if (!needle) return true;
-      return [event.action, event.target, event.ip, event.userAgent, event.outcome, event.reason, actorText(event)]
+      return [event.action, event.target, event.target ? tokenNames.get(event.target) : null, event.ip, event.userAgent, event.outcome, event.reason, actorText(event)]
         .filter(Boolean)
         .some((value) => String(value).toLowerCase().includes(needle));
     });
-  }, [events, action, outcome, text]);
+  }, [events, action, outcome, text, tokenNames]);
 
   const filtering = Boolean(action || outcome || text.trim());
 
@@ -158,14 +166,29 @@ export function AuditLogPage() {
                     </td>
                     <td data-label="Outcome">{outcomeBadge(event.outcome)}</td>
                     <td data-label="Actor">{actorText(event)}</td>
-                    <td data-label="Target">{event.target || <span className="muted">—</span>}</td>
+                    <td data-label="Target">
+                      {event.target ? (
+                        tokenNames.has(event.target) ? (
+                          <div>
+                            {tokenNames.get(event.target)}
+                            <div className="small muted">{event.target}</div>
+                          </div>
+                        ) : (
+                          <span style={{ wordBreak: 'break-all' }}>{event.target}</span>
+                        )
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
                     <td data-label="IP">
-                      {event.ip || <span className="muted">—</span>}
-                      {event.userAgent ? (
-                        <div className="small muted" title={event.userAgent}>
-                          {event.userAgent.length > 40 ? `${event.userAgent.slice(0, 40)}…` : event.userAgent}
-                        </div>
-                      ) : null}
+                      <div>
+                        {event.ip || <span className="muted">—</span>}
+                        {event.userAgent ? (
+                          <div className="small muted" title={event.userAgent}>
+                            {event.userAgent.length > 40 ? `${event.userAgent.slice(0, 40)}…` : event.userAgent}
+                          </div>
+                        ) : null}
+                      </div>
                     </td>
                     <td data-label="Reason">{event.reason || <span className="muted">—</span>}</td>
                   </tr>

@@ -14,7 +14,7 @@ import {
   type ResourceKind,
   type Transformation,
 } from '../api.js';
-import { exportedNames, importedNames, positionFromMessage } from '../code-analysis.js';
+import { exportedNames, importedNames, positionFromMessage, withoutPositionSuffix } from '../code-analysis.js';
 import { CodeEditor, type CodeEditorHandle, type EditorProblem } from '../components/CodeEditor.js';
 import { CopyButton } from '../components/CopyButton.js';
 import { Dialog } from '../components/Dialog.js';
@@ -37,9 +37,10 @@ interface PublishTarget {
 
 function problemFrom(error: unknown): EditorProblem | null {
   if (!(error instanceof ApiError) || error.status !== 400) return null;
-  if (error.line) return { message: error.message, line: error.line, column: error.column };
+  const message = withoutPositionSuffix(error.message);
+  if (error.line) return { message, line: error.line, column: error.column };
   const position = positionFromMessage(error.message);
-  return position ? { message: error.message, ...position } : null;
+  return position ? { message, ...position } : null;
 }
 
 /** Extra fields of an error envelope (e.g. which test events failed a publish), if any. */

@@ -19,17 +19,21 @@ function isTransient(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 0 || error.status === 429 || error.status >= 500);
 }
 
-/**
- * Tiller tells the kinds apart for us: only a workspace token may list access tokens, and only an
- * access token may read /accessTokens/self.
- */
-async function identifyToken(token: string): Promise<Identified | null> {
+// Tiller's secrets carry a prefix per kind; it only decides which probe goes first, so a pasted
+// access token does not count as a failed workspace-token attempt (those feed the lockout).
+const accessTokenPrefix = 'tlr_at_';
+
+async function probeWorkspace(token: string): Promise<Identified | null> {
   try {
     await listAccessTokens({ token, ignoreUnauthorized: true });
     return { kind: 'workspace' };
   } catch (error) {
     if (isTransient(error)) throw error;
+    return null;
   }
+}
+
+async function probeAccess(token: string): Promise<Identified | null> {
   try {
     const self = await getSelfToken({ token, ignoreUnauthorized: true });
     return {
@@ -40,6 +44,19 @@ async function identifyToken(token: string): Promise<Identified | null> {
     if (isTransient(error)) throw error;
     return null;
   }
+}
+
+/**
+ * Tiller tells the kinds apart for us: only a workspace token may list access tokens, and only an
+ * access token may read /accessTokens/self.
+ */
+async function identifyToken(token: string): Promise<Identified | null> {
+  const probes = token.startsWith(accessTokenPrefix) ? [probeAccess, probeWorkspace] : [probeWorkspace, probeAccess];
+  for (const probe of probes) {
+    const result = await probe(token);
+    if (result) return result;
+  }
+  return null;
 }
 
 export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {

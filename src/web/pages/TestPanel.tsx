@@ -2,7 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import { ApiError, testInlineCode, testSavedVersion, type Library } from '../api.js';
 import { ErrorAlert } from '../components/Feedback.js';
 import type { EditorProblem } from '../components/CodeEditor.js';
-import { positionFromMessage } from '../code-analysis.js';
+import { positionFromMessage, withoutPositionSuffix } from '../code-analysis.js';
 import { formatJson, plural, shortId } from '../format.js';
 import { samples } from '../samples.js';
 
@@ -165,7 +165,7 @@ export function TestPanel({ code, savedVersionId, libraries, onProblem, onEvents
       setError(caught);
       if (caught instanceof ApiError && caught.status === 400) {
         const position = caught.line ? { line: caught.line, column: caught.column } : positionFromMessage(caught.message);
-        if (position) onProblem({ message: caught.message, ...position });
+        if (position) onProblem({ message: withoutPositionSuffix(caught.message), ...position });
       }
     } finally {
       setRunning(false);

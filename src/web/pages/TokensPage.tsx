@@ -543,11 +543,13 @@ export function TokensPage() {
                     <td data-label="Description">{token.description || <span className="muted">—</span>}</td>
                     <td data-label="Hint">{token.hint ? <code>{token.hint}</code> : <span className="muted">—</span>}</td>
                     <td data-label="Scopes">
-                      {(token.scopes ?? []).map((scope) => (
-                        <span key={scope} className="badge" style={{ marginRight: 4 }}>
-                          {scope}
-                        </span>
-                      ))}
+                      <div>
+                        {(token.scopes ?? []).map((scope) => (
+                          <span key={scope} className="badge" style={{ marginRight: 4 }}>
+                            {scope}
+                          </span>
+                        ))}
+                      </div>
                     </td>
                     <td data-label="Created">
                       <DateCell value={token.createdAt} never="—" />
@@ -556,8 +558,10 @@ export function TokensPage() {
                       <DateCell value={token.expiresAt} never="Never" />
                     </td>
                     <td data-label="Last used">
-                      <DateCell value={token.lastUsedAt} never="Never used" />
-                      {token.lastUsedIp ? <div className="small muted">from {token.lastUsedIp}</div> : null}
+                      <div>
+                        <DateCell value={token.lastUsedAt} never="Never used" />
+                        {token.lastUsedIp ? <div className="small muted">from {token.lastUsedIp}</div> : null}
+                      </div>
                     </td>
                     <td data-label="Status">{statusBadge(token)}</td>
                     <td className="actions">

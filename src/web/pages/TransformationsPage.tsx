@@ -137,11 +137,13 @@ export function TransformationsPage() {
                   <td data-label="Description">{item.description || <span className="muted">—</span>}</td>
                   <td data-label="Imports">
                     {item.imports && item.imports.length > 0 ? (
-                      item.imports.map((name) => (
-                        <code key={name} style={{ marginRight: 6 }}>
-                          {name}
-                        </code>
-                      ))
+                      <div>
+                        {item.imports.map((name) => (
+                          <code key={name} style={{ marginRight: 6 }}>
+                            {name}
+                          </code>
+                        ))}
+                      </div>
                     ) : (
                       <span className="muted">—</span>
                     )}
