@@ -150,10 +150,10 @@ export class SandboxCache {
       clearTimeout(waiter.timer);
       waiter.reject(new RunError('shutting_down', 'the runtime is shutting down'));
     }
-    for (const pool of this.pools.values()) {
-      for (const sandbox of pool.idle) sandbox.dispose();
-      pool.idle = [];
+    for (const pool of [...this.pools.values()]) {
+      for (const sandbox of pool.idle.splice(0)) this.discard(sandbox, pool);
     }
+    // Busy isolates die under their runs; release() then takes them off the books.
     for (const sandbox of this.busy) sandbox.dispose();
   }
 

@@ -55,7 +55,7 @@ export class Sandbox {
 
   private readonly isolate: ivm.Isolate;
   private context: ivm.Context | undefined;
-  private runner: ivm.Reference<(events: string, metadata: string | null, captureLogs: boolean) => Promise<string>> | undefined;
+  private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean) => Promise<string | undefined>> | undefined;
 
   private constructor(private readonly settings: SandboxSettings) {
     this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: settings.onCatastrophicError });
