@@ -3,12 +3,15 @@ import type { Store } from '../store/db.js';
 import type { Kysely } from 'kysely';
 import type { AccessTokensTable, Database } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
-import { invalid, notFound } from './errors.js';
+import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { digestSecret, generateSecret, secretHint } from './secrets.js';
 import { TOKENS_CHANNEL } from './workspaces.js';
 
 export type Scope = 'read' | 'write';
+
+/** The key under which caches and change announcements name one access token. */
+export const accessCacheKey = (id: string): string => `access:${id}`;
 export const ALL_SCOPES: readonly Scope[] = ['read', 'write'];
 export const MAX_GRACE_SECONDS = 604_800;
 
@@ -50,11 +53,14 @@ const codePoints = (s: string): number => [...s].length;
 
 /** Validates and normalizes what a caller asked for; every failure names its field. */
 function validateIssueInput(input: IssueTokenInput, now: Date): { name: string; description: string; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; email: string | null } {
-  const name = input.name.trim();
-  if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
-  if (codePoints(name) > 100) throw invalid('invalid_field', 'name must be at most 100 characters', { field: 'name' });
+  const name = validName(input.name);
   const description = input.description ?? '';
   if (codePoints(description) > 1000) throw invalid('invalid_field', 'description must be at most 1000 characters', { field: 'description' });
+  // NUL cannot be stored in PostgreSQL text and a lone surrogate would come back as U+FFFD, so
+  // both are refused rather than silently changed.
+  if (LONE_SURROGATE.test(description) || description.includes('\u0000')) {
+    throw invalid('invalid_field', 'description must be valid Unicode text without NUL characters', { field: 'description' });
+  }
 
   let scopes: Scope[] = [...ALL_SCOPES];
   if (input.scopes !== undefined) {
@@ -83,16 +89,38 @@ function validateIssueInput(input: IssueTokenInput, now: Date): { name: string; 
     allowedIps = input.allowedIps.map((cidr) => normalizeCidr(cidr));
   }
   const email = input.email === undefined ? null : input.email.trim().toLowerCase();
-  if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw invalid('invalid_field', 'email must be an e-mail address', { field: 'email' });
+  // No colon: the e-mail travels as the Basic user name, which ends at the first colon.
+  if (email !== null && (!/^[^\s@:]+@[^\s@:]+$/.test(email) || email.length > 254 || LONE_SURROGATE.test(email) || CONTROL_CHARACTERS.test(email))) {
+    throw invalid('invalid_field', 'email must be an e-mail address', { field: 'email' });
+  }
   return { name, description, scopes, expiresAt, allowedIps, email };
 }
 
+// C0 and C1 control characters (tabs and newlines included) have no place in a one-line name.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// With the u flag a surrogate matches only when unpaired, i.e. when the text is not valid Unicode.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** A token name as stored and matched: trimmed, 1 to 100 characters, printable, valid Unicode. */
+export function validName(raw: string): string {
+  const name = raw.trim();
+  if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
+  if (codePoints(name) > 100) throw invalid('invalid_field', 'name must be at most 100 characters', { field: 'name' });
+  if (LONE_SURROGATE.test(name) || CONTROL_CHARACTERS.test(name)) throw invalid('invalid_field', 'name must be printable Unicode text without control characters', { field: 'name' });
+  return name;
+}
+
 function normalizeCidr(cidr: string): string {
-  const [address = '', prefixText, ...rest] = cidr.trim().split('/');
-  const family = isIP(address);
+  const [rawAddress = '', prefixText, ...rest] = cidr.trim().split('/');
+  // Clients on a dual-stack socket are matched by their IPv4 address, so a v4-mapped entry
+  // (::ffff:a.b.c.d) is stored as the plain IPv4 network it means.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(rawAddress);
+  const address = mapped?.[1] ?? rawAddress;
+  const family = address.includes('%') ? 0 : isIP(address);
   const max = family === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+  let prefix = prefixText === undefined ? (mapped ? 128 : max) : Number(prefixText);
+  if (mapped) prefix -= 96;
+  if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) {
     throw invalid('invalid_field', `allowedIps entry ${JSON.stringify(cidr)} is not an IPv4 or IPv6 CIDR`, { field: 'allowedIps' });
   }
   return `${address}/${prefix}`;
@@ -197,11 +225,13 @@ async function resolveMember(db: Kysely<Database>, workspaceId: string, email: s
       .executeTakeFirstOrThrow();
     return owner;
   }
-  const existing = await db.selectFrom('members').select(['id', 'email']).where('workspace_id', '=', workspaceId).where('email', '=', email).executeTakeFirst();
-  if (existing) return existing;
-  const member = { id: newId(), workspace_id: workspaceId, email, created_at: now };
-  await db.insertInto('members').values(member).execute();
-  return { id: member.id, email };
+  // Two tokens issued at once for a new member must not collide on the unique (workspace, email).
+  await db
+    .insertInto('members')
+    .values({ id: newId(), workspace_id: workspaceId, email, created_at: now })
+    .onConflict((oc) => oc.columns(['workspace_id', 'email']).doNothing())
+    .execute();
+  return db.selectFrom('members').select(['id', 'email']).where('workspace_id', '=', workspaceId).where('email', '=', email).executeTakeFirstOrThrow();
 }
 
 export async function listAccessTokens(store: Store, workspaceId: string): Promise<AccessTokenView[]> {
@@ -217,9 +247,10 @@ export async function getAccessToken(store: Store, workspaceId: string, id: stri
   return toView(row, now);
 }
 
-/** Revokes every live token with this name (names are not unique). Returns how many. */
-export async function deleteAccessTokensByName(store: Store, workspaceId: string, actor: Actor, rawName: string): Promise<number> {
+/** Revokes every live token with this name (names are not unique). Returns the revoked ids. */
+export async function deleteAccessTokensByName(store: Store, workspaceId: string, actor: Actor, rawName: string): Promise<string[]> {
   const name = rawName.trim();
+  if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
   const now = nowIso();
   return store.db.transaction().execute(async (trx) => {
     const rows = await liveTokens(trx, workspaceId, now).where('access_tokens.name', '=', name).execute();
@@ -228,9 +259,9 @@ export async function deleteAccessTokensByName(store: Store, workspaceId: string
     await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', 'in', ids).execute();
     for (const id of ids) {
       await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
-      await store.announce(trx, TOKENS_CHANNEL, `access:${id}`);
+      await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(id));
     }
-    return ids.length;
+    return ids;
   });
 }
 
@@ -241,7 +272,7 @@ export async function revokeAccessToken(store: Store, workspaceId: string, actor
     if (!row) throw notFound('access token');
     await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', '=', id).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
-    await store.announce(trx, TOKENS_CHANNEL, `access:${id}`);
+    await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(id));
   });
 }
 
@@ -259,7 +290,7 @@ export async function rotateAccessToken(store: Store, pepper: Buffer, workspaceI
   const row = await store.db.transaction().execute(async (trx) => {
     const old = await liveTokens(trx, workspaceId, nowText).where('access_tokens.id', '=', id).executeTakeFirst();
     if (!old) throw notFound('access token');
-    if (old.grace_until !== null) throw invalid('already_rotated', 'this token was already rotated; rotate its replacement instead');
+    if (old.grace_until !== null) throw conflict('already_rotated', 'this token was already rotated; rotate its replacement instead');
     const graceUntil = new Date(now.getTime() + graceSeconds * 1000).toISOString();
     // A zero grace period is the same as revoking the old secret now.
     await trx
@@ -281,7 +312,7 @@ export async function rotateAccessToken(store: Store, pepper: Buffer, workspaceI
     };
     await trx.insertInto('access_tokens').values(values).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'access_token.rotate', target: old.id, reason: `replaced by ${values.id}; grace ${graceSeconds}s` });
-    await store.announce(trx, TOKENS_CHANNEL, `access:${old.id}`);
+    await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(old.id));
     return { ...values, email: old.email };
   });
   return { token, view: toView(row, nowText) };

@@ -1,4 +1,5 @@
 import type { BlockList } from 'node:net';
+import { sql } from 'kysely';
 import type { Store } from '../store/db.js';
 import { compileAllowList, ipAllowed, type Scope } from './access-tokens.js';
 import { recordAudit } from './audit.js';
@@ -41,6 +42,7 @@ export interface VerifierOptions {
 }
 
 const LAST_USED_INTERVAL_MS = 60_000;
+const SQLITE_WATCH_INTERVAL_MS = 250;
 
 /**
  * Turns a presented secret into a principal. Checksums are checked before any lookup; verified
@@ -52,6 +54,9 @@ export class CredentialVerifier {
   /** "access:<id>" or "workspace:<id>" -> digest, so announcements can evict by id. */
   private readonly keys = new Map<string, string>();
   private readonly lastUsedWrites = new Map<string, number>();
+  /** Bumped by every eviction, so a lookup that raced with one is used once but not cached. */
+  private generation = 0;
+  private dataVersionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -61,15 +66,48 @@ export class CredentialVerifier {
 
   async start(): Promise<void> {
     await this.store.listen(TOKENS_CHANNEL, (key) => this.evict(key), () => this.clear());
+    if (this.store.dialect === 'sqlite') await this.watchSqliteWriters();
   }
 
+  stop(): void {
+    if (this.dataVersionTimer) clearInterval(this.dataVersionTimer);
+    this.dataVersionTimer = undefined;
+  }
+
+  /**
+   * Announcements on SQLite reach only this process, but the CLI (e.g. `workspace rotate-token`)
+   * writes from another one. SQLite's data_version changes whenever another connection commits, so
+   * polling it bounds how long such a change can hide behind the cache.
+   */
+  private async watchSqliteWriters(): Promise<void> {
+    const read = async (): Promise<number> => {
+      const result = await sql<{ data_version: number }>`pragma data_version`.execute(this.store.db);
+      return Number(result.rows[0]?.data_version ?? 0);
+    };
+    let seen = await read();
+    this.dataVersionTimer = setInterval(() => {
+      read().then(
+        (version) => {
+          if (version !== seen) this.clear();
+          seen = version;
+        },
+        // The store was closed: nothing left to watch.
+        () => this.stop(),
+      );
+    }, SQLITE_WATCH_INTERVAL_MS);
+    this.dataVersionTimer.unref();
+  }
+
+  /** Drops one credential ("access:<id>" or "workspace:<id>") from this instance's cache. */
   evict(key: string): void {
+    this.generation++;
     const digest = this.keys.get(key);
     if (digest !== undefined) this.cache.delete(digest);
     this.keys.delete(key);
   }
 
   clear(): void {
+    this.generation++;
     this.cache.clear();
     this.keys.clear();
   }
@@ -88,9 +126,11 @@ export class CredentialVerifier {
       this.options.onCacheLookup?.(true);
     } else {
       this.options.onCacheLookup?.(false);
+      const generation = this.generation;
       entry = await this.load(kind, digest, now);
       if (!entry) return { ok: false, reason: 'unknown' };
-      this.remember(entry);
+      // An eviction during the lookup may concern this very row, read before the change committed.
+      if (generation === this.generation) this.remember(entry);
     }
     if (!digestsEqual(entry.digest, digest)) return { ok: false, reason: 'unknown' };
 

@@ -9,7 +9,7 @@ import { sendError, sendUnauthorized } from './errors.js';
  * - none: public (health, docs)
  * - workspace: the workspace token (token management, audit log)
  * - access: an access token, with `config.scope` (default: read for GET, write otherwise)
- * - any: either kind of secret (config-backend reads)
+ * - any: either kind of secret (config-backend reads); an access token still needs the scope
  * - runtime: like any, but credential-free when the operator opened the runtime surface
  */
 export type AuthPolicy = 'none' | 'workspace' | 'access' | 'any' | 'runtime';
@@ -57,7 +57,7 @@ export class AuthThrottle {
     private readonly windowMs: number,
   ) {}
 
-  /** Seconds until the address may try again, or 0 when it is not throttled. */
+  /** Seconds until the address may fail again, or 0 while it is under the limit. */
   retryAfter(ip: string, now = Date.now()): number {
     if (this.limit <= 0) return 0;
     const w = this.windows.get(ip);
@@ -117,15 +117,17 @@ export const authPlugin = fp<AuthPluginOptions>(
       const header = request.headers.authorization ?? (request.headers['authorisation'] as string | undefined);
       if (policy === 'runtime' && options.runtimeOpen && header === undefined) return;
 
+      // Only failures are throttled: a valid credential from a throttled address still passes, so
+      // one noisy client behind a shared NAT cannot lock out its neighbours.
       const fail = (reason: AuthFailureReason) => {
         options.onFailure?.(reason);
         request.log.info({ authFailure: reason }, 'authentication failed');
-        options.throttle.recordFailure(request.ip);
         const wait = options.throttle.retryAfter(request.ip);
         if (wait > 0) {
           reply.header('Retry-After', String(wait));
           return sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
         }
+        options.throttle.recordFailure(request.ip);
         return sendUnauthorized(reply);
       };
 
@@ -137,7 +139,7 @@ export const authPlugin = fp<AuthPluginOptions>(
 
       const wanted = policy === 'workspace' ? 'workspace' : policy === 'access' ? 'access' : null;
       if (wanted !== null && principal.kind !== wanted) return fail('wrong_kind');
-      if (principal.kind === 'access' && policy === 'access' && !principal.scopes.includes(requiredScope(request))) {
+      if (principal.kind === 'access' && !principal.scopes.includes(requiredScope(request))) {
         return sendError(reply, 403, 'insufficient_scope', `this access token lacks the ${requiredScope(request)} scope`);
       }
       request.principal = principal;

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { MAX_GRACE_SECONDS, deleteAccessTokensByName, getAccessToken, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
+import { MAX_GRACE_SECONDS, accessCacheKey, deleteAccessTokensByName, getAccessToken, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
 import type { App } from '../app.js';
 import { actorOf, principalOf, workspaceIdOf } from '../auth.js';
 import { Nullable, SuccessTrue, errors } from '../schemas.js';
@@ -47,7 +47,12 @@ function issuedBody(issued: IssuedToken) {
 }
 
 export async function accessTokenRoutes(app: App): Promise<void> {
-  const { store, config } = app.services;
+  const { store, config, verifier } = app.services;
+  // The change was announced to every instance, but the announcement reaches this one only after
+  // a round trip through the database: evict here at once so the next request already sees it.
+  const forgetAccessTokens = (ids: string[]) => {
+    for (const id of ids) verifier.evict(accessCacheKey(id));
+  };
 
   app.post(
     '/accessTokens',
@@ -59,9 +64,9 @@ export async function accessTokenRoutes(app: App): Promise<void> {
         tags: ['access tokens'],
         body: Type.Object({
           name: Type.String({ maxLength: 1000, description: '1 to 100 characters after trimming; names need not be unique' }),
-          description: Type.Optional(Type.String({ description: 'At most 1000 characters' })),
-          scopes: Type.Optional(Type.Array(Type.String(), { maxItems: 10, description: 'ext: subset of read, write (default both)' })),
-          expiresAt: Type.Optional(Type.String({ description: 'ext: ISO-8601 date-time in the future' })),
+          description: Type.Optional(Type.String({ maxLength: 1000, description: 'At most 1000 characters' })),
+          scopes: Type.Optional(Type.Array(Type.String({ maxLength: 16 }), { maxItems: 10, description: 'ext: subset of read, write (default both)' })),
+          expiresAt: Type.Optional(Type.String({ maxLength: 64, description: 'ext: ISO-8601 date-time in the future; give this or expiresInDays' })),
           expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'ext' })),
           allowedIps: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100, description: 'ext: IPv4/IPv6 CIDRs allowed to use the token' })),
           email: Type.Optional(Type.String({ maxLength: 254, description: 'ext: the member the token is for (default: the workspace owner)' })),
@@ -94,10 +99,14 @@ export async function accessTokenRoutes(app: App): Promise<void> {
         summary: 'Delete every access token with a name (compat)',
         tags: ['access tokens'],
         querystring: Type.Object({ name: Type.String({ minLength: 1, maxLength: 1000 }) }),
-        response: { 200: Type.Object({ success: Type.Literal(true), deleted: Type.Integer({ description: 'ext: how many tokens were deleted' }) }), ...errors(400, 401, 404, 429) },
+        response: { 200: Type.Object({ success: Type.Literal(true), deleted: Type.Integer({ description: 'ext: how many tokens were deleted' }) }), ...errors(400, 401, 404, 413, 415, 429) },
       },
     },
-    async (request) => ({ success: true as const, deleted: await deleteAccessTokensByName(store, workspaceIdOf(request), actorOf(request), request.query.name) }),
+    async (request) => {
+      const ids = await deleteAccessTokensByName(store, workspaceIdOf(request), actorOf(request), request.query.name);
+      forgetAccessTokens(ids);
+      return { success: true as const, deleted: ids.length };
+    },
   );
 
   app.get(
@@ -131,6 +140,7 @@ export async function accessTokenRoutes(app: App): Promise<void> {
     },
     async (request) => {
       await revokeAccessToken(store, workspaceIdOf(request), actorOf(request), request.params.id);
+      forgetAccessTokens([request.params.id]);
       return { success: true as const };
     },
   );
@@ -148,9 +158,13 @@ export async function accessTokenRoutes(app: App): Promise<void> {
         tags: ['access tokens'],
         params: IdParams,
         body: Type.Object({ gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, default: 0 })) }),
-        response: { 200: IssuedTokenBody, ...errors(400, 401, 404, 415, 429) },
+        response: { 200: IssuedTokenBody, ...errors(400, 401, 404, 409, 413, 415, 429) },
       },
     },
-    async (request) => issuedBody(await rotateAccessToken(store, config.pepper, workspaceIdOf(request), actorOf(request), request.params.id, request.body.gracePeriodSeconds ?? 0)),
+    async (request) => {
+      const issued = await rotateAccessToken(store, config.pepper, workspaceIdOf(request), actorOf(request), request.params.id, request.body.gracePeriodSeconds ?? 0);
+      forgetAccessTokens([request.params.id]);
+      return issuedBody(issued);
+    },
   );
 }
