@@ -1,4 +1,6 @@
 import type { App, Surface } from '../app.js';
+import { configBackendRoutes } from './config-backend.js';
+import { runtimeRoutes } from './runtime.js';
 import { registerDashboard } from './web.js';
 
 /**
@@ -8,5 +10,7 @@ import { registerDashboard } from './web.js';
 export async function extraRoutes(app: App, surface: Surface): Promise<void> {
   void app;
   void surface;
+  await app.register(runtimeRoutes, { surface });
+  await app.register(configBackendRoutes);
   if (surface === 'main') await registerDashboard(app, { distDir: app.services.config.webDistDir });
 }

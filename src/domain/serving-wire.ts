@@ -1,0 +1,269 @@
+import { RunError, type EventOutcome, type LibrarySource, type Runtime } from '../runtime/types.js';
+import { DomainError } from './errors.js';
+import { librariesForRun, type VersionResolver } from './serving.js';
+import type { LibraryVersion, TransformationVersion } from './versions.js';
+
+// The rudder-server wire protocol (POST /customTransform): parse and group a batch, run each group
+// on its version, and answer one JSON array in input order. The answer is assembled as text: output
+// events arrive from the sandbox as JSON text and are spliced in without being parsed again, and
+// each event's metadata is serialized once however many outputs it has.
+
+/** One group: events sharing destinationId and sourceId, run on the version its first event names. */
+export interface WireGroup {
+  versionId: string;
+  /** Input positions of the group's events, in input order. */
+  positions: number[];
+  messages: unknown[];
+  metadata: Record<string, unknown>[];
+}
+
+export interface WireBatch {
+  size: number;
+  groups: WireGroup[];
+  /** Entries refused before running, with the reason (they answer statusCode 400). */
+  rejected: Array<{ position: number; error: string }>;
+  /** Library version ids from the first entry: the only `libraries` the protocol honours. */
+  libraryVersionIds: string[];
+  /** The metadata an entry carried (an empty object when it had none). */
+  metadata: unknown[];
+}
+
+const EMPTY_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The reason an entry cannot run, or its transformation version id. */
+function versionIdOf(entry: Record<string, unknown>): { versionId: string } | { error: string } {
+  if (!isPlainObject(entry.message)) return { error: 'message is required and must be an object' };
+  if (entry.metadata !== undefined && !isPlainObject(entry.metadata)) return { error: 'metadata must be an object' };
+  const destination = entry.destination;
+  if (!isPlainObject(destination)) return { error: 'destination is required and must be an object' };
+  const transformations = destination.Transformations;
+  if (!Array.isArray(transformations) || transformations.length === 0) return { error: 'destination.Transformations must be a non-empty array' };
+  const first: unknown = transformations[0];
+  const versionId = isPlainObject(first) ? first.VersionID : undefined;
+  if (typeof versionId !== 'string' || versionId === '') return { error: 'destination.Transformations[0].VersionID is required and must be a non-empty string' };
+  return { versionId };
+}
+
+function libraryIdsOf(first: unknown): string[] {
+  if (!isPlainObject(first) || !Array.isArray(first.libraries)) return [];
+  const ids: string[] = [];
+  for (const library of first.libraries as unknown[]) {
+    const id = isPlainObject(library) ? library.VersionID : undefined;
+    if (typeof id === 'string' && id !== '' && !ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * Groups entries by `metadata.destinationId` and `metadata.sourceId`, in order of first appearance.
+ * Malformed entries are set aside with a reason and take no part in grouping, so one bad entry
+ * never decides which version its neighbours run.
+ */
+export function groupWireBatch(entries: readonly unknown[]): WireBatch {
+  const groups: WireGroup[] = [];
+  const byKey = new Map<string, WireGroup>();
+  const rejected: WireBatch['rejected'] = [];
+  const metadata = new Array<unknown>(entries.length);
+  for (let position = 0; position < entries.length; position++) {
+    const entry = entries[position];
+    if (!isPlainObject(entry)) {
+      metadata[position] = EMPTY_METADATA;
+      rejected.push({ position, error: 'each event must be an object with message, metadata and destination' });
+      continue;
+    }
+    const meta = isPlainObject(entry.metadata) ? entry.metadata : EMPTY_METADATA;
+    metadata[position] = meta;
+    const resolved = versionIdOf(entry);
+    if ('error' in resolved) {
+      rejected.push({ position, error: resolved.error });
+      continue;
+    }
+    const key = `${String(meta.destinationId)}\u0000${String(meta.sourceId)}`;
+    let group = byKey.get(key);
+    if (group === undefined) {
+      group = { versionId: resolved.versionId, positions: [], messages: [], metadata: [] };
+      byKey.set(key, group);
+      groups.push(group);
+    }
+    group.positions.push(position);
+    group.messages.push(entry.message);
+    group.metadata.push(meta);
+  }
+  return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadata };
+}
+
+/** Builds the answer array as text, one slot per input position so the output keeps input order. */
+export class WireResponse {
+  private readonly slots: Array<string | undefined>;
+  private readonly metadataJson: Array<string | undefined>;
+
+  constructor(private readonly metadata: readonly unknown[]) {
+    this.slots = new Array<string | undefined>(metadata.length);
+    this.metadataJson = new Array<string | undefined>(metadata.length);
+  }
+
+  /** JSON of an entry's metadata, serialized once however many answers carry it. */
+  metadataOf(position: number): string {
+    let json = this.metadataJson[position];
+    if (json === undefined) {
+      json = JSON.stringify(this.metadata[position] ?? EMPTY_METADATA);
+      this.metadataJson[position] = json;
+    }
+    return json;
+  }
+
+  private append(position: number, fragment: string): void {
+    const slot = this.slots[position];
+    this.slots[position] = slot === undefined ? fragment : `${slot},${fragment}`;
+  }
+
+  output(position: number, outputJson: string, metadataJson = this.metadataOf(position)): void {
+    this.append(position, `{"output":${outputJson},"metadata":${metadataJson},"statusCode":200}`);
+  }
+
+  failure(position: number, statusCode: number, error: string, metadataJson = this.metadataOf(position)): void {
+    this.append(position, `{"statusCode":${statusCode},"error":${JSON.stringify(error)},"metadata":${metadataJson}}`);
+  }
+
+  /** A dropped event, for clients that asked for them (X-Feature-Filter-Code). */
+  filtered(position: number): void {
+    this.append(position, `{"statusCode":298,"metadata":${this.metadataOf(position)}}`);
+  }
+
+  toJson(): string {
+    let out = '[';
+    let first = true;
+    for (const slot of this.slots) {
+      if (slot === undefined) continue;
+      out += first ? slot : `,${slot}`;
+      first = false;
+    }
+    return out + ']';
+  }
+}
+
+/** Tally of what one request did, for the serving counters. */
+export interface WireTally {
+  events: number;
+  malformed: number;
+  versionNotFound: number;
+  batchFailures: number;
+}
+
+export interface WireServingDeps {
+  runtime: Runtime;
+  resolver: VersionResolver;
+  /** JSON text of a 200 outcome's output; the runtime's own accessor avoids a parse and a stringify. */
+  outputJson: (outcome: EventOutcome) => string;
+}
+
+export interface WireServingOptions {
+  /** Only this workspace's versions are visible; undefined on the credential-free surface. */
+  workspaceId: string | undefined;
+  /** Answer dropped events with statusCode 298 instead of leaving them out. */
+  filterDropped: boolean;
+}
+
+/** RunError codes after which the same request may succeed later: the sender should retry it whole. */
+const RETRYABLE_RUN_ERRORS = new Set(['overloaded', 'shutting_down']);
+
+/** Thrown when the request should be retried whole; the route answers 503 with Retry-After. */
+export class RetryableServingError extends DomainError {
+  constructor(message: string) {
+    super('unavailable', 'overloaded', message);
+  }
+}
+
+function commonMetadataOf(group: WireGroup): Record<string, unknown> {
+  const first = group.metadata[0] ?? EMPTY_METADATA;
+  return {
+    sourceId: first.sourceId,
+    destinationId: first.destinationId,
+    destinationType: first.destinationType,
+    workspaceId: first.workspaceId,
+    messageIds: group.metadata.map((m) => m.messageId),
+  };
+}
+
+/** Serves one /customTransform request and returns the answer body as JSON text. */
+export async function serveWireBatch(deps: WireServingDeps, entries: readonly unknown[], options: WireServingOptions): Promise<{ json: string; tally: WireTally }> {
+  const batch = groupWireBatch(entries);
+  const response = new WireResponse(batch.metadata);
+  const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0, batchFailures: 0 };
+  for (const { position, error } of batch.rejected) response.failure(position, 400, error);
+
+  let libraries: Promise<Map<string, LibraryVersion>> | undefined;
+  const librariesFor = async (version: TransformationVersion): Promise<LibrarySource[]> => {
+    if (version.imports.length === 0 || batch.libraryVersionIds.length === 0) return [];
+    libraries ??= deps.resolver.libraryVersions(batch.libraryVersionIds);
+    const available = await libraries;
+    return librariesForRun(version, batch.libraryVersionIds.map((id) => available.get(id)).filter((l): l is LibraryVersion => l !== undefined));
+  };
+
+  const runGroup = async (group: WireGroup): Promise<void> => {
+    const cached = deps.resolver.peekTransformation(group.versionId);
+    const version = cached === undefined ? await deps.resolver.transformation(group.versionId) : (cached ?? undefined);
+    if (version === undefined || (options.workspaceId !== undefined && version.workspaceId !== options.workspaceId)) {
+      tally.versionNotFound += group.positions.length;
+      const message = `transformation version ${group.versionId} not found`;
+      for (const position of group.positions) response.failure(position, 404, message);
+      return;
+    }
+    if (version.language !== 'javascript') {
+      tally.batchFailures++;
+      for (const position of group.positions) response.failure(position, 400, `language ${version.language} is not supported by this runtime`);
+      return;
+    }
+    let output;
+    try {
+      output = await deps.runtime.run({
+        workspaceId: version.workspaceId,
+        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
+        libraries: await librariesFor(version),
+        events: group.messages,
+        metadata: group.metadata,
+        captureLogs: false,
+      });
+    } catch (error) {
+      if (!(error instanceof RunError)) throw error;
+      if (RETRYABLE_RUN_ERRORS.has(error.code)) throw new RetryableServingError(error.message);
+      tally.batchFailures++;
+      for (const position of group.positions) response.failure(position, 400, error.message);
+      return;
+    }
+    const { positions } = group;
+    let common: string | undefined;
+    for (const outcome of output.results) {
+      // transformBatch may return more events than it was given; ones that trace back to no input
+      // carry the group's common metadata, as rudder-transformer answers them.
+      const traced = outcome.index < positions.length;
+      const position = traced ? (positions[outcome.index] as number) : (positions[positions.length - 1] as number);
+      const metadataJson = traced ? undefined : (common ??= JSON.stringify(commonMetadataOf(group)));
+      if (outcome.statusCode === 200) response.output(position, deps.outputJson(outcome), metadataJson);
+      else response.failure(position, 400, outcome.error, metadataJson);
+    }
+    if (options.filterDropped) {
+      for (const index of output.dropped) {
+        const position = positions[index];
+        if (position !== undefined) response.filtered(position);
+      }
+    }
+  };
+
+  const groups = batch.groups;
+  if (groups.length === 1) await runGroup(groups[0] as WireGroup);
+  else if (groups.length > 1) await Promise.all(groups.map(runGroup));
+  return { json: response.toJson(), tally };
+}
+
+/** rudder-server sends the structured-header boolean `?1`; the spec and older clients send `true`. */
+export function wantsFilteredEvents(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return false;
+  const normalized = value.trim().toLowerCase();
+  return normalized === 'true' || normalized === '?1' || normalized === '1';
+}

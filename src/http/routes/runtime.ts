@@ -1,0 +1,210 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { DomainError, invalid } from '../../domain/errors.js';
+import { librariesForManualRun, resolveRunVersion, runVersion } from '../../domain/serving-run.js';
+import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving-wire.js';
+import { versionResolverFor } from '../../domain/serving.js';
+import { outputJsonOf } from '../../runtime/index.js';
+import type { App, Surface } from '../app.js';
+import { workspaceIdOf } from '../auth.js';
+import { runtimeMetricsFor } from '../runtime-metrics.js';
+import { errors } from '../schemas.js';
+
+// Live traffic (POST /customTransform, rudder-server's wire protocol) and developer runs of stored
+// versions (the run endpoints). The wire route is the hot path: see src/domain/serving-wire.ts.
+
+const AnyObject = Type.Object({}, { additionalProperties: true });
+
+const WireEvent = Type.Object(
+  {
+    message: Type.Object({}, { additionalProperties: true, description: 'The event to transform' }),
+    metadata: Type.Object(
+      {
+        sourceId: Type.Optional(Type.String()),
+        destinationId: Type.Optional(Type.String()),
+        workspaceId: Type.Optional(Type.String()),
+        messageId: Type.Optional(Type.String()),
+      },
+      { additionalProperties: true, description: 'Returned unchanged with every answer for this event; `metadata(event)` in the code returns it' },
+    ),
+    destination: Type.Object(
+      { Transformations: Type.Array(Type.Object({ VersionID: Type.String() }, { additionalProperties: true }), { minItems: 1, description: 'The first entry names the version to run' }) },
+      { additionalProperties: true },
+    ),
+    libraries: Type.Optional(Type.Array(Type.Object({ VersionID: Type.String() }, { additionalProperties: true }), { description: 'Library versions to link; only the first event\'s list counts' })),
+    credentials: Type.Optional(Type.Array(Type.Unknown(), { description: 'Accepted and ignored' })),
+  },
+  { additionalProperties: true },
+);
+
+const WireAnswer = Type.Object(
+  {
+    output: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'The transformed event (statusCode 200)' })),
+    metadata: AnyObject,
+    statusCode: Type.Integer({ description: '200 transformed, 298 dropped (with X-Feature-Filter-Code), 400 failed, 404 unknown version' }),
+    error: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+const RunResult = Type.Object({
+  statusCode: Type.Integer({ description: '200 or 400' }),
+  index: Type.Integer({ description: 'Position of the input event; a fan-out repeats it' }),
+  output: Type.Optional(AnyObject),
+  error: Type.Optional(Type.String()),
+});
+
+const RunBody = Type.Object({
+  events: Type.Array(AnyObject, { minItems: 1, maxItems: 10_000 }),
+  metadata: Type.Optional(Type.Array(AnyObject, { maxItems: 10_000, description: 'metadata[i] is what `metadata(events[i])` returns' })),
+  libraries: Type.Optional(
+    Type.Array(Type.Object({ versionId: Type.String({ minLength: 1, maxLength: 64 }) }), {
+      maxItems: 100,
+      description: 'ext: library versions to link instead of the published ones',
+    }),
+  ),
+});
+
+const RunAnswer = Type.Object({
+  results: Type.Array(RunResult, { description: 'Outcomes in input order; dropped events have none' }),
+  dropped: Type.Array(Type.Integer(), { description: 'ext: indexes of the input events the code dropped' }),
+  logs: Type.Array(Type.String()),
+});
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), versionId: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** rudder-server refuses a 200 whose apiVersion header is not the one it speaks. */
+const WIRE_API_VERSION = '2';
+
+/** rudder-server batches events with their destination config, so its bodies outgrow the default limit. */
+const WIRE_BODY_LIMIT = 32 * 1024 * 1024;
+
+// Both listeners share one set of services; the batch listener must be added once per process.
+const subscribed = new WeakSet<object>();
+
+export async function runtimeRoutes(app: App, options: { surface: Surface }): Promise<void> {
+  const { surface } = options;
+  const { services } = app;
+  const { runtime, store } = services;
+  const resolver = versionResolverFor(store.db);
+  const metrics = runtimeMetricsFor(services.metrics.registry);
+  if (!subscribed.has(services)) {
+    subscribed.add(services);
+    services.runtimeBatchListeners.add((report) => metrics.onBatch(report));
+    metrics.observeRuntime(runtime);
+    metrics.observeVersionCache(resolver);
+  }
+  const wireDeps = { runtime, resolver, outputJson: outputJsonOf };
+
+  app.post(
+    '/customTransform',
+    {
+      // Transforming events changes nothing stored, so a read-scoped access token is enough.
+      config: { auth: 'runtime', scope: 'read' },
+      bodyLimit: Math.max(services.config.bodyLimitBytes, WIRE_BODY_LIMIT),
+      // Entries are checked one by one in the handler: a malformed entry fails alone (statusCode 400
+      // in its answer) instead of failing the batch, and large batches skip a second validation pass.
+      validatorCompiler: () => () => true,
+      schema: {
+        summary: 'Transform a batch of events (compat: rudder-server wire protocol)',
+        description: [
+          'The body is a JSON array of events. Events are grouped by metadata.destinationId and metadata.sourceId; each group runs the',
+          'transformation version its first event names in destination.Transformations[0].VersionID, linked against the library versions',
+          'in the first event\'s `libraries`. The answer is a JSON array in input order with one or more entries per event:',
+          '{ output, metadata, statusCode: 200 } per output event, { statusCode: 400, error, metadata } for a failed or malformed event,',
+          '{ statusCode: 404, error, metadata } when the version does not exist (or belongs to another workspace than the credential\'s).',
+          'Dropped events are left out, or answered { statusCode: 298, metadata } when the request carries X-Feature-Filter-Code: true (or ?1).',
+          'The answer carries the header apiVersion: 2. When the runtime is saturated the whole request answers 503 with Retry-After,',
+          'which rudder-server retries. Authentication: an access or workspace token, or none on the runtime listener.',
+        ].join(' '),
+        tags: ['runtime'],
+        headers: Type.Object({ 'x-feature-filter-code': Type.Optional(Type.String({ description: 'true or ?1: answer dropped events with statusCode 298' })) }),
+        body: Type.Array(WireEvent),
+        response: { 200: Type.Array(WireAnswer), ...errors(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      if (!Array.isArray(body)) throw invalid('invalid_body', 'request body must be a JSON array of { message, metadata, destination } events');
+      let served;
+      try {
+        served = await serveWireBatch(wireDeps, body, { workspaceId: request.principal?.workspaceId, filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']) });
+      } catch (error) {
+        return sendRetryable(error, reply);
+      }
+      const { tally } = served;
+      if (tally.malformed > 0) metrics.rejectedEvents.inc({ reason: 'malformed' }, tally.malformed);
+      if (tally.versionNotFound > 0) metrics.rejectedEvents.inc({ reason: 'version_not_found' }, tally.versionNotFound);
+      // The answer is already JSON text: sent as is, never through the response serializer.
+      return (reply as FastifyReply).header('apiVersion', WIRE_API_VERSION).type('application/json; charset=utf-8').send(served.json);
+    },
+  );
+
+  // Developer runs need an access token and belong to the main listener only.
+  if (surface !== 'main') return;
+
+  const runSchema = <P extends TSchema>(summary: string, description: string, params: P) => ({
+    summary,
+    description,
+    tags: ['runtime'],
+    params,
+    body: RunBody,
+    response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+  });
+
+  const answer = async (workspaceId: string, id: string, versionId: string | undefined, body: typeof RunBody.static) => {
+    const version = await resolveRunVersion(store.db, resolver, workspaceId, id, versionId);
+    const libraries = await librariesForManualRun(store.db, resolver, version, body.libraries?.map((l) => l.versionId));
+    const output = await runVersion(runtime, version, libraries, body.events, body.metadata);
+    return {
+      results: output.results.map((r) => (r.statusCode === 200 ? { statusCode: 200, index: r.index, output: r.output } : { statusCode: 400, index: r.index, error: r.error })),
+      dropped: output.dropped,
+      logs: output.logs,
+    };
+  };
+
+  app.post(
+    '/transformations/:id/run',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: runSchema(
+        'Run the published version on events (ext)',
+        'Runs the transformation\'s published version, linked against the workspace\'s published libraries (or the listed ones), and answers every outcome with the logs. A transformation that was never published answers 409. A failure of the whole batch (transformBatch threw, a limit was hit) answers 400 with the error code and the logs.',
+        IdParams,
+      ),
+    },
+    async (request, reply) => {
+      try {
+        return await answer(workspaceIdOf(request), request.params.id, undefined, request.body);
+      } catch (error) {
+        return sendRetryable(error, reply);
+      }
+    },
+  );
+
+  app.post(
+    '/transformations/:id/versions/:versionId/run',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: runSchema(
+        'Run one version on events (ext)',
+        'Runs the given version of the transformation (published or not), linked against the workspace\'s published libraries (or the listed ones). Answers as POST /transformations/{id}/run.',
+        VersionParams,
+      ),
+    },
+    async (request, reply) => {
+      try {
+        return await answer(workspaceIdOf(request), request.params.id, request.params.versionId, request.body);
+      } catch (error) {
+        return sendRetryable(error, reply);
+      }
+    },
+  );
+}
+
+/** A saturated runtime answers 503 with Retry-After, so senders back off and retry the whole request. */
+function sendRetryable(error: unknown, reply: FastifyReply): never {
+  if (error instanceof DomainError && error.kind === 'unavailable') reply.header('Retry-After', '1');
+  throw error;
+}

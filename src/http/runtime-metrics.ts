@@ -1,0 +1,162 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { VersionResolver } from '../domain/serving.js';
+import type { BatchReport, Runtime, RuntimeMetricsSink, RuntimeStats } from '../runtime/types.js';
+
+// Per-version Prometheus counters fed by the runtime's metrics sink, plus gauges that read the
+// runtime's and the version cache's state at scrape time. Per-version series are bounded: only the
+// most recently active versions keep series, so cycling through many versions cannot grow /metrics
+// (or the process) without bound.
+
+type VersionLabels = 'workspace_id' | 'version_id';
+
+/** Versions that keep per-version series; the least recently active lose theirs first. */
+export const DEFAULT_MAX_VERSION_SERIES = 1000;
+
+export class RuntimeMetrics implements RuntimeMetricsSink {
+  readonly batches: Counter<VersionLabels | 'outcome'>;
+  readonly eventsIn: Counter<VersionLabels>;
+  readonly eventsOut: Counter<VersionLabels>;
+  readonly eventsDropped: Counter<VersionLabels>;
+  readonly eventsFailed: Counter<VersionLabels>;
+  readonly runSeconds: Counter<VersionLabels>;
+  readonly coldStarts: Counter<VersionLabels>;
+  readonly batchDuration: Histogram<'outcome'>;
+  /** Events /customTransform refused before running: malformed entries and unknown versions. */
+  readonly rejectedEvents: Counter<'reason'>;
+
+  /** versionId -> labels in use, in least-recently-active-first order. */
+  private readonly active = new Map<string, { workspaceId: string; outcomes: Set<string> }>();
+  private runtime: Runtime | undefined;
+  private resolver: VersionResolver | undefined;
+
+  constructor(
+    registry: Registry,
+    private readonly maxVersionSeries = DEFAULT_MAX_VERSION_SERIES,
+  ) {
+    const registers = [registry];
+    const labelNames = ['workspace_id', 'version_id'] as const;
+    this.batches = new Counter({ name: 'tiller_transformation_batches_total', help: 'Batches run per transformation version, by outcome (ok or the error code)', labelNames: [...labelNames, 'outcome'] as const, registers });
+    this.eventsIn = new Counter({ name: 'tiller_transformation_events_in_total', help: 'Events given to a transformation version', labelNames, registers });
+    this.eventsOut = new Counter({ name: 'tiller_transformation_events_out_total', help: 'Events a transformation version returned (fan-out counts each)', labelNames, registers });
+    this.eventsDropped = new Counter({ name: 'tiller_transformation_events_dropped_total', help: 'Input events a transformation version dropped', labelNames, registers });
+    this.eventsFailed = new Counter({ name: 'tiller_transformation_events_failed_total', help: 'Events that failed in a transformation version (a whole-batch failure counts every event)', labelNames, registers });
+    this.runSeconds = new Counter({ name: 'tiller_transformation_run_seconds_total', help: 'Time spent running batches of a transformation version, queueing included', labelNames, registers });
+    this.coldStarts = new Counter({ name: 'tiller_transformation_cold_starts_total', help: 'Batches that had to compile their version first', labelNames, registers });
+    this.batchDuration = new Histogram({
+      name: 'tiller_transformation_batch_duration_seconds',
+      help: 'Batch run time across all versions, by outcome',
+      labelNames: ['outcome'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.rejectedEvents = new Counter({ name: 'tiller_custom_transform_rejected_events_total', help: '/customTransform events answered without running, by reason', labelNames: ['reason'] as const, registers });
+
+    // Scrape-time views of the runtime and the version cache.
+    const metrics = this;
+    const stat = (name: string, help: string, read: (s: RuntimeStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const stats = metrics.runtimeStats();
+          if (stats) this.set(read(stats));
+        },
+      });
+    stat('tiller_runtime_isolates', 'Live isolates, including ones being created', (s) => s.isolates);
+    stat('tiller_runtime_busy_isolates', 'Isolates running a batch', (s) => s.busyIsolates);
+    stat('tiller_runtime_cached_versions', 'Versions holding at least one warm isolate', (s) => s.versions);
+    stat('tiller_runtime_isolate_cache_hits', 'Batches served by a warm isolate, since start', (s) => s.cacheHits);
+    stat('tiller_runtime_isolate_cache_misses', 'Batches that built an isolate, since start', (s) => s.cacheMisses);
+    stat('tiller_runtime_isolate_evictions', 'Idle isolates disposed to make room, since start', (s) => s.evictions);
+    stat('tiller_runtime_isolate_recycles', 'Isolates retired for heap growth or run count, since start', (s) => s.recycled);
+    stat('tiller_runtime_heap_used_bytes', 'Heap used by all isolates, as last measured', (s) => s.heapUsedBytes);
+    stat('tiller_runtime_running_batches', 'Batches running now', (s) => s.runningBatches);
+    stat('tiller_runtime_queued_batches', 'Batches waiting for their workspace turn or an isolate', (s) => s.queuedBatches);
+    new Gauge({
+      name: 'tiller_runtime_limit_kills',
+      help: 'Isolates disposed because a run broke a limit, since start',
+      labelNames: ['limit'] as const,
+      registers,
+      collect() {
+        const stats = metrics.runtimeStats();
+        if (!stats) return;
+        this.set({ limit: 'cpu' }, stats.limitKills.cpu);
+        this.set({ limit: 'wall' }, stats.limitKills.wall);
+        this.set({ limit: 'memory' }, stats.limitKills.memory);
+      },
+    });
+    new Gauge({
+      name: 'tiller_serving_version_cache_entries',
+      help: 'Transformation and library versions cached in memory for serving',
+      registers,
+      collect() {
+        if (metrics.resolver) this.set(metrics.resolver.stats().entries);
+      },
+    });
+    new Gauge({
+      name: 'tiller_serving_version_cache_code_bytes',
+      help: 'Approximate memory held by cached version code',
+      registers,
+      collect() {
+        if (metrics.resolver) this.set(metrics.resolver.stats().codeBytes);
+      },
+    });
+  }
+
+  /** The runtime whose stats() the gauges read (a runtime without stats() leaves them at 0). */
+  observeRuntime(runtime: Runtime): void {
+    this.runtime = runtime;
+  }
+
+  observeVersionCache(resolver: VersionResolver): void {
+    this.resolver = resolver;
+  }
+
+  private runtimeStats(): RuntimeStats | undefined {
+    const runtime = this.runtime as (Runtime & { stats?: () => RuntimeStats }) | undefined;
+    return typeof runtime?.stats === 'function' ? runtime.stats() : undefined;
+  }
+
+  onBatch(report: BatchReport): void {
+    const labels = { workspace_id: report.workspaceId, version_id: report.versionId };
+    this.track(report.versionId, report.workspaceId, report.outcome);
+    this.batches.inc({ ...labels, outcome: report.outcome });
+    this.eventsIn.inc(labels, report.eventsIn);
+    this.eventsOut.inc(labels, report.eventsOut);
+    this.eventsDropped.inc(labels, report.dropped);
+    this.eventsFailed.inc(labels, report.failed);
+    this.runSeconds.inc(labels, report.durationMs / 1000);
+    this.coldStarts.inc(labels, report.coldStart ? 1 : 0);
+    this.batchDuration.observe({ outcome: report.outcome === 'ok' ? 'ok' : 'error' }, report.durationMs / 1000);
+  }
+
+  /** Marks a version active and drops the series of the least recently active beyond the bound. */
+  private track(versionId: string, workspaceId: string, outcome: string): void {
+    let entry = this.active.get(versionId);
+    if (entry) this.active.delete(versionId);
+    else entry = { workspaceId, outcomes: new Set() };
+    entry.outcomes.add(outcome);
+    this.active.set(versionId, entry);
+    while (this.active.size > this.maxVersionSeries) {
+      const [oldId, old] = this.active.entries().next().value as [string, { workspaceId: string; outcomes: Set<string> }];
+      this.active.delete(oldId);
+      const labels = { workspace_id: old.workspaceId, version_id: oldId };
+      for (const counter of [this.eventsIn, this.eventsOut, this.eventsDropped, this.eventsFailed, this.runSeconds, this.coldStarts]) counter.remove(labels);
+      for (const o of old.outcomes) this.batches.remove({ ...labels, outcome: o });
+    }
+  }
+}
+
+// One instance per registry: services.ts wires it into the runtime as its metrics sink, and the
+// serving routes of both listeners reach the same instance through the shared registry.
+const instances = new WeakMap<Registry, RuntimeMetrics>();
+
+export function runtimeMetricsFor(registry: Registry): RuntimeMetrics {
+  let metrics = instances.get(registry);
+  if (!metrics) {
+    metrics = new RuntimeMetrics(registry);
+    instances.set(registry, metrics);
+  }
+  return metrics;
+}
