@@ -1,6 +1,9 @@
 import type { App, Surface } from '../app.js';
 import { configBackendRoutes } from './config-backend.js';
 import { runtimeRoutes } from './runtime.js';
+import { libraryRoutes } from './libraries.js';
+import { publishRoutes } from './publish.js';
+import { transformationRoutes } from './transformations.js';
 import { registerDashboard } from './web.js';
 
 /**
@@ -12,5 +15,10 @@ export async function extraRoutes(app: App, surface: Surface): Promise<void> {
   void surface;
   await app.register(runtimeRoutes, { surface });
   await app.register(configBackendRoutes);
+  if (surface === 'main') {
+    await app.register(transformationRoutes);
+    await app.register(libraryRoutes);
+    await app.register(publishRoutes);
+  }
   if (surface === 'main') await registerDashboard(app, { distDir: app.services.config.webDistDir });
 }

@@ -1,0 +1,88 @@
+// Save-time checks shared by transformations, libraries and the inline test call: text fields that
+// both databases can store unchanged, a supported language, and code that compiles as an ES module
+// with the right exports. Compiling never runs user code (see Runtime.analyze).
+
+import type { Runtime } from '../runtime/types.js';
+import type { Store } from '../store/db.js';
+import { invalid } from './errors.js';
+
+/** What the Transformations API needs from the process: the store, the sandbox and its code limit. */
+export interface CatalogContext {
+  store: Store;
+  runtime: Runtime;
+  maxCodeBytes: number;
+}
+
+export const SUPPORTED_LANGUAGE = 'javascript';
+export const MAX_NAME_CHARS = 200;
+export const MAX_DESCRIPTION_CHARS = 5000;
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const codePoints = (text: string): number => {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+};
+
+/**
+ * Text Tiller stores must round-trip byte for byte on both dialects: PostgreSQL refuses NUL in text
+ * and would silently replace half of a surrogate pair, so both are refused up front on every store.
+ */
+export function assertStorableText(field: string, value: string): void {
+  if (value.includes('\u0000')) throw invalid('invalid_field', `${field} must not contain NUL characters`, { field });
+  if (LONE_SURROGATE.test(value)) throw invalid('invalid_field', `${field} must be valid Unicode text (it has an unpaired surrogate)`, { field });
+}
+
+export function assertLanguage(language: string | undefined): string {
+  const value = language ?? SUPPORTED_LANGUAGE;
+  if (value !== SUPPORTED_LANGUAGE) {
+    throw invalid('unsupported_language', `language "${value}" is not supported; the only supported language is ${SUPPORTED_LANGUAGE}`, { field: 'language' });
+  }
+  return value;
+}
+
+/** A trimmed, non-empty name of at most MAX_NAME_CHARS characters. */
+export function normalizeName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
+  if (codePoints(trimmed) > MAX_NAME_CHARS) throw invalid('invalid_field', `name must be at most ${MAX_NAME_CHARS} characters`, { field: 'name' });
+  assertStorableText('name', trimmed);
+  return trimmed;
+}
+
+/** Clients send null or omit the field when there is none; both mean the empty description. */
+export function normalizeDescription(description: string | null | undefined): string {
+  const value = description ?? '';
+  if (codePoints(value) > MAX_DESCRIPTION_CHARS) throw invalid('invalid_field', `description must be at most ${MAX_DESCRIPTION_CHARS} characters`, { field: 'description' });
+  assertStorableText('description', value);
+  return value;
+}
+
+function assertCodeText(code: string, maxCodeBytes: number): void {
+  const bytes = Buffer.byteLength(code, 'utf8');
+  if (bytes > maxCodeBytes) throw invalid('code_too_large', `code is ${bytes} bytes; the limit is ${maxCodeBytes} bytes`, { field: 'code', limit: maxCodeBytes });
+  if (code.trim().length === 0) throw invalid('invalid_field', 'code must not be empty', { field: 'code' });
+  assertStorableText('code', code);
+}
+
+/** Turns a failed analysis into a 400 whose error object carries line and column when known. */
+async function analyzeOrThrow(runtime: Runtime, code: string, kind: 'transformation' | 'library'): Promise<string[]> {
+  const analysis = await runtime.analyze(code, kind);
+  if (!analysis.ok) {
+    const { code: errorCode, message, line, column } = analysis.error;
+    throw invalid(errorCode, message, { field: 'code', ...(line !== undefined ? { line, column: column ?? 1 } : {}) });
+  }
+  return analysis.imports;
+}
+
+/** Checks transformation code; returns the import names it uses. */
+export async function checkTransformationCode(ctx: CatalogContext, code: string): Promise<string[]> {
+  assertCodeText(code, ctx.maxCodeBytes);
+  return analyzeOrThrow(ctx.runtime, code, 'transformation');
+}
+
+export async function checkLibraryCode(ctx: CatalogContext, code: string): Promise<void> {
+  assertCodeText(code, ctx.maxCodeBytes);
+  await analyzeOrThrow(ctx.runtime, code, 'library');
+}

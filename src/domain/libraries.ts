@@ -1,0 +1,309 @@
+// Libraries: shared code that transformations import by importName. Like transformations, every
+// save appends an immutable version and the library row only moves its latest/published pointers.
+// A library's name (and so its importName) and language never change, so a version's importName
+// is always its library's.
+
+import type { Kysely, Transaction } from 'kysely';
+import type { Dialect } from '../store/db.js';
+import type { Database, LibrariesTable, LibraryVersionsTable } from '../store/schema.js';
+import { recordAudit, type Actor } from './audit.js';
+import { assertLanguage, checkLibraryCode, normalizeDescription, normalizeName, type CatalogContext } from './code-checks.js';
+import { conflict, invalid, notFound } from './errors.js';
+import { newId, nowIso } from './ids.js';
+import { importNameOf } from './import-name.js';
+import { quoteList } from './test-runs.js';
+
+export interface LibraryView {
+  id: string;
+  versionId: string;
+  name: string;
+  description: string;
+  code: string;
+  language: string;
+  importName: string;
+  createdAt: string;
+  updatedAt: string;
+  /** ext: null until a version is published. */
+  publishedVersionId: string | null;
+}
+
+export interface LibraryVersionView extends LibraryView {
+  /** ext: whether this version is the published one. */
+  isPublished: boolean;
+}
+
+export interface CreateLibraryInput {
+  name: string;
+  code: string;
+  description?: string | null | undefined;
+  language?: string | undefined;
+}
+
+export interface UpdateLibraryInput {
+  name?: string | undefined;
+  code?: string | undefined;
+  description?: string | null | undefined;
+  language?: string | undefined;
+}
+
+export type VersionOrder = 'asc' | 'desc';
+
+function libraryView(library: LibrariesTable, version: LibraryVersionsTable): LibraryView {
+  return {
+    id: library.id,
+    versionId: version.id,
+    name: version.name,
+    description: version.description,
+    code: version.code,
+    language: version.language,
+    importName: library.import_name,
+    createdAt: library.created_at,
+    updatedAt: library.updated_at,
+    publishedVersionId: library.published_version_id,
+  };
+}
+
+function versionView(library: LibrariesTable, version: LibraryVersionsTable): LibraryVersionView {
+  return {
+    ...libraryView(library, version),
+    // A version is a snapshot: its own time is both when it was created and last changed.
+    createdAt: version.created_at,
+    updatedAt: version.created_at,
+    isPublished: library.published_version_id === version.id,
+  };
+}
+
+async function findLiveLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibrariesTable> {
+  const library = await db.selectFrom('libraries').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!library) throw notFound('library');
+  return library;
+}
+
+export async function listLibraries(db: Kysely<Database>, workspaceId: string): Promise<LibraryView[]> {
+  const rows = await db
+    .selectFrom('libraries as l')
+    .innerJoin('library_versions as v', 'v.id', 'l.latest_version_id')
+    .selectAll('l')
+    .select(['v.name as v_name', 'v.description as v_description', 'v.code as v_code', 'v.language as v_language', 'v.created_at as v_created_at', 'v.seq as v_seq'])
+    .where('l.workspace_id', '=', workspaceId)
+    .where('l.deleted_at', 'is', null)
+    .orderBy('l.created_at', 'asc')
+    .orderBy('l.id', 'asc')
+    .execute();
+  return rows.map((row) =>
+    libraryView(row, {
+      id: row.latest_version_id,
+      library_id: row.id,
+      workspace_id: row.workspace_id,
+      seq: row.v_seq,
+      name: row.v_name,
+      import_name: row.import_name,
+      description: row.v_description,
+      code: row.v_code,
+      language: row.v_language,
+      created_at: row.v_created_at,
+      created_by: null,
+    }),
+  );
+}
+
+export async function getLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibraryView> {
+  const library = await findLiveLibrary(db, workspaceId, id);
+  const version = await db.selectFrom('library_versions').selectAll().where('id', '=', library.latest_version_id).executeTakeFirstOrThrow();
+  return libraryView(library, version);
+}
+
+export async function listLibraryVersions(db: Kysely<Database>, workspaceId: string, id: string, options: { count: number; order: VersionOrder }): Promise<LibraryVersionView[]> {
+  const library = await findLiveLibrary(db, workspaceId, id);
+  const rows = await db.selectFrom('library_versions').selectAll().where('library_id', '=', library.id).orderBy('seq', options.order).limit(options.count).execute();
+  return rows.map((row) => versionView(library, row));
+}
+
+export async function getLibraryVersion(db: Kysely<Database>, workspaceId: string, id: string, versionId: string): Promise<LibraryVersionView> {
+  const library = await findLiveLibrary(db, workspaceId, id);
+  const version = await db.selectFrom('library_versions').selectAll().where('id', '=', versionId).where('library_id', '=', library.id).executeTakeFirst();
+  if (!version) throw notFound('library version');
+  return versionView(library, version);
+}
+
+/** True when a database error is a unique-constraint violation (SQLite or PostgreSQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(e?.message ?? '');
+}
+
+function importNameTaken(importName: string, name: string): Error {
+  return conflict('import_name_taken', `a library whose name gives the import name "${importName}" already exists; "${name}" would import the same way`, { field: 'name', importName });
+}
+
+export async function createLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, input: CreateLibraryInput, options: { publish: boolean }): Promise<LibraryView> {
+  const language = assertLanguage(input.language);
+  const name = normalizeName(input.name);
+  const importName = importNameOf(name);
+  if (importName === '') throw invalid('invalid_field', 'name must contain at least one letter or digit, so that it gives an import name', { field: 'name' });
+  const description = normalizeDescription(input.description);
+  await checkLibraryCode(ctx, input.code);
+
+  const id = newId();
+  const versionId = newId();
+  const now = nowIso();
+  const library: LibrariesTable = {
+    id,
+    workspace_id: workspaceId,
+    name,
+    import_name: importName,
+    description,
+    language,
+    created_at: now,
+    updated_at: now,
+    latest_version_id: versionId,
+    published_version_id: options.publish ? versionId : null,
+    version_count: 1,
+    deleted_at: null,
+  };
+  const version: LibraryVersionsTable = { id: versionId, library_id: id, workspace_id: workspaceId, seq: 1, name, import_name: importName, description, code: input.code, language, created_at: now, created_by: actor.id };
+  try {
+    await ctx.store.db.transaction().execute(async (trx) => {
+      const taken = await trx.selectFrom('libraries').select('id').where('workspace_id', '=', workspaceId).where('import_name', '=', importName).where('deleted_at', 'is', null).executeTakeFirst();
+      if (taken) throw importNameTaken(importName, name);
+      await trx.insertInto('libraries').values(library).execute();
+      await trx.insertInto('library_versions').values(version).execute();
+      await recordAudit(trx, workspaceId, actor, { action: 'library.create', target: id, reason: `version ${versionId}` });
+      if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: `version ${versionId}` });
+    });
+  } catch (error) {
+    // Two creates racing past the check above meet the partial unique index instead.
+    if (isUniqueViolation(error)) throw importNameTaken(importName, name);
+    throw error;
+  }
+  return libraryView(library, version);
+}
+
+export async function updateLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string, input: UpdateLibraryInput, options: { publish: boolean }): Promise<LibraryView> {
+  const { db } = ctx.store;
+  const current = await findLiveLibrary(db, workspaceId, id);
+  const latest = await db.selectFrom('library_versions').selectAll().where('id', '=', current.latest_version_id).executeTakeFirstOrThrow();
+  if (input.language !== undefined && input.language !== current.language) {
+    throw invalid('language_immutable', `a library's language cannot change (it is ${current.language})`, { field: 'language' });
+  }
+  if (input.name !== undefined && input.name.trim() !== current.name) {
+    throw invalid('name_immutable', `a library's name cannot change, because transformations import it by "${current.import_name}"; create a new library instead`, { field: 'name' });
+  }
+  const description = input.description === undefined ? latest.description : normalizeDescription(input.description);
+  const code = input.code ?? latest.code;
+  await checkLibraryCode(ctx, code);
+
+  const versionId = newId();
+  const now = nowIso();
+  return db.transaction().execute(async (trx) => {
+    // The increment happens in the database, so concurrent saves each get their own seq.
+    const bumped = await trx
+      .updateTable('libraries')
+      .set((eb) => ({
+        version_count: eb('version_count', '+', 1),
+        latest_version_id: versionId,
+        description,
+        updated_at: now,
+        ...(options.publish ? { published_version_id: versionId } : {}),
+      }))
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!bumped) throw notFound('library');
+    const version: LibraryVersionsTable = {
+      id: versionId,
+      library_id: id,
+      workspace_id: workspaceId,
+      seq: bumped.version_count,
+      name: current.name,
+      import_name: current.import_name,
+      description,
+      code,
+      language: current.language,
+      created_at: now,
+      created_by: actor.id,
+    };
+    await trx.insertInto('library_versions').values(version).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'library.update', target: id, reason: `version ${versionId}` });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: `version ${versionId}` });
+    return libraryView(bumped, version);
+  });
+}
+
+/** Live transformations whose latest or published version imports `importName`. */
+async function transformationsImporting(trx: Kysely<Database>, workspaceId: string, importName: string): Promise<{ id: string; name: string }[]> {
+  const rows = await trx
+    .selectFrom('transformations as t')
+    .innerJoin('transformation_versions as v', (join) => join.on((eb) => eb.or([eb('v.id', '=', eb.ref('t.latest_version_id')), eb('v.id', '=', eb.ref('t.published_version_id'))])))
+    .select(['t.id', 't.name', 'v.imports'])
+    .where('t.workspace_id', '=', workspaceId)
+    .where('t.deleted_at', 'is', null)
+    .execute();
+  const found = new Map<string, string>();
+  for (const row of rows) if ((JSON.parse(row.imports) as string[]).includes(importName)) found.set(row.id, row.name);
+  return [...found].map(([id, name]) => ({ id, name }));
+}
+
+/**
+ * Deletes a library unless a live transformation's latest or published version imports it. The
+ * library row is marked first: on PostgreSQL that row lock makes a concurrent transformation save
+ * (which locks the libraries it imports, see lockImportedLibraries) wait and then see the deletion.
+ */
+export async function deleteLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string): Promise<void> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const deleted = await trx
+      .updateTable('libraries')
+      .set({ deleted_at: nowIso() })
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .where('deleted_at', 'is', null)
+      .returning(['import_name', 'name'])
+      .executeTakeFirst();
+    if (!deleted) throw notFound('library');
+    const users = await transformationsImporting(trx, workspaceId, deleted.import_name);
+    if (users.length > 0) {
+      throw conflict(
+        'library_in_use',
+        `library "${deleted.name}" is imported by ${users.length === 1 ? 'transformation' : 'transformations'} ${quoteList(users.map((user) => user.name))}; change or delete ${users.length === 1 ? 'it' : 'them'} first`,
+        { transformations: users },
+      );
+    }
+    await recordAudit(trx, workspaceId, actor, { action: 'library.delete', target: id });
+  });
+}
+
+/**
+ * Inside a save or publish transaction: checks that every import names a live library (and, when
+ * `requirePublished`, one with a published version), locking those rows on PostgreSQL so that a
+ * concurrent delete waits for this transaction. SQLite runs one transaction at a time anyway.
+ */
+export async function lockImportedLibraries(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  workspaceId: string,
+  imports: string[],
+  options: { requirePublished: boolean },
+): Promise<void> {
+  if (imports.length === 0) return;
+  let query = trx
+    .selectFrom('libraries')
+    .select(['import_name', 'published_version_id'])
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .where('import_name', 'in', [...new Set(imports)]);
+  if (dialect === 'postgres') query = query.forShare();
+  const rows = await query.execute();
+  const live = new Map(rows.map((row) => [row.import_name, row.published_version_id]));
+  const missing = imports.filter((name) => !live.has(name));
+  if (missing.length > 0) {
+    throw invalid('unknown_import', `the code imports ${quoteList(missing)}, which ${missing.length === 1 ? 'is not a library' : 'are not libraries'} of this workspace`, { imports: missing });
+  }
+  if (options.requirePublished) {
+    const unpublished = imports.filter((name) => live.get(name) === null);
+    if (unpublished.length > 0) {
+      throw invalid('unpublished_import', `the code imports ${quoteList(unpublished)}, which ${unpublished.length === 1 ? 'has' : 'have'} no published version`, { imports: unpublished });
+    }
+  }
+}

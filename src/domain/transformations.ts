@@ -1,0 +1,308 @@
+// Transformations: every create and update appends an immutable version; the transformation row
+// holds the latest and published pointers and a version counter that the database increments, so
+// concurrent saves never share a seq and none is lost. Versions are never edited or removed.
+
+import type { Kysely } from 'kysely';
+import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
+import { recordAudit, type Actor } from './audit.js';
+import { assertLanguage, checkTransformationCode, normalizeDescription, normalizeName, type CatalogContext } from './code-checks.js';
+import { invalid, notFound } from './errors.js';
+import { newId, nowIso } from './ids.js';
+import { lockImportedLibraries, type VersionOrder } from './libraries.js';
+import { LibraryLinker, describeFailure, runBatch, sampleEvents } from './test-runs.js';
+
+export const CODE_VERSION = '1';
+
+export interface TransformationView {
+  id: string;
+  versionId: string;
+  name: string;
+  description: string;
+  code: string;
+  codeVersion: string;
+  language: string;
+  createdAt: string;
+  updatedAt: string;
+  workspaceId: string;
+  destinations: { id: string }[];
+  imports: string[];
+  /** ext: null until a version is published. */
+  publishedVersionId: string | null;
+}
+
+export interface TransformationVersionView extends TransformationView {
+  /** ext: whether this version is the published one. */
+  isPublished: boolean;
+}
+
+export interface CreateTransformationInput {
+  name: string;
+  code: string;
+  description?: string | null | undefined;
+  language?: string | undefined;
+  events?: unknown[] | undefined;
+  destinationIds?: string[] | undefined;
+}
+
+export interface UpdateTransformationInput {
+  name?: string | undefined;
+  code?: string | undefined;
+  description?: string | null | undefined;
+  language?: string | undefined;
+  events?: unknown[] | undefined;
+  destinationIds?: string[] | undefined;
+}
+
+type VersionFields = Pick<TransformationVersionsTable, 'id' | 'name' | 'description' | 'code' | 'code_version' | 'language' | 'imports' | 'created_at'>;
+
+function transformationView(t: TransformationsTable, v: VersionFields): TransformationView {
+  return {
+    id: t.id,
+    versionId: v.id,
+    name: v.name,
+    description: v.description,
+    code: v.code,
+    codeVersion: v.code_version,
+    language: v.language,
+    createdAt: t.created_at,
+    updatedAt: t.updated_at,
+    workspaceId: t.workspace_id,
+    destinations: (JSON.parse(t.destination_ids) as string[]).map((id) => ({ id })),
+    imports: JSON.parse(v.imports) as string[],
+    publishedVersionId: t.published_version_id,
+  };
+}
+
+function versionView(t: TransformationsTable, v: VersionFields): TransformationVersionView {
+  // A version is a snapshot: its own time is both when it was created and last changed.
+  return { ...transformationView(t, v), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
+}
+
+async function findLiveTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationsTable> {
+  const row = await db.selectFrom('transformations').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!row) throw notFound('transformation');
+  return row;
+}
+
+/** Every live transformation of the workspace at its latest version, oldest first. */
+export async function listTransformations(db: Kysely<Database>, workspaceId: string): Promise<TransformationView[]> {
+  const rows = await db
+    .selectFrom('transformations as t')
+    .innerJoin('transformation_versions as v', 'v.id', 't.latest_version_id')
+    .selectAll('t')
+    .select(['v.name as v_name', 'v.description as v_description', 'v.code as v_code', 'v.code_version as v_code_version', 'v.language as v_language', 'v.imports as v_imports', 'v.created_at as v_created_at'])
+    .where('t.workspace_id', '=', workspaceId)
+    .where('t.deleted_at', 'is', null)
+    .orderBy('t.created_at', 'asc')
+    .orderBy('t.id', 'asc')
+    .execute();
+  return rows.map((row) =>
+    transformationView(row, {
+      id: row.latest_version_id,
+      name: row.v_name,
+      description: row.v_description,
+      code: row.v_code,
+      code_version: row.v_code_version,
+      language: row.v_language,
+      imports: row.v_imports,
+      created_at: row.v_created_at,
+    }),
+  );
+}
+
+export async function getTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationView> {
+  const t = await findLiveTransformation(db, workspaceId, id);
+  const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', t.latest_version_id).executeTakeFirstOrThrow();
+  return transformationView(t, v);
+}
+
+export async function listTransformationVersions(
+  db: Kysely<Database>,
+  workspaceId: string,
+  id: string,
+  options: { count: number; order: VersionOrder },
+): Promise<TransformationVersionView[]> {
+  const t = await findLiveTransformation(db, workspaceId, id);
+  const rows = await db.selectFrom('transformation_versions').selectAll().where('transformation_id', '=', t.id).orderBy('seq', options.order).limit(options.count).execute();
+  return rows.map((row) => versionView(t, row));
+}
+
+export async function getTransformationVersion(db: Kysely<Database>, workspaceId: string, id: string, versionId: string): Promise<TransformationVersionView> {
+  const t = await findLiveTransformation(db, workspaceId, id);
+  const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', versionId).where('transformation_id', '=', t.id).executeTakeFirst();
+  if (!v) throw notFound('transformation version');
+  return versionView(t, v);
+}
+
+function normalizeDestinationIds(ids: string[] | undefined, publish: boolean): string[] | undefined {
+  if (ids === undefined) return undefined;
+  if (!publish && ids.length > 0) {
+    throw invalid('invalid_field', 'destinationIds can only be given with publish=true: a destination runs the published version', { field: 'destinationIds' });
+  }
+  return [...new Set(ids)];
+}
+
+/**
+ * Checks code before anything is saved: it compiles, every import names a live library, and it
+ * runs without error on the given events. With publish, it must also pass the publish test (the
+ * events, or the sample event) against published libraries only, as it will run once published.
+ */
+async function validateForSave(
+  ctx: CatalogContext,
+  workspaceId: string,
+  versionId: string,
+  code: string,
+  events: unknown[] | undefined,
+  publish: boolean,
+): Promise<string[]> {
+  const imports = await checkTransformationCode(ctx, code);
+  const linker = new LibraryLinker(ctx.store.db, workspaceId, [], publish ? 'publish' : 'test');
+  const link = await linker.link(imports);
+  if (!link.ok) throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
+  if (events === undefined && !publish) return imports;
+
+  // The run uses the id the version will be saved under, so its sandbox stays warm for real runs.
+  const run = await runBatch(ctx, workspaceId, { versionId, code }, link.libraries, events ?? sampleEvents());
+  if (!run.ok) {
+    const what = events === undefined ? 'the sample event' : 'the test events';
+    throw invalid(events === undefined ? 'test_failed' : 'events_failed', `the code failed on ${what}, so nothing was saved: ${describeFailure(run)}`, {
+      field: events === undefined ? 'code' : 'events',
+      errors: run.errors,
+      logs: run.logs,
+    });
+  }
+  return imports;
+}
+
+export async function createTransformation(
+  ctx: CatalogContext,
+  workspaceId: string,
+  actor: Actor,
+  input: CreateTransformationInput,
+  options: { publish: boolean },
+): Promise<TransformationView> {
+  const language = assertLanguage(input.language);
+  const name = normalizeName(input.name);
+  const description = normalizeDescription(input.description);
+  const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish) ?? [];
+  const versionId = newId();
+  const imports = await validateForSave(ctx, workspaceId, versionId, input.code, input.events, options.publish);
+
+  const id = newId();
+  const now = nowIso();
+  const transformation: TransformationsTable = {
+    id,
+    workspace_id: workspaceId,
+    name,
+    description,
+    language,
+    destination_ids: JSON.stringify(destinationIds),
+    created_at: now,
+    updated_at: now,
+    latest_version_id: versionId,
+    published_version_id: options.publish ? versionId : null,
+    version_count: 1,
+    deleted_at: null,
+  };
+  const version: TransformationVersionsTable = {
+    id: versionId,
+    transformation_id: id,
+    workspace_id: workspaceId,
+    seq: 1,
+    name,
+    description,
+    code: input.code,
+    code_version: CODE_VERSION,
+    language,
+    imports: JSON.stringify(imports),
+    created_at: now,
+    created_by: actor.id,
+  };
+  await ctx.store.db.transaction().execute(async (trx) => {
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish });
+    await trx.insertInto('transformations').values(transformation).execute();
+    await trx.insertInto('transformation_versions').values(version).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.create', target: id, reason: `version ${versionId}` });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
+  });
+  return transformationView(transformation, version);
+}
+
+export async function updateTransformation(
+  ctx: CatalogContext,
+  workspaceId: string,
+  actor: Actor,
+  id: string,
+  input: UpdateTransformationInput,
+  options: { publish: boolean },
+): Promise<TransformationView> {
+  const { db } = ctx.store;
+  const current = await findLiveTransformation(db, workspaceId, id);
+  if (input.language !== undefined && input.language !== current.language) {
+    throw invalid('language_immutable', `a transformation's language cannot change (it is ${current.language})`, { field: 'language' });
+  }
+  const latest = await db.selectFrom('transformation_versions').selectAll().where('id', '=', current.latest_version_id).executeTakeFirstOrThrow();
+  // Omitted fields carry over from the latest version.
+  const name = input.name === undefined ? latest.name : normalizeName(input.name);
+  const description = input.description === undefined ? latest.description : normalizeDescription(input.description);
+  const code = input.code ?? latest.code;
+  const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish);
+  const versionId = newId();
+  const imports = await validateForSave(ctx, workspaceId, versionId, code, input.events, options.publish);
+
+  const now = nowIso();
+  return db.transaction().execute(async (trx) => {
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish });
+    // The increment happens in the database, so concurrent updates each get their own seq.
+    const bumped = await trx
+      .updateTable('transformations')
+      .set((eb) => ({
+        version_count: eb('version_count', '+', 1),
+        latest_version_id: versionId,
+        name,
+        description,
+        updated_at: now,
+        ...(options.publish ? { published_version_id: versionId } : {}),
+        ...(destinationIds !== undefined ? { destination_ids: JSON.stringify(destinationIds) } : {}),
+      }))
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!bumped) throw notFound('transformation');
+    const version: TransformationVersionsTable = {
+      id: versionId,
+      transformation_id: id,
+      workspace_id: workspaceId,
+      seq: bumped.version_count,
+      name,
+      description,
+      code,
+      code_version: CODE_VERSION,
+      language: current.language,
+      imports: JSON.stringify(imports),
+      created_at: now,
+      created_by: actor.id,
+    };
+    await trx.insertInto('transformation_versions').values(version).execute();
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: `version ${versionId}` });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
+    return transformationView(bumped, version);
+  });
+}
+
+/** The id stops resolving; its versions stay (a pipeline may still run one by version id). */
+export async function deleteTransformation(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string): Promise<void> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const deleted = await trx
+      .updateTable('transformations')
+      .set({ deleted_at: nowIso() })
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(deleted.numUpdatedRows) === 0) throw notFound('transformation');
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.delete', target: id });
+  });
+}

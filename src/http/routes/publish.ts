@@ -1,0 +1,194 @@
+import { Type } from '@sinclair/typebox';
+import { compatTestResult, publishVersions, testInlineCode, testSuiteResult, testVersions } from '../../domain/publish.js';
+import type { App } from '../app.js';
+import { actorOf, workspaceIdOf } from '../auth.js';
+import { Nullable, errors } from '../schemas.js';
+import { EventsSchema, catalogContext } from './transformations.js';
+
+const VersionId = Type.String({ minLength: 1, maxLength: 64 });
+
+const TestCase = Type.Object({
+  id: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Number()])),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  input: EventsSchema,
+  expectedOutput: Type.Optional(Type.Array(Type.Unknown(), { description: 'Compared with the output events by deep equality (key order does not matter)' })),
+});
+
+const TestBody = Type.Object({
+  transformations: Type.Optional(
+    Type.Array(
+      Type.Object({
+        versionId: VersionId,
+        testInput: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10_000, description: 'Plain events (the message), as CI actions send them' })),
+        testSuite: Type.Optional(Type.Array(TestCase, { maxItems: 100 })),
+      }),
+      { maxItems: 100, description: 'Transformation versions to test; without testInput or testSuite, a sample track event is used' },
+    ),
+  ),
+  libraries: Type.Optional(Type.Array(Type.Object({ versionId: VersionId }), { maxItems: 100, description: 'Library versions to link (and publish); other imports use the published versions' })),
+  commitId: Type.Optional(Nullable(Type.String({ maxLength: 200, description: 'Recorded in the audit log' }))),
+});
+
+const EventError = Type.Object({
+  index: Type.Optional(Type.Integer({ description: 'Input index of the failed event; absent for a whole-batch failure' })),
+  code: Type.Optional(Type.String({ description: 'Whole-batch failures: cpu_limit, wall_limit, memory_limit, code_error, batch_error, link_error, unknown_import, unpublished_import, output_mismatch, ...' })),
+  message: Type.String(),
+});
+
+const Logs = Type.Array(Type.String());
+const OutputEvents = Type.Array(Type.Unknown());
+
+const CompatFailure = Type.Object({
+  id: Type.String({ description: 'The transformation id' }),
+  name: Type.String(),
+  transformerVersionID: Type.String({ description: 'ext' }),
+  result: Type.Object({
+    message: Type.String(),
+    errors: Type.Array(Type.Object({ ...EventError.properties, caseId: Type.Union([Type.String(), Type.Number()]) })),
+    logs: Logs,
+    output: Type.Object({ transformedEvents: OutputEvents }),
+  }),
+});
+
+const CompatTestAnswer = Type.Object({
+  result: Type.Object({
+    successTestResults: Type.Array(
+      Type.Object({
+        transformerVersionID: Type.String(),
+        id: Type.String({ description: 'ext: the transformation id' }),
+        name: Type.String({ description: 'ext' }),
+        result: Type.Object({
+          output: Type.Object({ transformedEvents: OutputEvents, dropped: Type.Array(Type.Integer(), { description: 'ext: input indexes the code dropped' }) }),
+          logs: Logs,
+        }),
+      }),
+    ),
+    failedTestResults: Type.Array(CompatFailure),
+  }),
+});
+
+const Status = Type.Union([Type.Literal('passed'), Type.Literal('failed')]);
+
+const SuiteAnswer = Type.Object({
+  pass: Type.Boolean(),
+  validationOutput: Type.Object({
+    transformations: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        name: Type.String(),
+        versionId: Type.String(),
+        pass: Type.Boolean(),
+        testResult: Type.Object({
+          status: Status,
+          results: Type.Array(
+            Type.Object({
+              id: Type.Union([Type.String(), Type.Number()]),
+              name: Type.String(),
+              status: Status,
+              actualOutput: Type.Optional(OutputEvents),
+              expectedOutput: Type.Optional(OutputEvents),
+              errors: Type.Optional(Type.Array(EventError)),
+              dropped: Type.Array(Type.Integer(), { description: 'ext' }),
+              logs: Type.Array(Type.String(), { description: 'ext' }),
+            }),
+          ),
+        }),
+      }),
+    ),
+    libraries: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), handleName: Type.String(), versionId: Type.String(), pass: Type.Boolean() })),
+  }),
+});
+
+const InlineAnswer = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      statusCode: Type.Integer(),
+      output: Type.Optional(Type.Unknown()),
+      error: Type.Optional(Type.String()),
+    }),
+  ),
+  dropped: Type.Array(Type.Integer()),
+  logs: Logs,
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }, { description: 'Set when the whole batch failed' })),
+});
+
+const PUBLISH_PATHS = ['/transformations/libraries/publish', '/libraries/publish', '/transformations/publish'];
+const Tags = ['publish and test'];
+
+export async function publishRoutes(app: App): Promise<void> {
+  const ctx = catalogContext(app);
+
+  for (const path of PUBLISH_PATHS) {
+    app.post(
+      path,
+      {
+        config: { auth: 'access' },
+        schema: {
+          summary: `Publish transformation and library versions (compat)${path === PUBLISH_PATHS[0] ? '' : '; same as /transformations/libraries/publish'}`,
+          description:
+            'Runs every listed transformation version on its test input (or a sample event) against the listed library versions, else the published ones. If any fails, nothing is published (400 with failedTestResults). Otherwise every listed version is published in one transaction. Publishing an older version id rolls back. Unknown version ids answer 404 naming them.',
+          tags: Tags,
+          body: TestBody,
+          response: { 200: Type.Object({ published: Type.Literal(true) }), ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+        },
+      },
+      async (request) => {
+        await publishVersions(ctx, workspaceIdOf(request), actorOf(request), request.body);
+        return { published: true as const };
+      },
+    );
+  }
+
+  app.post(
+    '/transformations/libraries/test',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: {
+        summary: 'Test transformation and library versions (compat)',
+        description: 'Same body as publish; nothing is saved or published. Failed tests are reported in failedTestResults with status 200.',
+        tags: Tags,
+        body: TestBody,
+        response: { 200: CompatTestAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+      },
+    },
+    async (request) => compatTestResult(await testVersions(ctx, workspaceIdOf(request), request.body)),
+  );
+
+  app.post(
+    '/transformations/tests/run',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: {
+        summary: 'Run test suites of transformation versions (compat)',
+        description: 'Each case runs its input; with expectedOutput the output must equal it (deep equality). Nothing is saved.',
+        tags: Tags,
+        body: TestBody,
+        response: { 200: SuiteAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+      },
+    },
+    async (request) => testSuiteResult(await testVersions(ctx, workspaceIdOf(request), request.body)),
+  );
+
+  app.post(
+    '/transformations/test',
+    {
+      config: { auth: 'access', scope: 'read' },
+      schema: {
+        summary: 'Run unsaved code on events (ext)',
+        description:
+          'Runs `code` on `events` (a sample track event when absent), linking the given library version ids and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints.',
+        tags: Tags,
+        body: Type.Object({
+          code: Type.String(),
+          libraries: Type.Optional(Type.Array(Type.Union([VersionId, Type.Object({ versionId: VersionId })]), { maxItems: 100, description: 'Library version ids, as strings or { versionId }' })),
+          events: Type.Optional(EventsSchema),
+          metadata: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10_000, description: 'metadata[i] is what metadata(events[i]) returns' })),
+        }),
+        response: { 200: InlineAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+      },
+    },
+    async (request) => testInlineCode(ctx, workspaceIdOf(request), request.body),
+  );
+}

@@ -1,0 +1,193 @@
+import { Type } from '@sinclair/typebox';
+import type { CatalogContext } from '../../domain/code-checks.js';
+import {
+  createTransformation,
+  deleteTransformation,
+  getTransformation,
+  getTransformationVersion,
+  listTransformationVersions,
+  listTransformations,
+  updateTransformation,
+} from '../../domain/transformations.js';
+import type { App } from '../app.js';
+import { actorOf, workspaceIdOf } from '../auth.js';
+import { Nullable, SuccessTrue, errors } from '../schemas.js';
+
+/** An analytics event as clients send it; any properties, kept as given. */
+export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });
+export const EventsSchema = Type.Array(EventSchema, { maxItems: 10_000 });
+
+export const PublishQuery = Type.Object({
+  publish: Type.Optional(Type.Boolean({ default: false, description: 'true publishes the new version right away (after the same tests a publish call runs)' })),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), versionId: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const VersionsQuery = Type.Object({
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'How many versions (1 to 1000, default 5)' })),
+  orderBy: Type.Optional(Type.String({ enum: ['asc', 'desc', 'ASC', 'DESC'], default: 'asc', description: 'By creation time; asc (default) lists the oldest first' })),
+});
+
+/** Where the catalog's domain functions find the store, the sandbox and the code-size limit. */
+export function catalogContext(app: App): CatalogContext {
+  const { store, runtime, config } = app.services;
+  return { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes };
+}
+
+const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
+const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
+
+const TransformationFields = {
+  id: Type.String(),
+  versionId: Type.String({ description: 'The version shown: the latest one for a transformation' }),
+  name: Type.String(),
+  description: Type.String(),
+  code: Type.String(),
+  codeVersion: Type.String({ description: 'Always "1"' }),
+  language: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  workspaceId: Type.String(),
+  destinations: Type.Array(Type.Object({ id: Type.String() }, { additionalProperties: true }), { description: 'Destinations connected with destinationIds; [] when none' }),
+  imports: Type.Array(Type.String(), { description: 'Library import names the code uses' }),
+  publishedVersionId: Nullable(Type.String({ description: 'ext: null until a version is published' })),
+};
+
+export const TransformationSchema = Type.Object(TransformationFields);
+export const TransformationVersionSchema = Type.Object({ ...TransformationFields, isPublished: Type.Boolean({ description: 'ext' }) });
+
+const Tags = ['transformations'];
+
+export async function transformationRoutes(app: App): Promise<void> {
+  const ctx = catalogContext(app);
+  const { db } = ctx.store;
+
+  app.post(
+    '/transformations',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Create a transformation (compat)',
+        description:
+          'The code must compile as an ES module exporting exactly one of transformEvent or transformBatch, and every import must name a library of the workspace. With events, the code must run on them without error (against published libraries, else their latest versions), or nothing is saved.',
+        tags: Tags,
+        querystring: PublishQuery,
+        body: Type.Object({
+          name: Type.String({ maxLength: 1000, description: '1 to 200 characters after trimming' }),
+          code: Type.String({ description: 'At most the configured code size (1 MiB by default)' }),
+          description: Type.Optional(Description),
+          language: Type.Optional(Language),
+          events: Type.Optional(EventsSchema),
+          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true' })),
+        }),
+        response: { 200: TransformationSchema, ...errors(400, 401, 403, 413, 415, 429, 503) },
+      },
+    },
+    async (request) => createTransformation(ctx, workspaceIdOf(request), actorOf(request), request.body, { publish: request.query.publish ?? false }),
+  );
+
+  app.get(
+    '/transformations',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'List transformations (compat)',
+        description: 'Every live transformation of the workspace at its latest version, oldest first.',
+        tags: Tags,
+        response: { 200: Type.Object({ transformations: Type.Array(TransformationSchema) }), ...errors(401, 403, 429) },
+      },
+    },
+    async (request) => ({ transformations: await listTransformations(db, workspaceIdOf(request)) }),
+  );
+
+  app.get(
+    '/transformations/:id',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Get a transformation at its latest version (compat)',
+        tags: Tags,
+        params: IdParams,
+        response: { 200: TransformationSchema, ...errors(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => getTransformation(db, workspaceIdOf(request), request.params.id),
+  );
+
+  app.post(
+    '/transformations/:id',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Update a transformation: save a new version (compat)',
+        description: 'Fields left out keep their latest values. The language cannot change. Every call appends a new immutable version.',
+        tags: Tags,
+        params: IdParams,
+        querystring: PublishQuery,
+        body: Type.Object({
+          name: Type.Optional(Type.String({ maxLength: 1000 })),
+          code: Type.Optional(Type.String()),
+          description: Type.Optional(Description),
+          language: Type.Optional(Language),
+          events: Type.Optional(EventsSchema),
+          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true; replaces the connected destinations' })),
+        }),
+        response: { 200: TransformationSchema, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+      },
+    },
+    async (request) => updateTransformation(ctx, workspaceIdOf(request), actorOf(request), request.params.id, request.body, { publish: request.query.publish ?? false }),
+  );
+
+  app.delete(
+    '/transformations/:id',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Delete a transformation (compat)',
+        description: 'The id stops resolving; its versions are kept for audit and for pipelines that run them by version id.',
+        tags: Tags,
+        params: IdParams,
+        response: { 200: SuccessTrue, ...errors(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => {
+      await deleteTransformation(ctx, workspaceIdOf(request), actorOf(request), request.params.id);
+      return { success: true as const };
+    },
+  );
+
+  app.get(
+    '/transformations/:id/versions',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'List versions of a transformation (compat)',
+        tags: Tags,
+        params: IdParams,
+        querystring: VersionsQuery,
+        response: { 200: Type.Object({ TransformationVersions: Type.Array(TransformationVersionSchema) }), ...errors(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => ({
+      TransformationVersions: await listTransformationVersions(db, workspaceIdOf(request), request.params.id, {
+        count: request.query.count ?? 5,
+        order: (request.query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc',
+      }),
+    }),
+  );
+
+  app.get(
+    '/transformations/:id/versions/:versionId',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Get one version of a transformation (compat)',
+        tags: Tags,
+        params: VersionParams,
+        response: { 200: TransformationVersionSchema, ...errors(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => getTransformationVersion(db, workspaceIdOf(request), request.params.id, request.params.versionId),
+  );
+}
