@@ -5,7 +5,7 @@ import { LibrariesPage } from './pages/LibrariesPage.js';
 import { SignIn } from './pages/SignIn.js';
 import { TokensPage } from './pages/TokensPage.js';
 import { TransformationsPage } from './pages/TransformationsPage.js';
-import { navigate, useRoute, type Route } from './router.js';
+import { navigate, parseHash, useRoute, type Route } from './router.js';
 import { clearSession, getSession, subscribeSession, type Session } from './session.js';
 
 // CodeMirror is the bulk of the dashboard's JavaScript; only the editor screens load it.
@@ -175,7 +175,15 @@ export function App() {
     return (
       <ToastProvider>
         <main className="app-main" id="content">
-          <SignIn onSignedIn={(next) => navigate(defaultPath(next))} />
+          <SignIn
+            onSignedIn={(next) => {
+              // A deep link opened while signed out (a shared #/transformations/ID) is kept.
+              const requested = parseHash(window.location.hash);
+              const keep = requested.name !== 'signin' && requested.name !== 'home' && requested.name !== 'notFound';
+              if (keep) window.dispatchEvent(new HashChangeEvent('hashchange'));
+              else navigate(defaultPath(next));
+            }}
+          />
         </main>
       </ToastProvider>
     );

@@ -63,7 +63,7 @@ export function DiffView({ original, modified, originalLabel, modifiedLabel }: {
             <div>{modifiedLabel}</div>
           </div>
         )}
-        <div ref={parent} />
+        <div ref={parent} className="diff-host" />
       </div>
     </div>
   );

@@ -63,8 +63,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const notify = useCallback(
     (message: string) => {
       const id = nextId.current++;
-      setToasts((list) => [...list.slice(-3), { id, message }]);
-      window.setTimeout(() => dismiss(id), 6000);
+      setToasts((list) => [...list.slice(-1), { id, message }]);
+      window.setTimeout(() => dismiss(id), 5000);
     },
     [dismiss],
   );

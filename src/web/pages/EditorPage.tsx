@@ -116,11 +116,10 @@ function PublishDialog({
     }
   }
 
-  const verb = target?.isRollback ? 'Roll back' : 'Publish';
   const details = errorDetails(error);
   return (
     <Dialog
-      title={target ? `${verb} to ${target.entry.label}` : 'Publish'}
+      title={target ? (target.isRollback ? `Roll back to ${target.entry.label}` : `Publish ${target.entry.label}`) : 'Publish'}
       open={target !== null}
       onClose={onClose}
       busy={busy}
@@ -545,6 +544,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
               <TestPanel
                 code={code}
                 savedVersionId={resource && !dirty ? resource.versionId : null}
+                savedVersionLabel={latestEntry?.version.versionId === resource?.versionId ? latestEntry?.label : undefined}
                 libraries={importedLibraries}
                 onProblem={setProblem}
                 onEventsChange={setTestEvents}

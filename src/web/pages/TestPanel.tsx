@@ -123,13 +123,15 @@ interface TestPanelProps {
   code: string;
   /** The saved version to test, or null when the editor holds unsaved code. */
   savedVersionId: string | null;
+  /** How the saved version is called on screen ("Version 3"). */
+  savedVersionLabel?: string;
   libraries: Library[];
   onProblem: (problem: EditorProblem | null) => void;
   /** Lets the publish dialog reuse the events the user tested with. */
   onEventsChange?: (events: unknown[] | null) => void;
 }
 
-export function TestPanel({ code, savedVersionId, libraries, onProblem, onEventsChange }: TestPanelProps) {
+export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, onProblem, onEventsChange }: TestPanelProps) {
   const [text, setText] = useState(() => formatJson(samples[0]?.events ?? []));
   const [sampleId, setSampleId] = useState(samples[0]?.id ?? '');
   const [running, setRunning] = useState(false);
@@ -160,7 +162,7 @@ export function TestPanel({ code, savedVersionId, libraries, onProblem, onEvents
           })
         : await testInlineCode({ code, libraries: libraryVersions, events: parsed.events });
       setOutcome(normalizeTestAnswer(answer, parsed.events.length));
-      setRanOn(savedVersionId ? `version ${shortId(savedVersionId)}` : 'the unsaved code in the editor');
+      setRanOn(savedVersionId ? (savedVersionLabel ?? `version ${shortId(savedVersionId)}`) : 'the unsaved code in the editor');
     } catch (caught) {
       setError(caught);
       if (caught instanceof ApiError && caught.status === 400) {
@@ -218,7 +220,7 @@ export function TestPanel({ code, savedVersionId, libraries, onProblem, onEvents
               {running ? 'Running…' : 'Run test'}
             </button>
             <span className="small muted">
-              {savedVersionId ? `Tests saved version ${shortId(savedVersionId)}` : 'Tests the unsaved code in the editor'}
+              {savedVersionId ? `Tests the saved ${savedVersionLabel ?? `version ${shortId(savedVersionId)}`}` : 'Tests the unsaved code in the editor'}
               {libraries.length > 0 ? ` with ${libraries.map((library) => library.importName).join(', ')} (latest)` : ''}.
             </span>
           </div>
