@@ -391,32 +391,29 @@ export interface InlineTestResult {
   results: InlineOutcome[];
   dropped: number[];
   logs: string[];
-  /** Set when the whole batch failed (a limit, a throw in transformBatch, ...). */
-  error?: { code: string; message: string };
 }
 
-/** Runs unsaved code on events (`POST /transformations/test`); nothing is stored. */
+/**
+ * Runs unsaved code on events (`POST /transformations/test`); nothing is stored. Answers like the
+ * run endpoints: per-event outcomes, and a 400 with the error code and logs when the whole batch
+ * failed (a limit, a throw in transformBatch, ...).
+ */
 export async function testInlineCode(ctx: CatalogContext, workspaceId: string, input: InlineTestInput): Promise<InlineTestResult> {
+  const events = input.events ?? sampleEvents();
+  if (input.metadata !== undefined && input.metadata.length > events.length) {
+    throw invalid('invalid_field', `metadata has ${input.metadata.length} entries but there are only ${events.length} events`, { field: 'metadata' });
+  }
   const imports = await checkTransformationCode(ctx, input.code);
   const versionIds = (input.libraries ?? []).map((entry) => (typeof entry === 'string' ? entry : entry.versionId));
   const loaded = await loadRequest(ctx.store.db, workspaceId, { libraries: versionIds.map((versionId) => ({ versionId })) }, { publishing: false });
   const link = await new LibraryLinker(ctx.store.db, workspaceId, loaded.libraries, 'test').link(imports);
   if (!link.ok) throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
 
-  const events = input.events ?? sampleEvents();
   // The same code of one workspace reuses its warm sandbox; workspaces never share one.
   const versionId = 'inline-' + createHash('sha256').update(workspaceId).update('\0').update(input.code).update('\0').update(link.versionIds.join(',')).digest('hex').slice(0, 40);
   const run = await runBatch(ctx, workspaceId, { versionId, code: input.code }, link.libraries, events, input.metadata);
   const batchError = run.errors.find((e) => e.index === undefined);
-  if (batchError) {
-    const message = batchError.message;
-    return {
-      results: events.map((_, index) => ({ index, statusCode: 400 as const, error: message })),
-      dropped: [],
-      logs: run.logs,
-      error: { code: batchError.code ?? 'batch_error', message },
-    };
-  }
+  if (batchError) throw invalid(batchError.code ?? 'batch_error', batchError.message, { logs: run.logs });
   return {
     results: run.results.map((outcome) => (outcome.statusCode === 200 ? { index: outcome.index, statusCode: 200 as const, output: outcome.output } : { index: outcome.index, statusCode: 400 as const, error: outcome.error })),
     dropped: run.dropped,

@@ -3,7 +3,7 @@ import { compatTestResult, publishVersions, testInlineCode, testSuiteResult, tes
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { Nullable, errors } from '../schemas.js';
-import { EventsSchema, catalogContext } from './transformations.js';
+import { EventsSchema, addRetryAfterOnUnavailable, catalogContext } from './transformations.js';
 
 const VersionId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -111,7 +111,6 @@ const InlineAnswer = Type.Object({
   ),
   dropped: Type.Array(Type.Integer()),
   logs: Logs,
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }, { description: 'Set when the whole batch failed' })),
 });
 
 const PUBLISH_PATHS = ['/transformations/libraries/publish', '/libraries/publish', '/transformations/publish'];
@@ -119,6 +118,7 @@ const Tags = ['publish and test'];
 
 export async function publishRoutes(app: App): Promise<void> {
   const ctx = catalogContext(app);
+  addRetryAfterOnUnavailable(app);
 
   for (const path of PUBLISH_PATHS) {
     app.post(
@@ -178,7 +178,7 @@ export async function publishRoutes(app: App): Promise<void> {
       schema: {
         summary: 'Run unsaved code on events (ext)',
         description:
-          'Runs `code` on `events` (a sample track event when absent), linking the given library version ids and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints.',
+          'Runs `code` on `events` (a sample track event when absent), linking the given library version ids and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints: per-event outcomes with the logs, or 400 with the error code and logs when the whole batch failed (a limit was hit, transformBatch threw).',
         tags: Tags,
         body: Type.Object({
           code: Type.String(),

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { CatalogContext } from '../../domain/code-checks.js';
+import { DomainError } from '../../domain/errors.js';
 import {
   createTransformation,
   deleteTransformation,
@@ -35,6 +36,14 @@ export function catalogContext(app: App): CatalogContext {
   return { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes };
 }
 
+/** A saturated sandbox answers 503 with Retry-After, so clients back off and retry. */
+export function addRetryAfterOnUnavailable(app: App): void {
+  // onError runs before the error handler writes the envelope, so the header goes out with it.
+  app.addHook('onError', async (_request, reply, error) => {
+    if (error instanceof DomainError && error.kind === 'unavailable') reply.header('Retry-After', '1');
+  });
+}
+
 const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
 const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
 
@@ -62,6 +71,7 @@ const Tags = ['transformations'];
 export async function transformationRoutes(app: App): Promise<void> {
   const ctx = catalogContext(app);
   const { db } = ctx.store;
+  addRetryAfterOnUnavailable(app);
 
   app.post(
     '/transformations',
