@@ -54,3 +54,10 @@ export function secretHint(secret: string): string {
   const prefix = secret.startsWith(WORKSPACE_TOKEN_PREFIX) ? WORKSPACE_TOKEN_PREFIX : ACCESS_TOKEN_PREFIX;
   return `${prefix}…${secret.slice(-4)}`;
 }
+
+const SECRET_PATTERN = /tlr_(at|ws)_[0-9A-Za-z]+/g;
+
+/** Text fit for a log line: anything shaped like a Tiller secret (e.g. pasted into a URL) is masked. */
+export function redactSecrets(text: string): string {
+  return text.includes('tlr_') ? text.replace(SECRET_PATTERN, 'tlr_$1_[redacted]') : text;
+}

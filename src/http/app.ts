@@ -6,6 +6,7 @@ import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { redactSecrets } from '../domain/secrets.js';
 import type { Services } from '../services.js';
 import { AuthThrottle, authPlugin, type AuthPolicy } from './auth.js';
 import { handleError, sendError } from './errors.js';
@@ -117,7 +118,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     const labels = { method: request.method, route, status: String(reply.statusCode) };
     services.metrics.httpRequests.inc(labels);
     services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip }, 'request');
+    request.log.info({ method: request.method, url: redactSecrets(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip }, 'request');
   });
 
   app.setErrorHandler((error, request, reply) => handleError(error as Error, request, reply));

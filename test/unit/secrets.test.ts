@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { toBase62 } from '../../src/domain/ids.js';
-import { ACCESS_TOKEN_PREFIX, WORKSPACE_TOKEN_PREFIX, digestSecret, digestsEqual, generateSecret, secretHint, secretKind } from '../../src/domain/secrets.js';
+import { ACCESS_TOKEN_PREFIX, WORKSPACE_TOKEN_PREFIX, digestSecret, digestsEqual, generateSecret, redactSecrets, secretHint, secretKind } from '../../src/domain/secrets.js';
 
 const PEPPER = Buffer.from('unit-pepper-0123456789abcdef0123456789');
 
@@ -98,5 +98,14 @@ describe('secretHint', () => {
     expect(secretHint(secret)).toBe(`tlr_at_…${secret.slice(-4)}`);
     const ws = generateSecret('workspace');
     expect(secretHint(ws)).toBe(`tlr_ws_…${ws.slice(-4)}`);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('masks every secret-shaped substring and leaves other text alone', () => {
+    const at = generateSecret('access');
+    const ws = generateSecret('workspace');
+    expect(redactSecrets(`/accessTokens?name=${at}&x=${ws}`)).toBe('/accessTokens?name=tlr_at_[redacted]&x=tlr_ws_[redacted]');
+    expect(redactSecrets('/accessTokens?name=plain')).toBe('/accessTokens?name=plain');
   });
 });

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, startTestServer, testDialect, type TestServer } from '../helpers/server.js';
+
+// Two instances on one PostgreSQL database: a revocation on one reaches the other's credential
+// cache through LISTEN/NOTIFY. SQLite serves one process, so this runs on PostgreSQL only.
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(testDialect() !== 'postgres')('two instances sharing PostgreSQL', () => {
+  let database: { url: string; drop(): Promise<void> };
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = await startTestServer({ databaseUrl: database.url });
+    b = await startTestServer({ databaseUrl: database.url, workspace: { workspaceId: a.workspaceId, workspaceToken: a.workspaceToken } });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+
+  const selfOn = async (server: TestServer, token: string) => (await fetch(`${server.url}/accessTokens/self`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+  /** Polls for up to a second; answers the first status that is not 200, or 200 if it never changed. */
+  async function refusedWithinOneSecond(server: TestServer, token: string): Promise<number> {
+    const until = Date.now() + 1000;
+    let status = await selfOn(server, token);
+    while (status === 200 && Date.now() < until) {
+      await sleep(20);
+      status = await selfOn(server, token);
+    }
+    return status;
+  }
+
+  it('a token issued on one instance works on the other', async () => {
+    const { token } = await a.issueAccessToken({ name: 'shared' });
+    expect(await selfOn(b, token)).toBe(200);
+    expect(await selfOn(a, token)).toBe(200);
+  });
+
+  it('a revocation on one instance is refused on the other within a second, though it was cached there', async () => {
+    const { token, id } = await a.issueAccessToken({ name: 'revoke-me' });
+    // Warm both caches.
+    expect(await selfOn(b, token)).toBe(200);
+    expect(await selfOn(b, token)).toBe(200);
+    expect(await selfOn(a, token)).toBe(200);
+    const res = await fetch(`${a.url}/accessTokens/${id}`, { method: 'DELETE', headers: { authorization: a.workspaceAuth } });
+    expect(res.status).toBe(200);
+    expect(await selfOn(a, token)).toBe(401);
+    expect(await refusedWithinOneSecond(b, token)).toBe(401);
+  });
+
+  it('a delete by name on the second instance reaches the first', async () => {
+    const { token } = await b.issueAccessToken({ name: 'by-name' });
+    expect(await selfOn(a, token)).toBe(200);
+    const res = await fetch(`${b.url}/accessTokens?name=by-name`, { method: 'DELETE', headers: { authorization: b.workspaceAuth } });
+    expect(await res.json()).toEqual({ success: true, deleted: 1 });
+    expect(await refusedWithinOneSecond(a, token)).toBe(401);
+  });
+
+  it('a rotation without grace on one instance stops the old secret on the other', async () => {
+    const { token, id } = await a.issueAccessToken({ name: 'rotate-me' });
+    expect(await selfOn(b, token)).toBe(200);
+    const res = await fetch(`${a.url}/accessTokens/${id}/rotate`, { method: 'POST', headers: { authorization: a.workspaceAuth, 'content-type': 'application/json' }, body: '{}' });
+    const fresh = ((await res.json()) as { data: { token: string } }).data.token;
+    expect(await refusedWithinOneSecond(b, token)).toBe(401);
+    expect(await selfOn(b, fresh)).toBe(200);
+  });
+});
