@@ -241,6 +241,32 @@ describe.skipIf(!hasChromium)('dashboard: transformations and libraries with an 
     }
   });
 
+  it('explains a refused publish event by event and publishes nothing', async () => {
+    const { page } = watched;
+    const created = await fetch(`${server.url}/transformations?publish=false`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Strict checker', code: 'export function transformEvent(event) {\n  if (!event.userId) throw new Error("userId is required");\n  return event;\n}\n' }),
+    });
+    expect(created.status).toBe(200);
+    const { id } = (await created.json()) as { id: string };
+    await page.goto(`${server.url}/#/transformations/${id}`);
+    await page.getByRole('heading', { name: 'Strict checker' }).waitFor();
+    // The page sample has no userId: the publish check must fail on it.
+    await page.getByLabel('Sample events').selectOption('page');
+    await page.getByRole('button', { name: 'Use sample' }).click();
+    await page.getByRole('button', { name: 'Publish latest' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Publish Version 1' });
+    await dialog.getByRole('button', { name: 'Publish' }).click();
+    const failures = dialog.getByTestId('publish-failures');
+    await failures.waitFor();
+    expect(await failures.innerText()).toContain('userId is required');
+    expect(await dialog.getByRole('alert').innerText()).toContain('Nothing was published');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.getByTestId('published-version').innerText()).toContain('Not published');
+  });
+
   it('returns to sign-in with a message when the access token is revoked', async () => {
     const { page } = watched;
     const revoked = await fetch(`${server.url}/accessTokens/${accessTokenId}`, { method: 'DELETE', headers: { Authorization: server.workspaceAuth } });

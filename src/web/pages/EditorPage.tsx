@@ -44,12 +44,30 @@ function problemFrom(error: unknown): EditorProblem | null {
 }
 
 /** Extra fields of an error envelope (e.g. which test events failed a publish), if any. */
-function errorDetails(error: unknown): unknown {
+function errorDetails(error: unknown): Record<string, unknown> | null {
   if (!(error instanceof ApiError)) return null;
   const envelope = (error.body && typeof error.body === 'object' ? error.body : {}) as Record<string, unknown>;
   const inner = (envelope.error && typeof envelope.error === 'object' ? envelope.error : {}) as Record<string, unknown>;
   const { code: _code, message: _message, line: _line, column: _column, ...rest } = inner;
   return Object.keys(rest).length > 0 ? rest : null;
+}
+
+interface FailedEvent {
+  transformation: string;
+  index?: number;
+  message: string;
+}
+
+/** The per-event failures of a refused publish, in words (failedTestResults[].result.errors). */
+function failedEvents(details: Record<string, unknown> | null): FailedEvent[] {
+  const failures = Array.isArray(details?.failedTestResults) ? (details.failedTestResults as Record<string, unknown>[]) : [];
+  return failures.flatMap((failure) => {
+    const result = (failure.result ?? {}) as { message?: string; errors?: { index?: number; message?: string }[] };
+    const name = typeof failure.name === 'string' ? failure.name : '';
+    const errors = Array.isArray(result.errors) ? result.errors : [];
+    if (errors.length === 0) return [{ transformation: name, message: result.message ?? 'the test failed' }];
+    return errors.map((entry) => ({ transformation: name, index: entry.index, message: entry.message ?? 'failed' }));
+  });
 }
 
 function PublishDialog({
@@ -117,6 +135,7 @@ function PublishDialog({
   }
 
   const details = errorDetails(error);
+  const failures = failedEvents(details);
   return (
     <Dialog
       title={target ? (target.isRollback ? `Roll back to ${target.entry.label}` : `Publish ${target.entry.label}`) : 'Publish'}
@@ -139,9 +158,19 @@ function PublishDialog({
           {error ? (
             <div>
               <ErrorAlert error={error} title="Nothing was published." />
+              {failures.length > 0 ? (
+                <ul data-testid="publish-failures">
+                  {failures.map((failure, position) => (
+                    <li key={position}>
+                      {failure.index !== undefined ? `Test event ${failure.index + 1}: ` : ''}
+                      {failure.message}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
               {details ? (
-                <details open>
-                  <summary>Details</summary>
+                <details>
+                  <summary>Full answer</summary>
                   <pre className="result-block">{formatJson(details)}</pre>
                 </details>
               ) : null}

@@ -11,8 +11,8 @@ export function PublishBadge({ versionId, publishedVersionId }: { versionId: str
       </span>
     );
   return (
-    <span className="badge badge-warn" data-published-version={publishedVersionId} title={`Published version ${publishedVersionId}`}>
-      Older version published ({shortId(publishedVersionId)})
+    <span className="badge badge-warn" data-published-version={publishedVersionId} title={`Published version ${shortId(publishedVersionId)}; open it to see which one`}>
+      Older version published
     </span>
   );
 }

@@ -94,9 +94,19 @@ export function normalizeTestAnswer(answer: unknown, inputCount: number): TestOu
   for (const failure of failures) {
     const record = asRecord(failure);
     const detail = record.result ?? record.error ?? record;
-    outcome.errors.push({ message: errorText(detail) });
-    const logs = asRecord(detail).logs;
-    if (Array.isArray(logs)) outcome.logs.push(...logs.map(logText));
+    const detailRecord = asRecord(detail);
+    // Tiller lists each failed event (with its input index) next to a one-line summary.
+    const eventErrors = Array.isArray(detailRecord.errors) ? detailRecord.errors.map(asRecord) : [];
+    if (eventErrors.length > 0) {
+      for (const entry of eventErrors) {
+        outcome.errors.push({ index: typeof entry.index === 'number' ? entry.index : undefined, message: errorText(entry) });
+      }
+    } else {
+      outcome.errors.push({ message: errorText(detail) });
+    }
+    const partial = asRecord(detailRecord.output).transformedEvents;
+    if (Array.isArray(partial)) for (const entry of partial) addOutcome(entry, outcome);
+    if (Array.isArray(detailRecord.logs)) outcome.logs.push(...detailRecord.logs.map(logText));
   }
   if (outcome.dropped === null && failures.length === 0) outcome.dropped = droppedFromIndexes(outcome);
   return outcome;
@@ -138,6 +148,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
   const [error, setError] = useState<unknown>(null);
   const [outcome, setOutcome] = useState<TestOutcome | null>(null);
   const [ranOn, setRanOn] = useState<string>('');
+  const [errorLogs, setErrorLogs] = useState<string[]>([]);
   const ids = { sample: useId(), events: useId(), eventsHint: useId() };
   const parsed = useMemo(() => parseEvents(text), [text]);
 
@@ -152,6 +163,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
     setRunning(true);
     setError(null);
     setOutcome(null);
+    setErrorLogs([]);
     onProblem(null);
     const libraryVersions = libraries.map((library) => library.versionId);
     try {
@@ -165,6 +177,9 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
       setRanOn(savedVersionId ? (savedVersionLabel ?? `version ${shortId(savedVersionId)}`) : 'the unsaved code in the editor');
     } catch (caught) {
       setError(caught);
+      // A whole-batch failure (limit hit, transformBatch threw) still returns what the code logged.
+      const logs = caught instanceof ApiError ? asRecord(asRecord(caught.body).error).logs : undefined;
+      if (Array.isArray(logs)) setErrorLogs(logs.map(logText));
       if (caught instanceof ApiError && caught.status === 400) {
         const position = caught.line ? { line: caught.line, column: caught.column } : positionFromMessage(caught.message);
         if (position) onProblem({ message: withoutPositionSuffix(caught.message), ...position });
@@ -227,7 +242,17 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
         </div>
         <div aria-live="polite" aria-busy={running}>
           <h3>Result</h3>
-          <ErrorAlert error={error} title="The test did not run." />
+          <ErrorAlert error={error} title="The test failed as a whole." />
+          {error && errorLogs.length > 0 ? (
+            <div>
+              <h4 style={{ margin: '0 0 4px' }}>Logs before the failure</h4>
+              <ol className="log-lines">
+                {errorLogs.map((line, position) => (
+                  <li key={position}>{line}</li>
+                ))}
+              </ol>
+            </div>
+          ) : null}
           {!outcome && !error ? <p className="muted">Run a test to see the transformed events, dropped events, errors and logs here. Nothing is saved or published.</p> : null}
           {outcome ? (
             <div className="stack" data-testid="test-result">
