@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ErrorAlert, Loading, ToastProvider } from './components/Feedback.js';
 import { AuditLogPage } from './pages/AuditLogPage.js';
 import { LibrariesPage } from './pages/LibrariesPage.js';
@@ -161,6 +161,18 @@ export function App() {
   useEffect(() => {
     document.title = `${titles[route.name]} · Tiller`;
   }, [route.name]);
+
+  // After in-app navigation, start keyboard and screen-reader users at the new page's content.
+  const firstRoute = useRef(true);
+  const routeKey = route.name === 'transformation' || route.name === 'library' ? `${route.name}:${route.id ?? 'new'}` : route.name;
+  useEffect(() => {
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    document.getElementById('content')?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }, [routeKey]);
 
   useEffect(() => {
     // A deploy that replaced the hashed chunks while this tab was open: say so instead of a blank page.

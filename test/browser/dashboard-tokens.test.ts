@@ -224,6 +224,32 @@ describe.skipIf(!hasChromium)('dashboard: workspace token and access tokens', ()
     }
   });
 
+  it('accepts a workspace token and an access token together and offers every screen', async () => {
+    const both = await openPage(browser, server.url);
+    try {
+      const access = await server.issueAccessToken({ name: 'both-kinds' });
+      await both.page.goto(`${server.url}/`);
+      await both.page.getByRole('button', { name: 'I have both a workspace token and an access token' }).click();
+      // Order does not matter: Tiller tells the kinds apart.
+      await both.page.getByLabel('Token', { exact: true }).fill(access.token);
+      await both.page.getByLabel('Second token (optional)').fill(server.workspaceToken);
+      await both.page.getByRole('button', { name: 'Sign in' }).click();
+      const nav = both.page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Transformations' }).waitFor();
+      for (const name of ['Libraries', 'Access tokens', 'Audit log']) expect(await nav.getByRole('link', { name }).count()).toBe(1);
+      await nav.getByRole('link', { name: 'Access tokens' }).click();
+      await both.page.locator('tr', { hasText: 'both-kinds' }).waitFor();
+
+      // Signing out forgets both.
+      await both.page.getByRole('button', { name: 'Sign out' }).click();
+      await both.page.getByRole('heading', { name: 'Sign in to Tiller' }).waitFor();
+      expect(await both.page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(both.problems).toEqual([]);
+    } finally {
+      await both.context.close();
+    }
+  });
+
   it('makes no request to another host and logs no errors', () => {
     expect(watched.foreignRequests).toEqual([]);
     expect(watched.problems).toEqual([]);

@@ -236,12 +236,13 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const [versions, setVersions] = useState<Resource[] | null>(null);
   const [versionsError, setVersionsError] = useState<unknown>(null);
   const [libraries, setLibraries] = useState<Library[]>([]);
+  const [librariesLoaded, setLibrariesLoaded] = useState(false);
   const [usedBy, setUsedBy] = useState<Transformation[] | null>(null);
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [nameError, setNameError] = useState<string | null>(null);
   const [problem, setProblem] = useState<EditorProblem | null>(null);
-  const [tab, setTab] = useState<Tab>(isTransformation ? 'test' : id ? 'usage' : 'usage');
+  const [tab, setTab] = useState<Tab>(isTransformation ? 'test' : 'usage');
   const [publishTarget, setPublishTarget] = useState<PublishTarget | null>(null);
   const [testEvents, setTestEvents] = useState<unknown[] | null>(samples[0]?.events ?? null);
   const editorHandle = useRef<CodeEditorHandle>(null);
@@ -276,7 +277,10 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
 
   const loadRelated = useCallback(async () => {
     try {
-      if (isTransformation) setLibraries(await listLibraries());
+      if (isTransformation) {
+        setLibraries(await listLibraries());
+        setLibrariesLoaded(true);
+      }
       else setUsedBy(await listTransformations());
     } catch {
       // Only decorations (import resolution, "used by") depend on this; the editor still works.
@@ -317,10 +321,11 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
     return libraries.filter((library) => names.includes(library.importName));
   }, [code, libraries]);
   const unknownImports = useMemo(() => {
-    if (!isTransformation || libraries.length === 0 && !resource) return [];
+    // Only once the workspace's libraries are known, so the warning never flashes while loading.
+    if (!isTransformation || !librariesLoaded) return [];
     const known = new Set(libraries.map((library) => library.importName));
     return importedNames(code).filter((name) => !known.has(name));
-  }, [code, libraries, isTransformation, resource]);
+  }, [code, libraries, isTransformation, librariesLoaded]);
 
   const save = useCallback(async () => {
     if (!canWrite || saving) return;
