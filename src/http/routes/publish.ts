@@ -184,7 +184,7 @@ export async function publishRoutes(app: App): Promise<void> {
           code: Type.String(),
           libraries: Type.Optional(Type.Array(Type.Union([VersionId, Type.Object({ versionId: VersionId })]), { maxItems: 100, description: 'Library version ids, as strings or { versionId }' })),
           events: Type.Optional(EventsSchema),
-          metadata: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10_000, description: 'metadata[i] is what metadata(events[i]) returns' })),
+          metadata: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10_000, description: 'metadata[i] is what metadata(events[i]) returns' })),
         }),
         response: { 200: InlineAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
       },
