@@ -9,7 +9,10 @@
 import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
 import { RunError, type EventOutcome, type RunOutput } from './types.js';
 
-const rawOutput = new WeakMap<object, string>();
+// outputJsonOf() reads an outcome's `output` getter in "peek" mode, in which the getter hands over
+// its JSON text instead of parsing it. A per-object WeakMap would do the same at twice the cost.
+let peeking = false;
+let peeked: string | undefined;
 
 /**
  * The output event of a 200 outcome as JSON text, exactly as the sandbox serialized it (no parse,
@@ -17,25 +20,38 @@ const rawOutput = new WeakMap<object, string>();
  */
 export function outputJsonOf(outcome: EventOutcome): string {
   if (outcome.statusCode !== 200) throw new TypeError('only a 200 outcome has an output');
-  return rawOutput.get(outcome) ?? JSON.stringify(outcome.output);
+  peeking = true;
+  peeked = undefined;
+  let value: unknown;
+  try {
+    value = outcome.output;
+  } finally {
+    peeking = false;
+  }
+  const json = peeked;
+  peeked = undefined;
+  return json ?? JSON.stringify(value);
 }
 
 function keptOutcome(index: number, json: string): EventOutcome {
   let parsed: Record<string, unknown> | undefined;
-  const outcome = {
+  let replaced = false;
+  return {
     index,
     statusCode: 200 as const,
     get output(): Record<string, unknown> {
+      if (peeking && !replaced) {
+        peeked = json;
+        return undefined as unknown as Record<string, unknown>;
+      }
       parsed ??= JSON.parse(json) as Record<string, unknown>;
       return parsed;
     },
     set output(value: Record<string, unknown>) {
       parsed = value;
-      rawOutput.delete(outcome);
+      replaced = true;
     },
   };
-  rawOutput.set(outcome, json);
-  return outcome;
 }
 
 function corrupt(detail: string): RunError {

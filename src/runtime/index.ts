@@ -69,7 +69,7 @@ export function createRuntime(options: RuntimeOptions = {}): SandboxRuntime {
     limits,
     bootstrap: {
       maxLogLines: positiveInteger(options.logs?.maxLines, 1000, 'logs.maxLines'),
-      maxLogChars: positiveInteger(options.logs?.maxBytes, 64 * 1024, 'logs.maxBytes'),
+      maxLogChars: positiveInteger(options.logs?.maxChars, 64 * 1024, 'logs.maxChars'),
       maxErrorChars: 2000,
     },
     onCatastrophicError: options.onCatastrophicError ?? ((message) => process.stderr.write(`tiller runtime: isolated-vm reported an unrecoverable error: ${message}\n`)),

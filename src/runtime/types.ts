@@ -176,8 +176,8 @@ export interface RuntimeOptions {
   workspaceQueueLimit?: number;
   /** How long a batch may wait for its turn or for an isolate before failing with `overloaded` (default wallTimeMs). */
   queueTimeoutMs?: number;
-  /** Log capture caps per run (default 1000 lines, 64 KiB). */
-  logs?: { maxLines?: number; maxBytes?: number };
+  /** Log capture caps per run (default 1000 lines, 65,536 characters). */
+  logs?: { maxLines?: number; maxChars?: number };
   metrics?: RuntimeMetricsSink;
   /**
    * isolated-vm reports an unrecoverable V8 state here; the process should stop taking traffic and

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime, outputJsonOf, RunError } from '../../../src/runtime/index.js';
 import { input, library, rejection } from './helpers.js';
 
-const runtime = createRuntime({ limits: { cpuTimeMs: 1000, wallTimeMs: 3000, memoryMb: 64 }, logs: { maxLines: 20, maxBytes: 2000 } });
+const runtime = createRuntime({ limits: { cpuTimeMs: 1000, wallTimeMs: 3000, memoryMb: 64 }, logs: { maxLines: 20, maxChars: 2000 } });
 afterAll(() => runtime.close());
 
 const plain = (results: unknown[]) => JSON.parse(JSON.stringify(results)) as unknown[];
@@ -327,5 +327,22 @@ describe('raw output JSON', () => {
     result.output = { replaced: true };
     expect(outputJsonOf(result)).toBe('{"replaced":true}');
     expect({ ...result }).toEqual({ index: 0, statusCode: 200, output: { replaced: true } });
+  });
+
+  it('serializes outcomes it did not produce', () => {
+    expect(outputJsonOf({ index: 3, statusCode: 200, output: { made: 'by hand' } })).toBe('{"made":"by hand"}');
+    expect(() => outputJsonOf({ index: 0, statusCode: 400, error: 'x' })).toThrow(TypeError);
+  });
+
+  it('keeps JSON.stringify of a whole RunOutput working', async () => {
+    const out = await runtime.run(input('export function transformEvent(e) { return { n: e.n }; }', [{ n: 1 }, { n: 2 }]));
+    expect(JSON.parse(JSON.stringify(out))).toEqual({
+      results: [
+        { index: 0, statusCode: 200, output: { n: 1 } },
+        { index: 1, statusCode: 200, output: { n: 2 } },
+      ],
+      dropped: [],
+      logs: [],
+    });
   });
 });
