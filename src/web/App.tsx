@@ -105,7 +105,7 @@ function Header({ session, route }: { session: Session; route: Route }) {
           className="small"
           onClick={() => {
             clearSession();
-            navigate('/signin');
+            navigate('/signin', { force: true });
           }}
         >
           Sign out
@@ -192,8 +192,7 @@ export function App() {
               // A deep link opened while signed out (a shared #/transformations/ID) is kept.
               const requested = parseHash(window.location.hash);
               const keep = requested.name !== 'signin' && requested.name !== 'home' && requested.name !== 'notFound';
-              if (keep) window.dispatchEvent(new HashChangeEvent('hashchange'));
-              else navigate(defaultPath(next));
+              if (!keep) navigate(defaultPath(next));
             }}
           />
         </main>

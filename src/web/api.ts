@@ -1,3 +1,4 @@
+import { navigate } from './router.js';
 import { clearSession, getSession } from './session.js';
 
 // The dashboard is a client of Tiller's public HTTP API and nothing else: every screen here can be
@@ -208,7 +209,7 @@ export async function request<T>(credential: Credential, method: string, path: s
           ? 'Tiller no longer accepts your workspace token (it may have been rotated). Sign in again.'
           : 'Tiller no longer accepts your access token (it may have been deleted, rotated or expired). Sign in again.',
       );
-      window.location.hash = '#/signin';
+      navigate('/signin', { force: true });
     }
     throw error;
   }

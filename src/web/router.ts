@@ -51,8 +51,21 @@ export function href(path: string): string {
   return `#${path}`;
 }
 
-export function navigate(path: string, options: { replace?: boolean } = {}): void {
+// One page at a time may veto leaving it (the editor, while it holds unsaved code).
+type NavigationGuard = () => boolean;
+let guard: NavigationGuard | null = null;
+let bypassGuardOnce = false;
+let acceptedHash = typeof window === 'undefined' ? '' : window.location.hash;
+
+/** The guard returns true to let the navigation happen. Pass null to remove it. */
+export function setNavigationGuard(next: NavigationGuard | null): void {
+  guard = next;
+}
+
+export function navigate(path: string, options: { replace?: boolean; force?: boolean } = {}): void {
   const target = `#${path}`;
+  // Navigations the app makes itself (after a save, on sign-out) never ask.
+  if (options.force && window.location.hash !== target) bypassGuardOnce = true;
   if (options.replace) {
     window.history.replaceState(null, '', target);
     window.dispatchEvent(new HashChangeEvent('hashchange'));
@@ -64,7 +77,18 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
 export function useRoute(): Route {
   const [route, setRoute] = useState<Route>(() => parseHash(window.location.hash));
   useEffect(() => {
-    const onChange = () => setRoute(parseHash(window.location.hash));
+    const onChange = () => {
+      const next = window.location.hash;
+      if (next === acceptedHash && !bypassGuardOnce) return;
+      if (!bypassGuardOnce && guard && !guard()) {
+        // Put the address back without a new history entry; replaceState fires no hashchange.
+        window.history.replaceState(null, '', acceptedHash || '#/');
+        return;
+      }
+      bypassGuardOnce = false;
+      acceptedHash = next;
+      setRoute(parseHash(next));
+    };
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);

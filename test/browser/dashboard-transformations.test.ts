@@ -224,6 +224,29 @@ describe.skipIf(!hasChromium)('dashboard: transformations and libraries with an 
     await screenshot(page, 'transformations');
   });
 
+  it('asks before leaving the editor with unsaved changes', async () => {
+    const { page } = watched;
+    await page.getByRole('link', { name: 'Revenue in cents', exact: true }).click();
+    await page.getByRole('heading', { name: 'Revenue in cents' }).waitFor();
+    await setEditorCode(page, `${thirdCode}// not saved yet\n`);
+    const questions: string[] = [];
+    page.once('dialog', (dialog) => {
+      questions.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.getByRole('link', { name: '← All transformations' }).click();
+    await expect.poll(() => questions.length).toBe(1);
+    expect(questions[0]).toContain('unsaved changes');
+    // Staying keeps the page and the edits.
+    await page.getByRole('heading', { name: 'Revenue in cents' }).waitFor();
+    expect(page.url()).toContain('#/transformations/');
+    expect(await editorCode(page)).toContain('// not saved yet');
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('link', { name: '← All transformations' }).click();
+    await page.getByRole('heading', { name: 'Transformations', exact: true }).waitFor();
+  });
+
   it('fits the editor on a 390 px wide screen', async () => {
     const narrow = await openPage(browser, server.url, 390, 844);
     try {

@@ -20,7 +20,7 @@ import { CopyButton } from '../components/CopyButton.js';
 import { Dialog } from '../components/Dialog.js';
 import { ErrorAlert, Loading, useToast } from '../components/Feedback.js';
 import { formatDateSeconds, formatJson, plural, shortId } from '../format.js';
-import { href, navigate } from '../router.js';
+import { href, navigate, setNavigationGuard } from '../router.js';
 import { defaultLibraryCode, defaultTransformationCode, samples } from '../samples.js';
 import { getSession } from '../session.js';
 import { TestPanel } from './TestPanel.js';
@@ -296,13 +296,19 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const dirty = resource
     ? code !== resource.code || description !== (resource.description ?? '') || (isTransformation && name !== resource.name)
     : true;
+  // A new page counts as work only once the user has typed something.
+  const hasUnsavedWork = resource ? dirty : name.trim() !== '' || description.trim() !== '' || code !== (isTransformation ? defaultTransformationCode : defaultLibraryCode);
 
   useEffect(() => {
-    if (!dirty || !canWrite) return;
+    if (!hasUnsavedWork || !canWrite) return;
     const warn = (event: BeforeUnloadEvent) => event.preventDefault();
     window.addEventListener('beforeunload', warn);
-    return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty, canWrite]);
+    setNavigationGuard(() => window.confirm(`This ${noun} has unsaved changes. Leave without saving them?`));
+    return () => {
+      window.removeEventListener('beforeunload', warn);
+      setNavigationGuard(null);
+    };
+  }, [hasUnsavedWork, canWrite, noun]);
 
   const publishedVersionId: string | null | undefined =
     resource && resource.publishedVersionId !== undefined
@@ -343,7 +349,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
       if (!id) {
         const created = await createResource(kind, { name: trimmed, description: description.trim(), code });
         notify(`Created ${noun} “${created.name}”: version 1 saved.`);
-        navigate(`${listPath}/${encodeURIComponent(created.id)}`, { replace: true });
+        navigate(`${listPath}/${encodeURIComponent(created.id)}`, { replace: true, force: true });
         return;
       }
       await updateResource(kind, id, isTransformation ? { name: trimmed, description, code } : { description, code });
