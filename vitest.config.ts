@@ -14,7 +14,7 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'sqlite', include: storeSuites, env: { TILLER_TEST_DIALECT: 'sqlite' } } },
       { extends: true, test: { name: 'postgres', include: storeSuites, env: { TILLER_TEST_DIALECT: 'postgres' } } },
-      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], env: { TILLER_TEST_DIALECT: 'sqlite' }, testTimeout: 120_000 } },
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], globalSetup: ['test/browser/global-setup.ts'], env: { TILLER_TEST_DIALECT: 'sqlite' }, testTimeout: 120_000 } },
     ],
   },
 });
