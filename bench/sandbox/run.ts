@@ -6,13 +6,13 @@
 // versions with a small cache.
 //
 //   NODE_OPTIONS=--no-node-snapshot npx tsx bench/sandbox/run.ts
-//   BENCH_SECONDS=2 BENCH_REPS=3 BENCH_VERSIONS=500 (defaults); MALLOC_ARENA_MAX=2 is recommended.
+//   BENCH_SECONDS=1.5 BENCH_REPS=5 BENCH_VERSIONS=500 (defaults); MALLOC_ARENA_MAX=2 is recommended.
 
 import { createRuntime, outputJsonOf, type EventOutcome, type LibrarySource, type RunOutput, type SandboxRuntime } from '../../src/runtime/index.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const WARMUP_SECONDS = Math.min(1, SECONDS / 2);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
 const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 500);
 const BATCH = 200;
 
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     await throughput(runtime);
     await compileLatency(runtime);
     const stats = runtime.stats();
-    console.log(`Runtime after the throughput runs: ${stats.isolates} isolates, ${stats.cacheHits} hits, ${stats.cacheMisses} misses, heap ${fmt(stats.heapUsedBytes / 1024 / 1024, 1)} MB, RSS ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`);
+    console.log(`Runtime after the throughput runs: ${stats.isolates} isolates, ${stats.cacheHits} hits, ${stats.cacheMisses} misses, ${stats.recycled} recycled, ${stats.evictions} evicted, heap ${fmt(stats.heapUsedBytes / 1024 / 1024, 1)} MB, RSS ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`);
   } finally {
     await runtime.close();
   }

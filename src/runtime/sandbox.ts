@@ -157,8 +157,9 @@ export class Sandbox {
   measureAfterRun(recycleHeapFraction: number, maxRuns: number): boolean {
     if (this.isolate.isDisposed) return true;
     try {
-      const heap = this.isolate.getHeapStatisticsSync();
-      this.heapUsedBytes = heap.used_heap_size + heap.externally_allocated_size;
+      // The JS heap only: externally allocated memory is mostly the batch strings of recent runs,
+      // garbage that isolated-vm collects (LowMemoryNotification) before it would enforce the limit.
+      this.heapUsedBytes = this.isolate.getHeapStatisticsSync().used_heap_size;
     } catch {
       return true;
     }

@@ -1,0 +1,217 @@
+// Sandbox benchmark: events/s through runtime.run() divided by events/s of the same function run
+// natively in this process, both from a request body string to a response body string:
+//   native:  JSON.parse(body) -> transform each event -> JSON.stringify(outputs)
+//   sandbox: JSON.parse(body) -> runtime.run()       -> '[' + outputJsonOf(...) joined + ']'
+// plus the first-run (compile) latency of a new version and RSS while cycling through many
+// versions with a small cache.
+//
+//   NODE_OPTIONS=--no-node-snapshot npx tsx bench/sandbox/run.ts
+//   BENCH_SECONDS=1.5 BENCH_REPS=5 BENCH_VERSIONS=500 (defaults); MALLOC_ARENA_MAX=2 is recommended.
+import { createRuntime, outputJsonOf } from '../../src/runtime/index.js';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
+const WARMUP_SECONDS = Math.min(1, SECONDS / 2);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 500);
+const BATCH = 200;
+// ---------------------------------------------------------------- events
+const eventNames = ['Product Viewed', 'Product Added', 'Checkout Started', 'Order Completed', 'Signed Up', 'Page Scrolled'];
+function trackEvent(i) {
+    return {
+        type: 'track',
+        event: eventNames[i % eventNames.length],
+        messageId: `msg-${i.toString(36)}-${(i * 7919).toString(16)}`,
+        anonymousId: `anon-${(i * 104729).toString(36)}`,
+        userId: i % 3 === 0 ? `user-${i}` : null,
+        channel: 'web',
+        sentAt: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+        originalTimestamp: new Date(1_700_000_000_000 + i * 1000 - 30).toISOString(),
+        properties: { product_id: `sku-${i % 97}`, price: (i % 50) + 0.99, quantity: (i % 4) + 1, revenue: (i * 37) % 100, currency: 'EUR', category: 'Games' },
+        context: {
+            ip: `10.0.${i % 256}.${(i * 3) % 256}`,
+            locale: 'en-US',
+            library: { name: 'RudderLabs JavaScript SDK', version: '3.0.0' },
+            page: { path: '/products/item', url: 'https://shop.example.com/products/item', title: 'Item' },
+            userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+        },
+    };
+}
+const events = Array.from({ length: BATCH }, (_, i) => trackEvent(i));
+const body = JSON.stringify(events);
+// ---------------------------------------------------------------- scenarios
+const eventLib = {
+    versionId: 'bench-lib-1',
+    importName: 'eventLib',
+    code: `export function normalize(event) {
+  event.event = event.event.toLowerCase().replace(/ /g, '_');
+  event.properties.total = event.properties.price * event.properties.quantity;
+  return event;
+}`,
+};
+const scenarios = [
+    { name: 'trivial transformEvent', code: 'export function transformEvent(event) { event.properties.enriched = true; return event; }', libraries: [] },
+    { name: 'transformEvent + library', code: 'import { normalize } from "eventLib";\nexport function transformEvent(event) { return normalize(event); }', libraries: [eventLib] },
+    { name: 'transformBatch', code: 'export function transformBatch(events) { for (const e of events) e.properties.batched = true; return events; }', libraries: [] },
+    { name: 'drop half', code: 'export function transformEvent(event) { return event.properties.revenue >= 50 ? event : null; }', libraries: [] },
+];
+/** The same module source as a plain in-process function. */
+function nativeEntry(scenario) {
+    const lib = { normalize: new Function(`${eventLib.code.replace('export function', 'function')}\nreturn normalize;`)() };
+    const source = scenario.code.replace(/^import \{ normalize \} from "eventLib";/m, 'const { normalize } = lib;').replace(/export (async )?function/g, '$1function');
+    const kind = scenario.code.includes('transformBatch') ? 'batch' : 'event';
+    const fn = new Function('lib', `${source}\nreturn ${kind === 'batch' ? 'transformBatch' : 'transformEvent'};`)(lib);
+    return { kind, fn };
+}
+const noMetadata = () => ({});
+function runNative(entry, requestBody) {
+    const input = JSON.parse(requestBody);
+    const outputs = [];
+    if (entry.kind === 'batch') {
+        for (const output of entry.fn(input, noMetadata))
+            outputs.push({ statusCode: 200, output });
+    }
+    else {
+        for (let i = 0; i < input.length; i++) {
+            try {
+                const output = entry.fn(input[i], noMetadata);
+                if (output === null || output === undefined)
+                    continue;
+                if (Array.isArray(output))
+                    for (const o of output)
+                        outputs.push({ statusCode: 200, output: o, index: i });
+                else
+                    outputs.push({ statusCode: 200, output, index: i });
+            }
+            catch (error) {
+                outputs.push({ statusCode: 400, error: String(error), index: i });
+            }
+        }
+    }
+    return JSON.stringify(outputs);
+}
+/** The response body a serving endpoint builds from RunOutput without re-parsing outputs. */
+function responseFromRaw(out) {
+    const parts = [];
+    for (const result of out.results) {
+        parts.push(result.statusCode === 200 ? `{"statusCode":200,"output":${outputJsonOf(result)},"index":${result.index}}` : JSON.stringify(result));
+    }
+    return `[${parts.join(',')}]`;
+}
+/** The same response built the naive way: touching `output` parses it, then it is serialized again. */
+function responseFromParsed(out) {
+    return JSON.stringify(out.results.map((r) => (r.statusCode === 200 ? { statusCode: 200, output: r.output, index: r.index } : r)));
+}
+async function measure(concurrency, once) {
+    const loop = async (deadline, counter) => {
+        while (performance.now() < deadline) {
+            await once();
+            counter.batches++;
+            // Let timers and the other loops in; a real server interleaves requests the same way.
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+    };
+    const warm = { batches: 0 };
+    await Promise.all(Array.from({ length: concurrency }, () => loop(performance.now() + WARMUP_SECONDS * 1000, warm)));
+    const counter = { batches: 0 };
+    const cpuBefore = process.cpuUsage();
+    const start = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, () => loop(start + SECONDS * 1000, counter)));
+    const elapsed = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const eventsDone = counter.batches * BATCH;
+    return { eventsPerSecond: eventsDone / elapsed, cpuMsPer1000: ((cpu.user + cpu.system) / 1000 / eventsDone) * 1000 };
+}
+const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+function table(headers, rows) {
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+    return [line(headers), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
+}
+async function throughput(runtime) {
+    const rows = [];
+    for (const scenario of scenarios) {
+        const entry = nativeEntry(scenario);
+        const transformation = { versionId: `bench-${scenario.name}`, code: scenario.code };
+        // Check both paths agree before timing them.
+        const check = await runtime.run({ workspaceId: 'bench', transformation, libraries: scenario.libraries, events: JSON.parse(body) });
+        const nativeCount = JSON.parse(runNative(entry, body)).length;
+        if (check.results.length !== nativeCount)
+            throw new Error(`${scenario.name}: sandbox gave ${check.results.length} outputs, native ${nativeCount}`);
+        for (const concurrency of [1, 4]) {
+            const native = [];
+            const sandbox = [];
+            const sandboxParsed = [];
+            for (let rep = 0; rep < REPS; rep++) {
+                native.push(await measure(concurrency, () => runNative(entry, body)));
+                sandbox.push(await measure(concurrency, async () => responseFromRaw(await runtime.run({ workspaceId: 'bench', transformation, libraries: scenario.libraries, events: JSON.parse(body), captureLogs: false }))));
+                sandboxParsed.push(await measure(concurrency, async () => responseFromParsed(await runtime.run({ workspaceId: 'bench', transformation, libraries: scenario.libraries, events: JSON.parse(body), captureLogs: false }))));
+            }
+            const n = median(native.map((m) => m.eventsPerSecond));
+            const s = median(sandbox.map((m) => m.eventsPerSecond));
+            const p = median(sandboxParsed.map((m) => m.eventsPerSecond));
+            rows.push([
+                scenario.name,
+                String(concurrency),
+                fmt(n),
+                fmt(s),
+                fmt(s / n, 2),
+                fmt(p / n, 2),
+                fmt(median(native.map((m) => m.cpuMsPer1000)), 1),
+                fmt(median(sandbox.map((m) => m.cpuMsPer1000)), 1),
+            ]);
+            process.stderr.write(`  ${scenario.name} @${concurrency}: native ${fmt(n)} ev/s, sandbox ${fmt(s)} ev/s\n`);
+        }
+    }
+    console.log(`\nThroughput: ${BATCH}-event batches of ~${Math.round(body.length / BATCH)}-byte track events, ${SECONDS}s per measurement, median of ${REPS}`);
+    console.log(table(['scenario', 'in flight', 'native ev/s', 'sandbox ev/s', 'ratio', 'ratio (parsed outputs)', 'native CPU ms/1k ev', 'sandbox CPU ms/1k ev'], rows));
+    console.log('ratio: sandbox / native, sandbox response built from outputJsonOf(); "parsed outputs" reads .output (parse + re-serialize).');
+}
+async function compileLatency(runtime) {
+    const cold = [];
+    const warm = [];
+    for (let i = 0; i < 40; i++) {
+        const transformation = { versionId: `cold-${i}`, code: `${scenarios[1]?.code}\n// version ${i}` };
+        let start = performance.now();
+        await runtime.run({ workspaceId: 'bench-cold', transformation, libraries: [eventLib], events: [events[0]] });
+        cold.push(performance.now() - start);
+        start = performance.now();
+        await runtime.run({ workspaceId: 'bench-cold', transformation, libraries: [eventLib], events: [events[0]] });
+        warm.push(performance.now() - start);
+    }
+    console.log(`\nFirst run of a new version (isolate + compile + link + one event), median of 40: ${fmt(median(cold), 2)} ms; the next run of it: ${fmt(median(warm), 2)} ms`);
+}
+async function rssWhileCycling() {
+    const runtime = createRuntime({ cache: { maxIsolates: 8 } });
+    const mb = (bytes) => bytes / 1024 / 1024;
+    const samples = [];
+    const start = mb(process.memoryUsage().rss);
+    for (let i = 0; i < VERSIONS; i++) {
+        const transformation = { versionId: `cycle-${i}`, code: `${scenarios[0]?.code}\n// version ${i}` };
+        await runtime.run({ workspaceId: `ws-${i % 10}`, transformation, libraries: [], events: JSON.parse(body), captureLogs: false });
+        if ((i + 1) % 50 === 0)
+            samples.push(mb(process.memoryUsage().rss));
+    }
+    const stats = runtime.stats();
+    await runtime.close();
+    console.log(`\nRSS cycling ${VERSIONS} distinct versions (one 200-event batch each, maxIsolates 8): start ${fmt(start)} MB, every 50 versions [${samples.map((s) => fmt(s)).join(', ')}] MB, peak ${fmt(Math.max(...samples))} MB; isolates alive ${stats.isolates}, evictions ${stats.evictions}`);
+}
+async function main() {
+    console.log(`Node ${process.version}, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'}`);
+    const runtime = createRuntime({ cache: { isolatesPerVersion: 2 }, workspaceConcurrency: 4 });
+    try {
+        await throughput(runtime);
+        await compileLatency(runtime);
+        const stats = runtime.stats();
+        console.log(`Runtime after the throughput runs: ${stats.isolates} isolates, ${stats.cacheHits} hits, ${stats.cacheMisses} misses, ${stats.recycled} recycled, ${stats.evictions} evicted, heap ${fmt(stats.heapUsedBytes / 1024 / 1024, 1)} MB, RSS ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`);
+    }
+    finally {
+        await runtime.close();
+    }
+    await rssWhileCycling();
+}
+await main();
+//# sourceMappingURL=run.js.map
