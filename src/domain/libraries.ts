@@ -83,28 +83,25 @@ export async function listLibraries(db: Kysely<Database>, workspaceId: string): 
   const rows = await db
     .selectFrom('libraries as l')
     .innerJoin('library_versions as v', 'v.id', 'l.latest_version_id')
-    .selectAll('l')
-    .select(['v.name as v_name', 'v.description as v_description', 'v.code as v_code', 'v.language as v_language', 'v.created_at as v_created_at', 'v.seq as v_seq'])
+    .select(['l.id', 'l.import_name', 'l.created_at', 'l.updated_at', 'l.latest_version_id', 'l.published_version_id'])
+    .select(['v.name', 'v.description', 'v.code', 'v.language'])
     .where('l.workspace_id', '=', workspaceId)
     .where('l.deleted_at', 'is', null)
     .orderBy('l.created_at', 'asc')
     .orderBy('l.id', 'asc')
     .execute();
-  return rows.map((row) =>
-    libraryView(row, {
-      id: row.latest_version_id,
-      library_id: row.id,
-      workspace_id: row.workspace_id,
-      seq: row.v_seq,
-      name: row.v_name,
-      import_name: row.import_name,
-      description: row.v_description,
-      code: row.v_code,
-      language: row.v_language,
-      created_at: row.v_created_at,
-      created_by: null,
-    }),
-  );
+  return rows.map((row) => ({
+    id: row.id,
+    versionId: row.latest_version_id,
+    name: row.name,
+    description: row.description,
+    code: row.code,
+    language: row.language,
+    importName: row.import_name,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    publishedVersionId: row.published_version_id,
+  }));
 }
 
 export async function getLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibraryView> {
