@@ -251,20 +251,28 @@ export const bootstrapSource = String.raw`
     return finish(kind, '-1,400,' + message.length + ',', message);
   }
 
-  async function runEventMode(transformEvent, events) {
-    const count = events.length;
-    const values = new ArrayCtor(count);
-    const threw = new Uint8ArrayCtor(count);
-    // Every call starts before any is awaited, as with Promise.all; outcomes keep input order.
-    for (let i = 0; i < count; i++) {
+  // Calls transformEvent on every event before any result is awaited, as with Promise.all.
+  // Returns whether some call returned a promise. Kept apart from the async part so the common
+  // synchronous case runs as plain optimized code.
+  function startEvents(transformEvent, events, values, threw) {
+    let pending = false;
+    for (let i = 0; i < events.length; i++) {
       try {
-        values[i] = transformEvent(events[i], metadata);
+        const value = transformEvent(events[i], metadata);
+        values[i] = value;
+        if (value !== null && (typeof value === 'object' || typeof value === 'function') && !isArray(value) && typeof value.then === 'function') pending = true;
       } catch (error) {
         values[i] = error;
         threw[i] = 1;
       }
     }
-    for (let i = 0; i < count; i++) {
+    return pending;
+  }
+
+  // Awaits pending results in input order (they all run concurrently already), then encodes.
+  // 'await' rather than .then(): it cannot be redirected by a module that patches Promise.prototype.
+  async function settleEvents(values, threw) {
+    for (let i = 0; i < values.length; i++) {
       if (threw[i] === 1) continue;
       try {
         if (isThenable(values[i])) values[i] = await values[i];
@@ -273,6 +281,19 @@ export const bootstrapSource = String.raw`
         threw[i] = 1;
       }
     }
+    return encodeEvents(values, threw);
+  }
+
+  function runEventMode(transformEvent, events) {
+    const count = events.length;
+    const values = new ArrayCtor(count);
+    const threw = new Uint8ArrayCtor(count);
+    if (startEvents(transformEvent, events, values, threw)) return settleEvents(values, threw);
+    return encodeEvents(values, threw);
+  }
+
+  function encodeEvents(values, threw) {
+    const count = values.length;
     let header = '';
     let body = '';
     for (let i = 0; i < count; i++) {
@@ -338,14 +359,28 @@ export const bootstrapSource = String.raw`
     return finish(0, header, body);
   }
 
-  async function runBatchMode(transformBatch, events) {
+  function runBatchMode(transformBatch, events) {
     let output;
     try {
       output = transformBatch(events, metadata);
-      if (isThenable(output)) output = await output;
+      if (isThenable(output)) return settleBatch(output, events);
     } catch (error) {
       return failBatch(2, describeThrown(error));
     }
+    return encodeBatch(output, events);
+  }
+
+  async function settleBatch(pending, events) {
+    let output;
+    try {
+      output = await pending;
+    } catch (error) {
+      return failBatch(2, describeThrown(error));
+    }
+    return encodeBatch(output, events);
+  }
+
+  function encodeBatch(output, events) {
     if (!isArray(output)) {
       return failBatch(3, 'transformBatch returned ' + describeType(output) + '; expected an array of objects');
     }
