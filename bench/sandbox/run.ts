@@ -6,7 +6,8 @@
 // versions with a small cache.
 //
 //   NODE_OPTIONS=--no-node-snapshot npx tsx bench/sandbox/run.ts
-//   BENCH_SECONDS=1.5 BENCH_REPS=5 BENCH_VERSIONS=500 (defaults); MALLOC_ARENA_MAX=2 is recommended.
+//   BENCH_SECONDS=1.5 BENCH_REPS=5 BENCH_VERSIONS=500 BENCH_PARTS=throughput,compile,rss (defaults);
+//   MALLOC_ARENA_MAX=2 is recommended, as for the server.
 
 import { createRuntime, outputJsonOf, type EventOutcome, type LibrarySource, type RunOutput, type SandboxRuntime } from '../../src/runtime/index.js';
 
@@ -15,6 +16,8 @@ const WARMUP_SECONDS = Math.min(1, SECONDS / 2);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 500);
 const BATCH = 200;
+/** Which parts to run: throughput, compile, rss (comma-separated; default all). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,compile,rss').split(','));
 
 // ---------------------------------------------------------------- events
 
@@ -242,14 +245,14 @@ async function main(): Promise<void> {
   console.log(`Node ${process.version}, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '(unset)'}`);
   const runtime = createRuntime({ cache: { isolatesPerVersion: 2 }, workspaceConcurrency: 4 });
   try {
-    await throughput(runtime);
-    await compileLatency(runtime);
+    if (PARTS.has('throughput')) await throughput(runtime);
+    if (PARTS.has('compile')) await compileLatency(runtime);
     const stats = runtime.stats();
     console.log(`Runtime after the throughput runs: ${stats.isolates} isolates, ${stats.cacheHits} hits, ${stats.cacheMisses} misses, ${stats.recycled} recycled, ${stats.evictions} evicted, heap ${fmt(stats.heapUsedBytes / 1024 / 1024, 1)} MB, RSS ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB`);
   } finally {
     await runtime.close();
   }
-  await rssWhileCycling();
+  if (PARTS.has('rss')) await rssWhileCycling();
 }
 
 await main();
