@@ -1,0 +1,78 @@
+// The benchmark's server process: Tiller's runtime listener built exactly as `tiller serve` builds
+// it (config from the environment, createServices, buildApp with surface 'runtime'), plus the
+// bench-only native route. Started by bench/runtime/run.ts with --no-node-snapshot and
+// MALLOC_ARENA_MAX=2; it reports its address and version ids over IPC and serves until killed.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { createWorkspace } from '../../src/domain/workspaces.js';
+import { buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/main.js';
+import { createServices } from '../../src/services.js';
+import { createLibrary, createTransformation } from '../../test/helpers/fixtures.js';
+import { nativeBenchRoutes } from './native.js';
+import { scenarios } from './scenarios.js';
+
+export interface BenchServerInfo {
+  url: string;
+  pid: number;
+  /** Version id per scenario key. */
+  scenarioVersions: Record<string, string>;
+  /** Library version id per scenario key (scenarios without a library are absent). */
+  scenarioLibraries: Record<string, string>;
+  /** Versions never requested before the first-request latency measurement. */
+  coldVersions: string[];
+  /** Distinct versions for the memory measurement. */
+  cycleVersions: string[];
+}
+
+const coldCount = Number(process.env.BENCH_COLD_VERSIONS ?? 30);
+const cycleCount = Number(process.env.BENCH_CYCLE_VERSIONS ?? 500);
+
+const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  TILLER_DATA_DIR: dataDir,
+  TILLER_PEPPER: 'bench-pepper-0123456789abcdef0123456789abcdef',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+});
+const logger = createLogger(config);
+const services = await createServices(config, logger);
+const { workspace } = await createWorkspace(services.store, config.pepper, { name: 'bench', ownerEmail: 'bench@example.com' });
+const db = services.store.db;
+
+const scenarioVersions: Record<string, string> = {};
+const scenarioLibraries: Record<string, string> = {};
+for (const scenario of scenarios) {
+  if (scenario.library) {
+    scenarioLibraries[scenario.key] = (await createLibrary(db, { workspaceId: workspace.id, name: scenario.library.name, importName: scenario.library.importName, code: scenario.library.code })).versionId;
+  }
+  scenarioVersions[scenario.key] = (await createTransformation(db, { workspaceId: workspace.id, code: scenario.code, name: scenario.title })).versionId;
+}
+// Distinct code per version, so no layer can share compiled code between them.
+const distinct = (kind: string, i: number) => `export function transformEvent(event) { event.properties.${kind} = ${i}; return event; }`;
+const coldVersions: string[] = [];
+for (let i = 0; i < coldCount; i++) coldVersions.push((await createTransformation(db, { workspaceId: workspace.id, code: distinct('cold', i) })).versionId);
+const cycleVersions: string[] = [];
+for (let i = 0; i < cycleCount; i++) cycleVersions.push((await createTransformation(db, { workspaceId: workspace.id, code: distinct('cycle', i) })).versionId);
+
+const app = await buildApp({ services, logger, surface: 'runtime' });
+await app.register(nativeBenchRoutes);
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+
+const info: BenchServerInfo = { url, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions };
+process.send?.({ ready: info });
+
+const shutdown = async () => {
+  await app.close();
+  await services.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown());
+process.on('disconnect', () => void shutdown());
