@@ -49,6 +49,9 @@ export interface IssuedToken {
 
 type TokenRow = AccessTokensTable & { email: string };
 
+/** A token's stored fields and its member's e-mail, without the digest: what a verifier keeps. */
+export type AccessTokenRecord = Omit<TokenRow, 'digest'>;
+
 const codePoints = (s: string): number => [...s].length;
 
 /** Validates and normalizes what a caller asked for; every failure names its field. */
@@ -151,7 +154,12 @@ export function tokenStatus(row: Pick<AccessTokensTable, 'expires_at' | 'grace_u
   return 'active';
 }
 
-function toView(row: TokenRow, now: string): AccessTokenView {
+/** The list entry for a token the caller already holds (e.g. the verified credential itself). */
+export function describeAccessToken(record: AccessTokenRecord, now = nowIso()): AccessTokenView {
+  return toView(record, now);
+}
+
+function toView(row: AccessTokenRecord, now: string): AccessTokenView {
   return {
     name: row.name,
     description: row.description,

@@ -1,14 +1,23 @@
 import type { BlockList } from 'node:net';
 import { sql } from 'kysely';
 import type { Store } from '../store/db.js';
-import { compileAllowList, ipAllowed, type Scope } from './access-tokens.js';
+import { compileAllowList, ipAllowed, type AccessTokenRecord, type Scope } from './access-tokens.js';
 import { recordAudit } from './audit.js';
 import { digestSecret, digestsEqual, secretKind, type SecretKind } from './secrets.js';
 import { TOKENS_CHANNEL } from './workspaces.js';
 
 export type Principal =
   | { kind: 'workspace'; workspaceId: string }
-  | { kind: 'access'; workspaceId: string; tokenId: string; memberId: string; email: string; scopes: Scope[] };
+  | {
+      kind: 'access';
+      workspaceId: string;
+      tokenId: string;
+      memberId: string;
+      email: string;
+      scopes: Scope[];
+      /** The token's stored fields as last read (last use kept current by this instance). */
+      record: AccessTokenRecord;
+    };
 
 export type AuthFailureReason =
   | 'missing'
@@ -42,6 +51,9 @@ export interface VerifierOptions {
 }
 
 const LAST_USED_INTERVAL_MS = 60_000;
+/** Last-use writes are gathered this long and committed together: one transaction, not one per token. */
+const LAST_USED_FLUSH_MS = 1000;
+const LAST_USED_BATCH = 500;
 const SQLITE_WATCH_INTERVAL_MS = 250;
 
 /**
@@ -57,6 +69,8 @@ export class CredentialVerifier {
   /** Bumped by every eviction, so a lookup that raced with one is used once but not cached. */
   private generation = 0;
   private dataVersionTimer: NodeJS.Timeout | undefined;
+  private readonly pendingUses = new Map<string, { at: string; ip: string }>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -69,9 +83,11 @@ export class CredentialVerifier {
     if (this.store.dialect === 'sqlite') await this.watchSqliteWriters();
   }
 
-  stop(): void {
+  /** Stops background work and writes the last uses still pending. Call before closing the store. */
+  async stop(): Promise<void> {
     if (this.dataVersionTimer) clearInterval(this.dataVersionTimer);
     this.dataVersionTimer = undefined;
+    await this.flushUses();
   }
 
   /**
@@ -92,7 +108,10 @@ export class CredentialVerifier {
           seen = version;
         },
         // The store was closed: nothing left to watch.
-        () => this.stop(),
+        () => {
+          clearInterval(this.dataVersionTimer);
+          this.dataVersionTimer = undefined;
+        },
       );
     }, SQLITE_WATCH_INTERVAL_MS);
     this.dataVersionTimer.unref();
@@ -139,7 +158,7 @@ export class CredentialVerifier {
       this.auditFailure(entry.principal, failure, context);
       return { ok: false, reason: failure };
     }
-    if (entry.principal.kind === 'access') this.touch(entry.principal.tokenId, context.ip, now);
+    if (entry.principal.kind === 'access') this.touch(entry.principal.record, context.ip, now);
     return { ok: true, principal: entry.principal };
   }
 
@@ -168,9 +187,12 @@ export class CredentialVerifier {
       .executeTakeFirst();
     if (!row) return undefined;
     if (row.last_used_at) this.lastUsedWrites.set(row.id, Date.parse(row.last_used_at));
+    const { digest: storedDigest, ...record } = row;
+    const pending = this.pendingUses.get(row.id);
+    if (pending) Object.assign(record, { last_used_at: pending.at, last_used_ip: pending.ip });
     return {
-      principal: { kind: 'access', workspaceId: row.workspace_id, tokenId: row.id, memberId: row.member_id, email: row.email, scopes: row.scopes.split(',') as Scope[] },
-      digest: row.digest,
+      principal: { kind: 'access', workspaceId: row.workspace_id, tokenId: row.id, memberId: row.member_id, email: row.email, scopes: row.scopes.split(',') as Scope[], record },
+      digest: storedDigest,
       expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at),
       graceUntil: row.grace_until === null ? null : Date.parse(row.grace_until),
       revoked: row.revoked_at !== null,
@@ -193,21 +215,52 @@ export class CredentialVerifier {
     }
   }
 
-  /** Records last use at most once a minute per token, off the request's path. */
-  private touch(tokenId: string, ip: string, now: number): void {
-    const last = this.lastUsedWrites.get(tokenId) ?? 0;
+  /**
+   * Records last use at most once a minute per token, off the request's path: uses are gathered
+   * and committed together, so a burst of first uses costs one commit (one fsync on SQLite), not one each.
+   */
+  private touch(record: AccessTokenRecord, ip: string, now: number): void {
+    const last = this.lastUsedWrites.get(record.id) ?? 0;
     if (now - last < LAST_USED_INTERVAL_MS) return;
-    this.lastUsedWrites.set(tokenId, now);
+    this.lastUsedWrites.set(record.id, now);
     if (this.lastUsedWrites.size > Math.max(1000, this.options.cacheSize * 2)) this.lastUsedWrites.clear();
-    const at = new Date(now).toISOString();
-    const threshold = new Date(now - LAST_USED_INTERVAL_MS).toISOString();
-    this.store.db
-      .updateTable('access_tokens')
-      .set({ last_used_at: at, last_used_ip: ip.slice(0, 64) })
-      .where('id', '=', tokenId)
-      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', threshold)]))
-      .execute()
-      .catch((err: unknown) => this.options.onBackgroundError?.(err));
+    const use = { at: new Date(now).toISOString(), ip: ip.slice(0, 64) };
+    // The cached record answers GET /accessTokens/self, so it shows the use at once.
+    record.last_used_at = use.at;
+    record.last_used_ip = use.ip;
+    this.pendingUses.set(record.id, use);
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => void this.flushUses(), LAST_USED_FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  private async flushUses(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    while (this.pendingUses.size > 0) {
+      const batch = [...this.pendingUses].slice(0, LAST_USED_BATCH);
+      for (const [id] of batch) this.pendingUses.delete(id);
+      try {
+        await this.store.db.transaction().execute(async (trx) => {
+          for (const [id, use] of batch) {
+            // Another instance may have written a use in the meantime: keep to once a minute overall.
+            const threshold = new Date(Date.parse(use.at) - LAST_USED_INTERVAL_MS).toISOString();
+            await trx
+              .updateTable('access_tokens')
+              .set({ last_used_at: use.at, last_used_ip: use.ip })
+              .where('id', '=', id)
+              .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', threshold)]))
+              .execute();
+          }
+        });
+      } catch (err) {
+        // Last use is informational: when the store is closed or away the batch is dropped, quietly
+        // if the store is gone for good (shutdown), reported otherwise.
+        if (await this.store.ping()) this.options.onBackgroundError?.(err);
+        return;
+      }
+    }
   }
 
   /** Failures of real tokens go to their workspace's audit log; the secret never does. */

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { randomBase62, toBase62 } from './ids.js';
 
@@ -38,9 +38,14 @@ export function secretKind(candidate: string): SecretKind | null {
   return body.slice(RANDOM_LENGTH) === checksum(random) ? kind : null;
 }
 
+// Importing the raw pepper on every call costs more than the HMAC itself; key objects are reused.
+const pepperKeys = new WeakMap<Buffer, KeyObject>();
+
 /** Keyed digest stored instead of the secret (hex HMAC-SHA-256 with the server's pepper). */
 export function digestSecret(pepper: Buffer, secret: string): string {
-  return createHmac('sha256', pepper).update(secret, 'utf8').digest('hex');
+  let key = pepperKeys.get(pepper);
+  if (!key) pepperKeys.set(pepper, (key = createSecretKey(pepper)));
+  return createHmac('sha256', key).update(secret, 'utf8').digest('hex');
 }
 
 export function digestsEqual(a: string, b: string): boolean {

@@ -60,6 +60,10 @@ describe('operations endpoints', () => {
     expect(doc.paths['/accessTokens/self']?.get?.security).toEqual([{ accessTokenBasic: [] }, { accessTokenBearer: [] }]);
     expect(doc.paths['/auditLog']?.get).toBeDefined();
     expect(doc.paths['/health']?.get?.security).toBeUndefined();
+    // OpenAPI 3.0 has no null type: nullable fields are declared with nullable: true.
+    const entry = (doc.paths['/accessTokens/self']?.get as unknown as { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }> }).responses['200']!.content['application/json']!.schema.properties;
+    expect(entry.lastUsedAt).toMatchObject({ type: 'string', format: 'date-time', nullable: true });
+    expect(entry.allowedIps).toMatchObject({ type: 'array', nullable: true });
   });
 
   it('/docs answers HTML', async () => {

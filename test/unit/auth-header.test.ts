@@ -109,7 +109,7 @@ describe('no random string verifies as a token', () => {
   });
 
   afterAll(async () => {
-    verifier?.stop();
+    await verifier?.stop();
     await store?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });

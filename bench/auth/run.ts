@@ -1,0 +1,306 @@
+// Authentication benchmark: `npm run bench:auth` (options: --duration S --warmup S --rounds N
+// --connections N --dialect sqlite|postgres --large N).
+//
+// The server runs in a child process with the production flags (--no-node-snapshot,
+// MALLOC_ARENA_MAX=2, LOG_LEVEL=warn); the load generator (autocannon) runs here, so the two do not
+// share an event loop. Everything is measured in one run and reported as ratios:
+//   (a) authenticated GET /accessTokens/self over unauthenticated GET /health   (goal >= 0.85)
+//   (b) GET /accessTokens/self with 1,000 vs 100,000 tokens in the store, with the credential cache
+//       on and off (TILLER_TOKEN_CACHE_SIZE=0: a digest lookup per request)   (goal: within 10%)
+// Each figure is the median of N fixed-duration runs after a warm-up; health and self runs are
+// interleaved so background noise hits both alike.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { newId } from '../../src/domain/ids.js';
+import { digestSecret, generateSecret, secretHint } from '../../src/domain/secrets.js';
+import { createWorkspace } from '../../src/domain/workspaces.js';
+import { openStore, type Store } from '../../src/store/db.js';
+import type { AccessTokensTable } from '../../src/store/schema.js';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  duration: number;
+  latency: { p50: number; p99: number };
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+const require = createRequire(import.meta.url);
+const autocannon = require('autocannon') as Autocannon;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+    dialect: { type: 'string', default: 'sqlite' },
+    small: { type: 'string', default: '1000' },
+    large: { type: 'string', default: '100000' },
+    'rotating-set': { type: 'string', default: '1000' },
+  },
+});
+const DURATION = Number(flags.duration);
+const WARMUP = Number(flags.warmup);
+const ROUNDS = Number(flags.rounds);
+const CONNECTIONS = Number(flags.connections);
+const SMALL = Number(flags.small);
+const LARGE = Number(flags.large);
+const ROTATING = Number(flags['rotating-set']);
+const PEPPER = randomBytes(32).toString('base64url');
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const log = (line: string) => process.stderr.write(line + '\n');
+
+/** Rows with real digests, written straight through Kysely (the API would take minutes). */
+async function insertTokens(store: Store, workspaceId: string, memberId: string, count: number): Promise<string[]> {
+  const secrets: string[] = [];
+  const createdAt = new Date().toISOString();
+  const batchSize = 500;
+  for (let done = 0; done < count; done += batchSize) {
+    const rows: AccessTokensTable[] = [];
+    for (let i = done; i < Math.min(count, done + batchSize); i++) {
+      const secret = generateSecret('access');
+      secrets.push(secret);
+      rows.push({
+        id: newId(),
+        workspace_id: workspaceId,
+        member_id: memberId,
+        name: `bench-${i}`,
+        description: '',
+        digest: digestSecret(Buffer.from(PEPPER, 'utf8'), secret),
+        hint: secretHint(secret),
+        scopes: 'read,write',
+        allowed_ips: null,
+        created_at: createdAt,
+        expires_at: null,
+        last_used_at: null,
+        last_used_ip: null,
+        grace_until: null,
+        rotated_from: null,
+        revoked_at: null,
+      });
+    }
+    await store.db.transaction().execute((trx) => trx.insertInto('access_tokens').values(rows).execute());
+  }
+  return secrets;
+}
+
+function sample<T>(items: T[], n: number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, n);
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'auth', 'serve.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '', MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', TILLER_PEPPER: PEPPER, ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${out}\n${err}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc; 0 where there is none. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+interface Run {
+  rps: number;
+  /** Server CPU time per answered request, in microseconds: steadier than throughput on a busy machine. */
+  cpuMicros: number;
+  p99: number;
+}
+
+async function run(server: Server, path: string, duration: number, tokens: string[]): Promise<Run> {
+  const before = cpuSeconds(server.child.pid!);
+  const result = await load(server.url, path, duration, tokens);
+  const cpu = cpuSeconds(server.child.pid!) - before;
+  return { rps: result.requests.average, cpuMicros: (cpu * 1e6) / result.requests.total, p99: result.latency.p99 };
+}
+
+async function load(url: string, path: string, duration: number, tokens: string[]): Promise<AutocannonResult> {
+  let next = 0;
+  const result = await autocannon({
+    url: url + path,
+    connections: CONNECTIONS,
+    duration,
+    requests: [
+      {
+        method: 'GET',
+        path,
+        // A different valid token on every request, round-robin over the set. /health gets the same
+        // header (and ignores it), so the load generator does the same work for both.
+        setupRequest: (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } }),
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result;
+}
+
+interface Measured {
+  health: Run[];
+  self: Run[];
+}
+
+/** Warm-up, then ROUNDS interleaved runs of /health and /accessTokens/self. */
+async function measure(label: string, env: Record<string, string>, tokens: string[], withHealth: boolean): Promise<Measured> {
+  const server = await startServer(env);
+  try {
+    log(`${label}: warming up`);
+    if (withHealth) await load(server.url, '/health', WARMUP, tokens);
+    await load(server.url, '/accessTokens/self', WARMUP, tokens);
+    const out: Measured = { health: [], self: [] };
+    const show = (r: Run) => `${r.rps.toFixed(0)} req/s, ${r.cpuMicros.toFixed(0)} µs CPU/req, p99 ${r.p99} ms`;
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (withHealth) out.health.push(await run(server, '/health', DURATION, tokens));
+      out.self.push(await run(server, '/accessTokens/self', DURATION, tokens));
+      log(`${label}: round ${round}: ${withHealth ? `health ${show(out.health.at(-1)!)}; ` : ''}self ${show(out.self.at(-1)!)}`);
+    }
+    return out;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.TILLER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `tiller_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-auth-'));
+  const database = flags.dialect === 'postgres' ? await createPostgresDatabase() : undefined;
+  const storeEnv: Record<string, string> = { TILLER_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) };
+  try {
+    log(`tiller auth benchmark: ${flags.dialect}, ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${ROUNDS} x ${DURATION} s per figure, rotating over ${ROTATING} tokens`);
+    const store = await openStore({ dataDir, databaseUrl: database?.url });
+    await store.migrate();
+    const { workspace } = await createWorkspace(store, Buffer.from(PEPPER, 'utf8'), { name: 'bench', ownerEmail: 'bench@example.com' });
+    const member = await store.db.selectFrom('members').select('id').where('workspace_id', '=', workspace.id).executeTakeFirstOrThrow();
+    const all = await insertTokens(store, workspace.id, member.id, SMALL);
+    await store.close();
+    const smallSet = sample(all, ROTATING);
+
+    const smallOn = await measure(`${SMALL} tokens, cache on`, storeEnv, smallSet, true);
+    const smallOff = await measure(`${SMALL} tokens, cache off`, { ...storeEnv, TILLER_TOKEN_CACHE_SIZE: '0' }, smallSet, false);
+
+    log(`inserting ${LARGE - SMALL} more tokens`);
+    const again = await openStore({ dataDir, databaseUrl: database?.url });
+    all.push(...(await insertTokens(again, workspace.id, member.id, LARGE - SMALL)));
+    await again.close();
+    const largeSet = sample(all, ROTATING);
+
+    const largeOn = await measure(`${LARGE} tokens, cache on`, storeEnv, largeSet, true);
+    const largeOff = await measure(`${LARGE} tokens, cache off`, { ...storeEnv, TILLER_TOKEN_CACHE_SIZE: '0' }, largeSet, false);
+
+    const rps = (runs: Run[]) => median(runs.map((r) => r.rps));
+    const cpu = (runs: Run[]) => median(runs.map((r) => r.cpuMicros));
+    const p99 = (runs: Run[]) => median(runs.map((r) => r.p99));
+    const rows: [string, string, string][] = [
+      ['GET /health, no auth', `${rps(smallOn.health).toFixed(0)} req/s`, `${rps(largeOn.health).toFixed(0)} req/s`],
+      ['GET /accessTokens/self, cache on', `${rps(smallOn.self).toFixed(0)} req/s`, `${rps(largeOn.self).toFixed(0)} req/s`],
+      ['GET /accessTokens/self, cache off', `${rps(smallOff.self).toFixed(0)} req/s`, `${rps(largeOff.self).toFixed(0)} req/s`],
+      ['server CPU/req /health', `${cpu(smallOn.health).toFixed(0)} µs`, `${cpu(largeOn.health).toFixed(0)} µs`],
+      ['server CPU/req self, cache on', `${cpu(smallOn.self).toFixed(0)} µs`, `${cpu(largeOn.self).toFixed(0)} µs`],
+      ['server CPU/req self, cache off', `${cpu(smallOff.self).toFixed(0)} µs`, `${cpu(largeOff.self).toFixed(0)} µs`],
+      ['p99 latency self, cache on', `${p99(smallOn.self)} ms`, `${p99(largeOn.self)} ms`],
+      ['p99 latency self, cache off', `${p99(smallOff.self)} ms`, `${p99(largeOff.self)} ms`],
+    ];
+    const ratio = (label: string, value: number, goal: string, ok: boolean) => `  ${label.padEnd(56)}${value.toFixed(3).padStart(7)}   ${goal}: ${ok ? 'meets goal' : 'MISSES GOAL'}`;
+    const flat = (v: number) => v >= 0.9 && v <= 1.1;
+    const aSmall = rps(smallOn.self) / rps(smallOn.health);
+    const aLarge = rps(largeOn.self) / rps(largeOn.health);
+    const bOn = rps(largeOn.self) / rps(smallOn.self);
+    const bOff = rps(largeOff.self) / rps(smallOff.self);
+    const width = 36;
+    const out = [
+      '',
+      `Tiller auth benchmark (${flags.dialect}; medians of ${ROUNDS} x ${DURATION} s after ${WARMUP} s warm-up, ${CONNECTIONS} connections, ${ROTATING} rotating tokens)`,
+      '',
+      `${'figure'.padEnd(width)}${`${SMALL} tokens`.padStart(18)}${`${LARGE} tokens`.padStart(18)}`,
+      ...rows.map(([label, a, b]) => `${label.padEnd(width)}${a.padStart(18)}${b.padStart(18)}`),
+      '',
+      'ratios (throughput)',
+      ratio(`(a) self / health, ${SMALL} tokens, cache on`, aSmall, 'goal >= 0.85', aSmall >= 0.85),
+      ratio(`(a) self / health, ${LARGE} tokens, cache on`, aLarge, 'goal >= 0.85', aLarge >= 0.85),
+      ratio(`(b) ${LARGE} / ${SMALL} tokens, cache on`, bOn, 'goal 0.90-1.10', flat(bOn)),
+      ratio(`(b) ${LARGE} / ${SMALL} tokens, cache off`, bOff, 'goal 0.90-1.10', flat(bOff)),
+      'ratios (server CPU per request, the same questions asked of the server alone)',
+      ratio(`(a) health / self CPU, ${SMALL} tokens, cache on`, cpu(smallOn.health) / cpu(smallOn.self), 'goal >= 0.85', cpu(smallOn.health) / cpu(smallOn.self) >= 0.85),
+      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache on`, cpu(smallOn.self) / cpu(largeOn.self), 'goal 0.90-1.10', flat(cpu(smallOn.self) / cpu(largeOn.self))),
+      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache off`, cpu(smallOff.self) / cpu(largeOff.self), 'goal 0.90-1.10', flat(cpu(smallOff.self) / cpu(largeOff.self))),
+      '',
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
