@@ -128,7 +128,7 @@ export async function publishRoutes(app: App): Promise<void> {
         schema: {
           summary: `Publish transformation and library versions (compat)${path === PUBLISH_PATHS[0] ? '' : '; same as /transformations/libraries/publish'}`,
           description:
-            'Runs every listed transformation version on its test input (or a sample event) against the listed library versions, else the published ones. If any fails, nothing is published (400 with failedTestResults). Otherwise every listed version is published in one transaction. Publishing an older version id rolls back. Unknown version ids answer 404 naming them.',
+            'Runs every listed transformation version on its test input and test suite (or a sample track event) against the listed library versions, else the published ones; an import whose library has neither a listed nor a published version fails the test (unpublished_import). If any test fails, nothing is published (400 test_failed with failedTestResults). Otherwise every listed version is published in one transaction. Publishing an older version id rolls back. Unknown version ids, or versions of deleted transformations or libraries, answer 404 naming them; two versions of one transformation or library answer 400.',
           tags: Tags,
           body: TestBody,
           response: { 200: Type.Object({ published: Type.Literal(true) }), ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
@@ -147,7 +147,8 @@ export async function publishRoutes(app: App): Promise<void> {
       config: { auth: 'access', scope: 'read' },
       schema: {
         summary: 'Test transformation and library versions (compat)',
-        description: 'Same body as publish; nothing is saved or published. Failed tests are reported in failedTestResults with status 200.',
+        description:
+          'Same body as publish; nothing is saved or published. Imports link the listed library versions, else the published ones, else (for a library never published) the latest. Failed tests are reported in failedTestResults with status 200; transformedEvents are the output events, in order. Unknown version ids answer 404 naming them.',
         tags: Tags,
         body: TestBody,
         response: { 200: CompatTestAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
@@ -162,7 +163,8 @@ export async function publishRoutes(app: App): Promise<void> {
       config: { auth: 'access', scope: 'read' },
       schema: {
         summary: 'Run test suites of transformation versions (compat)',
-        description: 'Each case runs its input; with expectedOutput the output must equal it (deep equality). Nothing is saved.',
+        description:
+          'Each case runs its input; with expectedOutput the output events must equal it (deep equality; key order does not matter). testInput, when given, runs as a case of its own; a transformation with neither runs the sample track event. Libraries link as in /transformations/libraries/test. Nothing is saved.',
         tags: Tags,
         body: TestBody,
         response: { 200: SuiteAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
