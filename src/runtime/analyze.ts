@@ -47,10 +47,9 @@ export class CodeAnalyzer {
       this.releaseCompiler(compiler);
     }
 
-    const syntax = scanModuleSyntax(code);
     if (kind === 'library') {
       if (imports.length > 0) {
-        const first = syntax.importOffsets[0];
+        const first = scanModuleSyntax(code).importOffsets[0];
         return {
           ok: false,
           error: {
@@ -63,6 +62,7 @@ export class CodeAnalyzer {
       return { ok: true, entry: null, imports: [] };
     }
 
+    const syntax = scanModuleSyntax(code);
     const hasEvent = syntax.exports.includes('transformEvent');
     const hasBatch = syntax.exports.includes('transformBatch');
     if (hasEvent && hasBatch) {

@@ -2,17 +2,9 @@
 // running it. V8 decides whether the code compiles; this only has to read code V8 already accepted,
 // so it skips over expressions instead of parsing them. The one heuristic is the classic `/`
 // ambiguity (division or regular expression), decided from the previous token.
-
-type TokenKind = 'name' | 'punct' | 'string' | 'template' | 'number' | 'regex' | 'private';
-
-interface Token {
-  kind: TokenKind;
-  /** Identifier or punctuator text; the decoded value for strings. */
-  value: string;
-  start: number;
-  /** A line terminator separates this token from the previous one (needed for ASI). */
-  newlineBefore: boolean;
-}
+//
+// It runs on the main thread for every save, on up to maxCodeBytes of untrusted code, so it is
+// linear, iterative where nesting is unbounded, and keeps tokens in typed arrays (no object per token).
 
 export interface ModuleSyntax {
   /** Names the module exports, `default` included, in source order (duplicates removed). */
@@ -20,6 +12,30 @@ export interface ModuleSyntax {
   /** Offsets of static `import` declarations and `export ... from` clauses. */
   importOffsets: number[];
 }
+
+const NAME = 1;
+/** Punctuators without a kind of their own. */
+const PUNCT = 2;
+const STRING = 3;
+const TEMPLATE = 4;
+const NUMBER = 5;
+const REGEX = 6;
+const PRIVATE = 7;
+// Punctuators the scan tests often get kinds of their own, so a test is one comparison.
+const OPEN = 8; // { ( [ ${
+const CLOSE = 9; // } ) ]
+const COMMA = 10;
+const SEMICOLON = 11;
+const DOT = 12; // . ?.
+const ASSIGN = 13; // =
+const COLON = 14;
+const SPREAD = 15;
+const STAR = 16;
+
+const punctuatorKinds = new Map<string, number>([
+  ['{', OPEN], ['(', OPEN], ['[', OPEN], ['${', OPEN], ['}', CLOSE], [')', CLOSE], [']', CLOSE],
+  [',', COMMA], [';', SEMICOLON], ['.', DOT], ['?.', DOT], ['=', ASSIGN], [':', COLON], ['...', SPREAD], ['*', STAR],
+]);
 
 /** Keywords after which an expression (so a regular expression) may start. */
 const expressionKeywords = new Set([
@@ -33,17 +49,30 @@ const operatorKeywords = new Set(['in', 'instanceof', 'of']);
 /** Parenthesised heads after which a statement, not an operator, follows: `if (x) /re/.test(s)`. */
 const statementHeads = new Set(['if', 'while', 'for', 'with']);
 
-const punctuators = [
+/** Multi-character punctuators by first character, longest first. */
+const punctuatorsByFirst = new Map<number, string[]>();
+for (const p of [
   '>>>=', '...', '===', '!==', '**=', '<<=', '>>=', '>>>', '&&=', '||=', '??=',
   '=>', '==', '!=', '<=', '>=', '&&', '||', '??', '?.', '++', '--', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '**', '<<', '>>',
-];
+]) {
+  const list = punctuatorsByFirst.get(p.charCodeAt(0)) ?? [];
+  list.push(p);
+  punctuatorsByFirst.set(p.charCodeAt(0), list);
+}
+
+/** Binding patterns nested deeper than this are skipped rather than read (names there are not entry points). */
+const MAX_PATTERN_DEPTH = 64;
 
 function isIdentifierStart(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 36 || code === 95 || code === 92 || code >= 0x80;
 }
 
 function isIdentifierPart(code: number): boolean {
-  return isIdentifierStart(code) || (code >= 48 && code <= 57) || code === 0x200c || code === 0x200d;
+  return isIdentifierStart(code) || (code >= 48 && code <= 57);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 function isWhitespace(code: number): boolean {
@@ -57,9 +86,58 @@ function isLineTerminator(code: number): boolean {
   return code === 10 || code === 13 || code === 0x2028 || code === 0x2029;
 }
 
+/** Tokens as parallel arrays: kind, start and end offsets, and whether a line break precedes. */
+class TokenList {
+  count = 0;
+  readonly kind: Uint8Array;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly newline: Uint8Array;
+
+  constructor(readonly source: string) {
+    // A token is at least one character, so the source length bounds the count.
+    const capacity = source.length + 1;
+    this.kind = new Uint8Array(capacity);
+    this.start = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+    this.newline = new Uint8Array(capacity);
+  }
+
+  push(kind: number, start: number, end: number, newline: boolean): void {
+    const i = this.count++;
+    this.kind[i] = kind;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.newline[i] = newline ? 1 : 0;
+  }
+
+  text(i: number): string {
+    return this.source.slice(this.start[i], this.end[i]);
+  }
+
+  is(i: number, kind: number, value?: string): boolean {
+    if (i < 0 || i >= this.count) return false;
+    const actual = this.kind[i] as number;
+    if (kind === PUNCT) {
+      if (actual !== PUNCT && actual < OPEN) return false;
+    } else if (actual !== kind) {
+      return false;
+    }
+    if (value === undefined) return true;
+    const start = this.start[i] as number;
+    return (this.end[i] as number) - start === value.length && this.source.startsWith(value, start);
+  }
+
+  /** The value of a string token, with escapes reduced to the escaped character. */
+  stringValue(i: number): string {
+    const raw = this.source.slice((this.start[i] as number) + 1, (this.end[i] as number) - 1);
+    return raw.replace(/\\(.)/gs, '$1');
+  }
+}
+
 /** Splits source into tokens, dropping comments and whitespace. */
-export function tokenize(source: string): Token[] {
-  const tokens: Token[] = [];
+function tokenize(source: string): TokenList {
+  const tokens = new TokenList(source);
   const length = source.length;
   let pos = 0;
   let newlineBefore = false;
@@ -70,29 +148,24 @@ export function tokenize(source: string): Token[] {
   const parenStack: boolean[] = [];
   let lastParenClosedHead = false;
 
-  const push = (kind: TokenKind, value: string, start: number): void => {
-    tokens.push({ kind, value, start, newlineBefore });
+  const push = (kind: number, start: number, end: number): void => {
+    if (kind === PUNCT) kind = punctuatorKinds.get(source.slice(start, end)) ?? PUNCT;
+    tokens.push(kind, start, end, newlineBefore);
     newlineBefore = false;
   };
 
   const regexAllowed = (): boolean => {
-    const prev = tokens[tokens.length - 1];
-    if (!prev) return true;
-    switch (prev.kind) {
-      case 'name':
-        return expressionKeywords.has(prev.value);
-      case 'number':
-      case 'string':
-      case 'template':
-      case 'regex':
-      case 'private':
-        return false;
-      case 'punct':
-        if (prev.value === ')') return lastParenClosedHead;
-        if (prev.value === ']') return false;
-        if (prev.value === '++' || prev.value === '--') return false;
-        return true;
+    const prev = tokens.count - 1;
+    if (prev < 0) return true;
+    const kind = tokens.kind[prev] as number;
+    if (kind === NAME) return expressionKeywords.has(tokens.text(prev));
+    if (kind === CLOSE) {
+      const first = source.charCodeAt(tokens.start[prev] as number);
+      if (first === 41) return lastParenClosedHead; // )
+      return first === 125; // } ends a block far more often than an object literal
     }
+    if (kind === PUNCT) return !(tokens.is(prev, PUNCT, '++') || tokens.is(prev, PUNCT, '--'));
+    return kind >= OPEN;
   };
 
   // Scans template text from `pos` (just after "`" or "}") up to "`" or "${".
@@ -103,20 +176,20 @@ export function tokenize(source: string): Token[] {
         pos += 2;
       } else if (code === 96) {
         pos++;
-        push('template', '', start);
+        push(TEMPLATE, start, pos);
         return;
       } else if (code === 36 && source.charCodeAt(pos + 1) === 123) {
-        pos += 2;
-        push('template', '', start);
+        push(TEMPLATE, start, pos);
         templateStack.push(braceDepth);
         braceDepth++;
-        push('punct', '${', pos - 2);
+        push(PUNCT, pos, pos + 2);
+        pos += 2;
         return;
       } else {
         pos++;
       }
     }
-    push('template', '', start);
+    push(TEMPLATE, start, pos);
   };
 
   if (source.startsWith('#!')) {
@@ -161,30 +234,23 @@ export function tokenize(source: string): Token[] {
           else pos++;
         }
         while (pos < length && isIdentifierPart(source.charCodeAt(pos))) pos++;
-        push('regex', '', start);
+        push(REGEX, start, pos);
         continue;
       }
-      const op = source.startsWith('/=', pos) ? '/=' : '/';
-      pos += op.length;
-      push('punct', op, start);
+      pos += next === 61 ? 2 : 1;
+      push(PUNCT, start, pos);
       continue;
     }
     if (code === 39 || code === 34) {
       pos++;
-      let value = '';
       while (pos < length) {
         const c = source.charCodeAt(pos);
         if (c === code) { pos++; break; }
-        if (c === 92) {
-          value += source[pos + 1] ?? '';
-          pos += 2;
-          continue;
-        }
+        if (c === 92) { pos += 2; continue; }
         if (isLineTerminator(c)) break;
-        value += source[pos];
         pos++;
       }
-      push('string', value, start);
+      push(STRING, start, pos);
       continue;
     }
     if (code === 96) {
@@ -194,132 +260,120 @@ export function tokenize(source: string): Token[] {
     }
     if (isIdentifierStart(code) || (code === 35 && isIdentifierStart(source.charCodeAt(pos + 1)))) {
       pos++;
-      while (pos < length && isIdentifierPart(source.charCodeAt(pos))) {
-        pos += source.charCodeAt(pos) === 92 ? 6 : 1;
-      }
-      const text = source.slice(start, pos);
-      push(code === 35 ? 'private' : 'name', text, start);
+      while (pos < length && isIdentifierPart(source.charCodeAt(pos))) pos++;
+      push(code === 35 ? PRIVATE : NAME, start, pos);
       continue;
     }
-    if ((code >= 48 && code <= 57) || (code === 46 && source.charCodeAt(pos + 1) >= 48 && source.charCodeAt(pos + 1) <= 57)) {
+    if (isDigit(code) || (code === 46 && isDigit(source.charCodeAt(pos + 1)))) {
       pos++;
       while (pos < length) {
         const c = source.charCodeAt(pos);
+        const prev = source.charCodeAt(pos - 1);
         if (isIdentifierPart(c) || c === 46) pos++;
-        else if ((c === 43 || c === 45) && /[eE]/.test(source[pos - 1] ?? '') && !/^0[xX]/.test(source.slice(start, pos))) pos++;
+        // An exponent sign: 1e+5 (not in hex literals, where e is a digit).
+        else if ((c === 43 || c === 45) && (prev === 101 || prev === 69) && !(source.charCodeAt(start + 1) === 120 || source.charCodeAt(start + 1) === 88)) pos++;
         else break;
       }
-      push('number', source.slice(start, pos), start);
+      push(NUMBER, start, pos);
       continue;
     }
-    // Punctuators.
     if (code === 123) {
       braceDepth++;
       pos++;
-      push('punct', '{', start);
+      push(PUNCT, start, pos);
       continue;
     }
     if (code === 125) {
-      if (templateStack.length > 0 && templateStack[templateStack.length - 1] === braceDepth - 1) {
-        templateStack.pop();
-        braceDepth--;
-        pos++;
-        push('punct', '}', start);
-        scanTemplate(pos);
-        continue;
-      }
       braceDepth--;
       pos++;
-      push('punct', '}', start);
+      push(PUNCT, start, pos);
+      if (templateStack.length > 0 && templateStack[templateStack.length - 1] === braceDepth) {
+        templateStack.pop();
+        scanTemplate(pos);
+      }
       continue;
     }
     if (code === 40) {
-      const prev = tokens[tokens.length - 1];
-      parenStack.push(prev !== undefined && prev.kind === 'name' && statementHeads.has(prev.value));
+      const prev = tokens.count - 1;
+      parenStack.push(prev >= 0 && tokens.kind[prev] === NAME && statementHeads.has(tokens.text(prev)));
       pos++;
-      push('punct', '(', start);
+      push(PUNCT, start, pos);
       continue;
     }
     if (code === 41) {
       lastParenClosedHead = parenStack.pop() ?? false;
       pos++;
-      push('punct', ')', start);
+      push(PUNCT, start, pos);
       continue;
     }
-    const op = punctuators.find((p) => source.startsWith(p, pos));
-    if (op && !(op === '?.' && /[0-9]/.test(source[pos + 2] ?? ''))) {
-      pos += op.length;
-      push('punct', op, start);
-      continue;
-    }
-    pos++;
-    push('punct', source[start] ?? '', start);
+    const op = punctuatorsByFirst.get(code)?.find((p) => source.startsWith(p, pos));
+    // `a?.5:b` is a conditional, not optional chaining.
+    if (op && !(op === '?.' && isDigit(source.charCodeAt(pos + 2)))) pos += op.length;
+    else pos++;
+    push(PUNCT, start, pos);
   }
   return tokens;
 }
 
-/** Whether `token` can end an expression, so a line break after it may end a statement. */
-function endsExpression(token: Token): boolean {
-  if (token.kind === 'punct') return token.value === ')' || token.value === ']' || token.value === '}' || token.value === '++' || token.value === '--';
-  if (token.kind === 'name') return !expressionKeywords.has(token.value) || token.value === 'this';
-  return true;
-}
-
-/** Whether `token`, after a line break, starts a new statement rather than continuing one. */
-function startsStatement(token: Token): boolean {
-  if (token.kind === 'name') return !operatorKeywords.has(token.value);
-  return token.kind === 'string' || token.kind === 'number' || token.kind === 'private' || (token.kind === 'punct' && (token.value === '{' || token.value === '++' || token.value === '--' || token.value === '!' || token.value === '~'));
-}
-
-const openers: Record<string, string> = { '{': '}', '(': ')', '[': ']', '${': '}' };
-
 /** Reads the export names and import positions of an ES module source. */
 export function scanModuleSyntax(source: string): ModuleSyntax {
   const tokens = tokenize(source);
-  const exports: string[] = [];
+  const count = tokens.count;
+  const exports = new Set<string>();
   const importOffsets: number[] = [];
-  const addExport = (name: string): void => {
-    if (!exports.includes(name)) exports.push(name);
-  };
 
-  const at = (i: number): Token | undefined => tokens[i];
-  const isPunct = (i: number, value: string): boolean => {
-    const t = tokens[i];
-    return t !== undefined && t.kind === 'punct' && t.value === value;
-  };
-  const isName = (i: number, value?: string): boolean => {
-    const t = tokens[i];
-    return t !== undefined && t.kind === 'name' && (value === undefined || t.value === value);
+  const isPunct = (i: number, value: string): boolean => tokens.is(i, PUNCT, value);
+  const isName = (i: number, value?: string): boolean => tokens.is(i, NAME, value);
+  const isKind = (i: number, kind: number): boolean => i >= 0 && i < count && tokens.kind[i] === kind;
+  const isOpener = (i: number): boolean => tokens.kind[i] === OPEN;
+  const isCloser = (i: number): boolean => tokens.kind[i] === CLOSE;
+  const exportedName = (i: number): string | undefined => {
+    if (tokens.kind[i] === NAME) return tokens.text(i);
+    if (tokens.kind[i] === STRING) return tokens.stringValue(i);
+    return undefined;
   };
 
   // Index just past the bracket group opened at `i`.
   const skipGroup = (i: number): number => {
     let depth = 0;
-    for (let j = i; j < tokens.length; j++) {
-      const t = tokens[j] as Token;
-      if (t.kind !== 'punct') continue;
-      if (t.value in openers) depth++;
-      else if (t.value === '}' || t.value === ')' || t.value === ']') {
+    for (let j = i; j < count; j++) {
+      if (isOpener(j)) depth++;
+      else if (isCloser(j)) {
         depth--;
         if (depth === 0) return j + 1;
       }
     }
-    return tokens.length;
+    return count;
+  };
+
+  /** Whether the token at `i` can end an expression, so a line break after it may end a statement. */
+  const endsExpression = (i: number): boolean => {
+    const kind = tokens.kind[i] as number;
+    if (kind === CLOSE) return true;
+    if (kind >= PUNCT && kind !== STRING && kind !== TEMPLATE && kind !== NUMBER && kind !== REGEX && kind !== PRIVATE) return isPunct(i, '++') || isPunct(i, '--');
+    if (kind === NAME) return !expressionKeywords.has(tokens.text(i));
+    return true;
+  };
+
+  /** Whether the token at `i`, after a line break, starts a new statement rather than continuing one. */
+  const startsStatement = (i: number): boolean => {
+    const kind = tokens.kind[i];
+    if (kind === NAME) return !operatorKeywords.has(tokens.text(i));
+    if (kind === STRING || kind === NUMBER || kind === PRIVATE) return true;
+    return isPunct(i, '{') || isPunct(i, '++') || isPunct(i, '--') || isPunct(i, '!') || isPunct(i, '~');
   };
 
   // Skips an expression starting at `i`, stopping before `,`/`;`/closing bracket at depth 0, or at a
   // line break that ends the statement (automatic semicolon insertion).
   const skipExpression = (i: number, stopAtNewline: boolean): number => {
     let j = i;
-    while (j < tokens.length) {
-      const t = tokens[j] as Token;
-      if (j > i && stopAtNewline && t.newlineBefore && endsExpression(tokens[j - 1] as Token) && startsStatement(t)) return j;
-      if (t.kind === 'punct') {
-        if (t.value === ',' || t.value === ';' || t.value === '}' || t.value === ')' || t.value === ']') return j;
-        if (t.value in openers) {
-          j = skipGroup(j);
-          continue;
-        }
+    while (j < count) {
+      if (j > i && stopAtNewline && tokens.newline[j] === 1 && endsExpression(j - 1) && startsStatement(j)) return j;
+      const kind = tokens.kind[j];
+      if (kind === COMMA || kind === SEMICOLON || kind === CLOSE) return j;
+      if (kind === OPEN) {
+        j = skipGroup(j);
+        continue;
       }
       j++;
     }
@@ -327,48 +381,41 @@ export function scanModuleSyntax(source: string): ModuleSyntax {
   };
 
   // Collects the names a binding pattern declares; returns the index after it.
-  const readBinding = (i: number, names: string[]): number => {
-    const t = at(i);
-    if (!t) return i;
-    if (t.kind === 'name') {
-      names.push(t.value);
+  const readBinding = (i: number, names: string[], depth: number): number => {
+    if (i >= count) return i;
+    if (tokens.kind[i] === NAME) {
+      names.push(tokens.text(i));
       return i + 1;
     }
-    if (isPunct(i, '[')) {
-      let j = i + 1;
-      while (j < tokens.length && !isPunct(j, ']')) {
-        if (isPunct(j, ',')) { j++; continue; }
-        if (isPunct(j, '...')) j++;
-        j = readBinding(j, names);
-        if (isPunct(j, '=')) j = skipExpression(j + 1, false);
-        if (isPunct(j, ',')) j++;
-        else if (!isPunct(j, ']')) return skipGroup(i);
-      }
-      return j + 1;
-    }
-    if (isPunct(i, '{')) {
-      let j = i + 1;
-      while (j < tokens.length && !isPunct(j, '}')) {
-        if (isPunct(j, '...')) {
-          j = readBinding(j + 1, names);
-        } else {
-          const key = at(j);
-          let keyEnd = j + 1;
-          if (isPunct(j, '[')) keyEnd = skipGroup(j);
-          if (isPunct(keyEnd, ':')) {
-            j = readBinding(keyEnd + 1, names);
-          } else {
-            if (key && key.kind === 'name') names.push(key.value);
-            j = keyEnd;
-          }
+    const array = isPunct(i, '[');
+    if (!array && !isPunct(i, '{')) return i + 1;
+    if (depth >= MAX_PATTERN_DEPTH) return skipGroup(i);
+    const close = array ? ']' : '}';
+    let j = i + 1;
+    while (j < count && !isPunct(j, close)) {
+      if (array) {
+        if (isPunct(j, ',')) {
+          j++;
+          continue;
         }
-        if (isPunct(j, '=')) j = skipExpression(j + 1, false);
-        if (isPunct(j, ',')) j++;
-        else if (!isPunct(j, '}')) return skipGroup(i);
+        if (isPunct(j, '...')) j++;
+        j = readBinding(j, names, depth + 1);
+      } else if (isPunct(j, '...')) {
+        j = readBinding(j + 1, names, depth + 1);
+      } else {
+        const keyEnd = isPunct(j, '[') ? skipGroup(j) : j + 1;
+        if (isPunct(keyEnd, ':')) {
+          j = readBinding(keyEnd + 1, names, depth + 1);
+        } else {
+          if (tokens.kind[j] === NAME) names.push(tokens.text(j));
+          j = keyEnd;
+        }
       }
-      return j + 1;
+      if (isPunct(j, '=')) j = skipExpression(j + 1, false);
+      if (isPunct(j, ',')) j++;
+      else if (!isPunct(j, close)) return skipGroup(i);
     }
-    return i + 1;
+    return j + 1;
   };
 
   // `export var|let|const a = 1, { b } = c, ...`
@@ -376,92 +423,69 @@ export function scanModuleSyntax(source: string): ModuleSyntax {
     let j = i;
     for (;;) {
       const names: string[] = [];
-      j = readBinding(j, names);
-      names.forEach(addExport);
+      j = readBinding(j, names, 0);
+      for (const name of names) exports.add(name);
       if (isPunct(j, '=')) j = skipExpression(j + 1, true);
       if (!isPunct(j, ',')) return;
       j++;
     }
   };
 
-  // `export { a, b as c, d as "e" } [from "m"]`
+  // `export { a, b as c, d as "e" } [from "m"]`; returns the index after the closing brace.
   const readExportList = (i: number): number => {
     let j = i + 1;
-    while (j < tokens.length && !isPunct(j, '}')) {
-      const local = at(j);
-      let exported = local;
+    while (j < count && !isPunct(j, '}')) {
+      let exported = exportedName(j);
       if (isName(j + 1, 'as')) {
-        exported = at(j + 2);
+        exported = exportedName(j + 2);
         j += 3;
       } else {
         j += 1;
       }
-      if (exported && (exported.kind === 'name' || exported.kind === 'string')) addExport(exported.value);
+      if (exported !== undefined) exports.add(exported);
       if (isPunct(j, ',')) j++;
     }
     return j + 1;
   };
 
   let depth = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i] as Token;
-    if (t.kind === 'punct') {
-      if (t.value in openers) depth++;
-      else if (t.value === '}' || t.value === ')' || t.value === ']') depth--;
-      continue;
-    }
-    if (t.kind !== 'name' || depth !== 0) continue;
-    const prev = tokens[i - 1];
-    if (prev && prev.kind === 'punct' && (prev.value === '.' || prev.value === '?.')) continue;
+  for (let i = 0; i < count; i++) {
+    const kind = tokens.kind[i];
+    if (kind === OPEN) depth++;
+    else if (kind === CLOSE) depth--;
+    if (kind !== NAME || depth !== 0) continue;
+    if (isKind(i - 1, DOT)) continue;
 
-    if (t.value === 'import') {
+    if (isName(i, 'import')) {
       // Not `import(...)` (dynamic) nor `import.meta`.
-      if (!isPunct(i + 1, '(') && !isPunct(i + 1, '.')) importOffsets.push(t.start);
+      if (!isPunct(i + 1, '(') && !isPunct(i + 1, '.')) importOffsets.push(tokens.start[i] as number);
       continue;
     }
-    if (t.value !== 'export') continue;
+    if (!isName(i, 'export')) continue;
 
-    const next = at(i + 1);
-    if (!next) break;
-    if (next.kind === 'name') {
-      switch (next.value) {
-        case 'default':
-          addExport('default');
-          break;
-        case 'function':
-        case 'class': {
-          const j = isPunct(i + 2, '*') ? i + 3 : i + 2;
-          if (isName(j)) addExport((tokens[j] as Token).value);
-          break;
-        }
-        case 'async': {
-          const j = isPunct(i + 3, '*') ? i + 4 : i + 3;
-          if (isName(i + 2, 'function') && isName(j)) addExport((tokens[j] as Token).value);
-          break;
-        }
-        case 'var':
-        case 'let':
-        case 'const':
-          readDeclarations(i + 2);
-          break;
-      }
-      continue;
-    }
-    if (isPunct(i + 1, '{')) {
+    if (isName(i + 1, 'default')) {
+      exports.add('default');
+    } else if (isName(i + 1, 'function') || isName(i + 1, 'class')) {
+      const j = isPunct(i + 2, '*') ? i + 3 : i + 2;
+      if (isName(j)) exports.add(tokens.text(j));
+    } else if (isName(i + 1, 'async')) {
+      const j = isPunct(i + 3, '*') ? i + 4 : i + 3;
+      if (isName(i + 2, 'function') && isName(j)) exports.add(tokens.text(j));
+    } else if (isName(i + 1, 'var') || isName(i + 1, 'let') || isName(i + 1, 'const')) {
+      readDeclarations(i + 2);
+    } else if (isPunct(i + 1, '{')) {
       const after = readExportList(i + 1);
-      if (isName(after, 'from')) importOffsets.push(t.start);
-      continue;
-    }
-    if (isPunct(i + 1, '*')) {
+      if (isName(after, 'from')) importOffsets.push(tokens.start[i] as number);
+    } else if (isPunct(i + 1, '*')) {
       // `export * from "m"` adds the other module's names, which are not known here.
       if (isName(i + 2, 'as')) {
-        const alias = at(i + 3);
-        if (alias && (alias.kind === 'name' || alias.kind === 'string')) addExport(alias.value);
+        const alias = exportedName(i + 3);
+        if (alias !== undefined) exports.add(alias);
       }
-      importOffsets.push(t.start);
+      importOffsets.push(tokens.start[i] as number);
     }
   }
-  return { exports, importOffsets };
+  return { exports: [...exports], importOffsets };
 }
 
 /** 1-based line and column of a source offset. */

@@ -117,6 +117,12 @@ describe('scanModuleSyntax', () => {
     expect(exportsOf(code)).toEqual(['a', 'b']);
   });
 
+  it('reads nested patterns and survives absurdly deep ones', () => {
+    expect(exportsOf('export const [a, [b, { c: [d] }]] = value;')).toEqual(['a', 'b', 'd']);
+    expect(() => exportsOf(`export const ${'['.repeat(20000)}x${']'.repeat(20000)} = y;\nexport function transformEvent() {}`)).not.toThrow();
+    expect(exportsOf(`export const ${'['.repeat(20000)}x${']'.repeat(20000)} = y;\nexport function transformEvent() {}`)).toContain('transformEvent');
+  });
+
   it('finds static imports but not dynamic import() or import.meta', () => {
     const code = 'import a from "x";\nconst m = import.meta;\nconst p = import("y");\nexport { z } from "w";';
     expect(scanModuleSyntax(code).importOffsets).toEqual([0, code.indexOf('export { z }')]);
