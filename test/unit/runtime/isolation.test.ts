@@ -2,9 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime, type RunInput } from '../../../src/runtime/index.js';
 import { input, rejection, versionId } from './helpers.js';
 
-// Small limits keep hostile cases quick.
-const runtime = createRuntime({ limits: { cpuTimeMs: 200, wallTimeMs: 1000, memoryMb: 32 }, workspaceConcurrency: 2 });
-afterAll(() => runtime.close());
+// Small limits keep hostile cases quick. The wall-clock limit is generous so that on a busy machine
+// a CPU-bound loop still reaches its CPU limit first; the wall-clock case has its own runtime.
+const runtime = createRuntime({ limits: { cpuTimeMs: 200, wallTimeMs: 20_000, memoryMb: 32 }, workspaceConcurrency: 2 });
+const impatient = createRuntime({ limits: { cpuTimeMs: 200, wallTimeMs: 500 } });
+// Garbage collection near the memory limit costs CPU time; memory cases get room to reach the limit.
+const cramped = createRuntime({ limits: { cpuTimeMs: 5000, wallTimeMs: 20_000, memoryMb: 32 } });
+afterAll(() => Promise.all([runtime.close(), impatient.close(), cramped.close()]));
 
 const MEMORY_BOMB = 'const hoard = []; while (true) hoard.push(new Array(100000).fill(1.5));';
 
@@ -43,20 +47,22 @@ describe('CPU and wall-clock limits', () => {
   });
 
   it('stops a batch that never settles with wall_limit', async () => {
-    const error = await rejection(runtime.run(input('export function transformBatch(events) { return new Promise(() => {}); }', [{}])));
+    const error = await rejection(impatient.run(input('export function transformBatch(events) { return new Promise(() => {}); }', [{}])));
     expect(error.code).toBe('wall_limit');
+    expect(error.message).toBe('the batch did not finish within 500 ms');
   });
 });
 
 describe('memory limit', () => {
   it('fails a memory bomb with memory_limit and gives the next run a fresh isolate', async () => {
     const run = fixed(`export function transformEvent(e) { if (e.bomb) { ${MEMORY_BOMB} } return { fine: true }; }`);
-    await runtime.run(run([{}]));
-    const before = runtime.stats().limitKills.memory;
-    const error = await rejection(runtime.run(run([{ bomb: true }])));
+    await cramped.run(run([{}]));
+    const before = cramped.stats().limitKills.memory;
+    const error = await rejection(cramped.run(run([{ bomb: true }])));
     expect(error.code).toBe('memory_limit');
-    expect(runtime.stats().limitKills.memory).toBe(before + 1);
-    const next = await runtime.run(run([{}, {}]));
+    expect(error.message).toBe('the batch used more than 32 MB of memory');
+    expect(cramped.stats().limitKills.memory).toBe(before + 1);
+    const next = await cramped.run(run([{}, {}]));
     expect(JSON.parse(JSON.stringify(next.results))).toEqual([
       { index: 0, statusCode: 200, output: { fine: true } },
       { index: 1, statusCode: 200, output: { fine: true } },
@@ -186,8 +192,17 @@ describe('workspaces', () => {
     expect(await Promise.all(hostileRuns)).toEqual(['cpu_limit', 'cpu_limit', 'cpu_limit', 'cpu_limit']);
   });
 
+  it('serves other workspaces while one runs memory bombs', async () => {
+    const bomber = fixed(`export function transformEvent(e) { ${MEMORY_BOMB} }`);
+    const normal = fixed('export function transformEvent(e) { return { ok: e.n }; }');
+    const bombs = Array.from({ length: 3 }, () => cramped.run(bomber([{}], 'ws-bomber')).catch((error: { code?: string }) => error.code));
+    const normalResults = await Promise.all(Array.from({ length: 6 }, (_, n) => cramped.run(normal([{ n }], 'ws-normal'))));
+    normalResults.forEach((out, n) => expect(out.results).toMatchObject([{ index: 0, statusCode: 200, output: { ok: n } }]));
+    expect(await Promise.all(bombs)).toEqual(['memory_limit', 'memory_limit', 'memory_limit']);
+  });
+
   it('fails fast with overloaded when a workspace queue is full', async () => {
-    const tight = createRuntime({ limits: { cpuTimeMs: 200, wallTimeMs: 1000 }, workspaceConcurrency: 1, workspaceQueueLimit: 1 });
+    const tight = createRuntime({ limits: { cpuTimeMs: 200, wallTimeMs: 20_000 }, workspaceConcurrency: 1, workspaceQueueLimit: 1 });
     try {
       const slow = fixed('export function transformEvent(e) { while (true) {} }');
       const first = tight.run(slow([{}], 'ws-busy')).catch((error: { code?: string }) => error.code);
