@@ -68,6 +68,14 @@ const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const info: BenchServerInfo = { url, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions };
 process.send?.({ ready: info });
 
+// The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.
+// With --expose-gc (BENCH_EXPOSE_GC=1) it collects first, which tells retained memory from garbage.
+process.on('message', (message: { memory?: boolean; gc?: boolean }) => {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (message.gc && collect) collect();
+  if (message.memory) process.send?.({ memory: { ...process.memoryUsage(), runtime: services.runtime.stats() } });
+});
+
 const shutdown = async () => {
   await app.close();
   await services.close();

@@ -151,7 +151,6 @@ export interface WireTally {
   events: number;
   malformed: number;
   versionNotFound: number;
-  batchFailures: number;
 }
 
 export interface WireServingDeps {
@@ -173,8 +172,8 @@ const RETRYABLE_RUN_ERRORS = new Set(['overloaded', 'shutting_down']);
 
 /** Thrown when the request should be retried whole; the route answers 503 with Retry-After. */
 export class RetryableServingError extends DomainError {
-  constructor(message: string) {
-    super('unavailable', 'overloaded', message);
+  constructor(code: string, message: string) {
+    super('unavailable', code, message);
   }
 }
 
@@ -193,7 +192,7 @@ function commonMetadataOf(group: WireGroup): Record<string, unknown> {
 export async function serveWireBatch(deps: WireServingDeps, entries: readonly unknown[], options: WireServingOptions): Promise<{ json: string; tally: WireTally }> {
   const batch = groupWireBatch(entries);
   const response = new WireResponse(batch.metadata);
-  const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0, batchFailures: 0 };
+  const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0 };
   for (const { position, error } of batch.rejected) response.failure(position, 400, error);
 
   let libraries: Promise<Map<string, LibraryVersion>> | undefined;
@@ -214,7 +213,6 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       return;
     }
     if (version.language !== 'javascript') {
-      tally.batchFailures++;
       for (const position of group.positions) response.failure(position, 400, `language ${version.language} is not supported by this runtime`);
       return;
     }
@@ -230,8 +228,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       });
     } catch (error) {
       if (!(error instanceof RunError)) throw error;
-      if (RETRYABLE_RUN_ERRORS.has(error.code)) throw new RetryableServingError(error.message);
-      tally.batchFailures++;
+      if (RETRYABLE_RUN_ERRORS.has(error.code)) throw new RetryableServingError(error.code, error.message);
       for (const position of group.positions) response.failure(position, 400, error.message);
       return;
     }
