@@ -33,6 +33,16 @@ export type AuthFailureReason =
 
 export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: AuthFailureReason };
 
+export interface VerifyContext {
+  ip: string;
+  /** The Basic user name given beside an access token; must then be the token's owner. */
+  email?: string | null;
+  userAgent?: string | null;
+}
+
+const MALFORMED: VerifyResult = Object.freeze({ ok: false, reason: 'malformed' });
+const UNKNOWN: VerifyResult = Object.freeze({ ok: false, reason: 'unknown' });
+
 interface CachedCredential {
   principal: Principal;
   digest: string;
@@ -131,28 +141,38 @@ export class CredentialVerifier {
     this.keys.clear();
   }
 
-  async verify(secret: string, context: { ip: string; email?: string | null; userAgent?: string | null }): Promise<VerifyResult> {
+  /**
+   * Verifies a presented secret. A cached credential is answered synchronously (no promise on the
+   * hot path); otherwise the answer is a promise of the store lookup. `await` works for both.
+   */
+  verify(secret: string, context: VerifyContext): VerifyResult | Promise<VerifyResult> {
     const kind = secretKind(secret);
-    if (kind === null) return { ok: false, reason: 'malformed' };
+    if (kind === null) return MALFORMED;
     const digest = digestSecret(this.pepper, secret);
     const now = Date.now();
-
-    let entry = this.cache.get(digest);
+    const entry = this.cache.get(digest);
     if (entry && entry.cachedUntil > now) {
       // Map order is the LRU order: re-insert on every hit.
       this.cache.delete(digest);
       this.cache.set(digest, entry);
       this.options.onCacheLookup?.(true);
-    } else {
-      this.options.onCacheLookup?.(false);
-      const generation = this.generation;
-      entry = await this.load(kind, digest, now);
-      if (!entry) return { ok: false, reason: 'unknown' };
-      // An eviction during the lookup may concern this very row, read before the change committed.
-      if (generation === this.generation) this.remember(entry);
+      return this.conclude(entry, digest, now, context);
     }
-    if (!digestsEqual(entry.digest, digest)) return { ok: false, reason: 'unknown' };
+    this.options.onCacheLookup?.(false);
+    return this.verifyFromStore(kind, digest, now, context);
+  }
 
+  private async verifyFromStore(kind: SecretKind, digest: string, now: number, context: VerifyContext): Promise<VerifyResult> {
+    const generation = this.generation;
+    const entry = await this.load(kind, digest, now);
+    if (!entry) return UNKNOWN;
+    // An eviction during the lookup may concern this very row, read before the change committed.
+    if (generation === this.generation) this.remember(entry);
+    return this.conclude(entry, digest, now, context);
+  }
+
+  private conclude(entry: CachedCredential, digest: string, now: number, context: VerifyContext): VerifyResult {
+    if (!digestsEqual(entry.digest, digest)) return UNKNOWN;
     const failure = this.check(entry, now, context);
     if (failure) {
       this.auditFailure(entry.principal, failure, context);
@@ -162,7 +182,7 @@ export class CredentialVerifier {
     return { ok: true, principal: entry.principal };
   }
 
-  private check(entry: CachedCredential, now: number, context: { ip: string; email?: string | null }): AuthFailureReason | null {
+  private check(entry: CachedCredential, now: number, context: VerifyContext): AuthFailureReason | null {
     if (entry.graceUntil !== null && now >= entry.graceUntil) return 'rotated_out';
     if (entry.revoked) return 'revoked';
     if (entry.expiresAt !== null && now >= entry.expiresAt) return 'expired';
@@ -264,7 +284,7 @@ export class CredentialVerifier {
   }
 
   /** Failures of real tokens go to their workspace's audit log; the secret never does. */
-  private auditFailure(principal: Principal, reason: AuthFailureReason, context: { ip: string; userAgent?: string | null }): void {
+  private auditFailure(principal: Principal, reason: AuthFailureReason, context: VerifyContext): void {
     const actor = principal.kind === 'access' ? { type: 'access_token' as const, id: principal.tokenId } : { type: 'workspace' as const, id: principal.workspaceId };
     const action = reason === 'rotated_out' ? 'access_token.reuse' : 'auth.failure';
     recordAudit(this.store.db, principal.workspaceId, { ...actor, ip: context.ip, userAgent: context.userAgent ?? null }, { action, target: actor.id, outcome: 'failure', reason }).catch((err: unknown) =>

@@ -91,9 +91,6 @@ export interface AuthPluginOptions {
   onFailure?: (reason: AuthFailureReason) => void;
 }
 
-function requiredScope(request: FastifyRequest): Scope {
-  return request.routeOptions.config.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
-}
 
 /**
  * One guard for every route, driven by the route's declared policy. Authentication runs before the
@@ -111,36 +108,41 @@ export const authPlugin = fp<AuthPluginOptions>(
       }
     });
 
+    // Only failures are throttled: a valid credential from a throttled address still passes, so
+    // one noisy client behind a shared NAT cannot lock out its neighbours.
+    const refuse = (request: FastifyRequest, reply: FastifyReply, reason: AuthFailureReason) => {
+      options.onFailure?.(reason);
+      request.log.info({ authFailure: reason }, 'authentication failed');
+      const wait = options.throttle.retryAfter(request.ip);
+      if (wait > 0) {
+        reply.header('Retry-After', String(wait));
+        return sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
+      }
+      options.throttle.recordFailure(request.ip);
+      return sendUnauthorized(reply);
+    };
+
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const policy = request.routeOptions.config.auth ?? (request.routeOptions.url === undefined ? 'none' : request.routeOptions.url.startsWith('/docs') ? 'none' : 'access');
+      // routeOptions is rebuilt on every read: read it once.
+      const route = request.routeOptions;
+      const policy = route.config.auth ?? (route.url === undefined || route.url.startsWith('/docs') ? 'none' : 'access');
       if (policy === 'none') return;
       const header = request.headers.authorization ?? (request.headers['authorisation'] as string | undefined);
       if (policy === 'runtime' && options.runtimeOpen && header === undefined) return;
 
-      // Only failures are throttled: a valid credential from a throttled address still passes, so
-      // one noisy client behind a shared NAT cannot lock out its neighbours.
-      const fail = (reason: AuthFailureReason) => {
-        options.onFailure?.(reason);
-        request.log.info({ authFailure: reason }, 'authentication failed');
-        const wait = options.throttle.retryAfter(request.ip);
-        if (wait > 0) {
-          reply.header('Retry-After', String(wait));
-          return sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
-        }
-        options.throttle.recordFailure(request.ip);
-        return sendUnauthorized(reply);
-      };
-
       const parsed = parseAuthorization(header);
-      if (!parsed.ok) return fail(parsed.reason);
-      const result = await options.verifier.verify(parsed.secret, { ip: request.ip, email: parsed.email, userAgent: request.headers['user-agent'] ?? null });
-      if (!result.ok) return fail(result.reason);
+      if (!parsed.ok) return refuse(request, reply, parsed.reason);
+      // A cached credential is answered synchronously; only a store lookup is awaited.
+      const pending = options.verifier.verify(parsed.secret, { ip: request.ip, email: parsed.email, userAgent: request.headers['user-agent'] ?? null });
+      const result = pending instanceof Promise ? await pending : pending;
+      if (!result.ok) return refuse(request, reply, result.reason);
       const principal = result.principal;
 
       const wanted = policy === 'workspace' ? 'workspace' : policy === 'access' ? 'access' : null;
-      if (wanted !== null && principal.kind !== wanted) return fail('wrong_kind');
-      if (principal.kind === 'access' && !principal.scopes.includes(requiredScope(request))) {
-        return sendError(reply, 403, 'insufficient_scope', `this access token lacks the ${requiredScope(request)} scope`);
+      if (wanted !== null && principal.kind !== wanted) return refuse(request, reply, 'wrong_kind');
+      if (principal.kind === 'access') {
+        const scope = route.config.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+        if (!principal.scopes.includes(scope)) return sendError(reply, 403, 'insufficient_scope', `this access token lacks the ${scope} scope`);
       }
       request.principal = principal;
     });

@@ -296,6 +296,13 @@ describe('GET /accessTokens (compat)', () => {
     expect((await call('GET', '/accessTokens', { contentType: 'application/json' })).status).toBe(200);
   });
 
+  it('guards HEAD as it guards GET', async () => {
+    const anonymous = await fetch(`${server.url}/accessTokens`, { method: 'HEAD' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Basic realm="tiller"');
+    expect((await fetch(`${server.url}/accessTokens`, { method: 'HEAD', headers: { authorization: server.workspaceAuth } })).status).toBe(200);
+  });
+
   it('refuses no credentials and an access token with 401', async () => {
     const { token } = await server.issueAccessToken({ name: 'wrong-kind' });
     expectUnauthorized(await call('GET', '/accessTokens', { auth: null }));
