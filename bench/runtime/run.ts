@@ -17,6 +17,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,21 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+/** Where the server's memory is: its own V8 heap, external buffers, the isolates' heaps, and RSS. */
+async function memoryBreakdown(child: ChildProcess): Promise<string> {
+  const memory = await new Promise<NodeJS.MemoryUsage & { runtime: { isolates: number; heapUsedBytes: number } }>((resolve) => {
+    const onMessage = (message: { memory?: NodeJS.MemoryUsage & { runtime: { isolates: number; heapUsedBytes: number } } }) => {
+      if (!message.memory) return;
+      child.off('message', onMessage);
+      resolve(message.memory);
+    };
+    child.on('message', onMessage);
+    child.send({ memory: true });
+  });
+  const mb = (bytes: number) => fmt(bytes / 1024 / 1024);
+  return `RSS ${mb(memory.rss)} MB = main V8 heap ${mb(memory.heapTotal)} MB (used ${mb(memory.heapUsed)}) + external ${mb(memory.external)} MB + ${memory.runtime.isolates} isolates (heaps used ${mb(memory.runtime.heapUsedBytes)} MB) + the rest (native)`;
+}
+
 // ---------------------------------------------------------------- load
 
 function batchBody(versionId: string, libraryVersionId?: string): string {
@@ -126,6 +142,9 @@ interface Row {
   concurrency: number;
   tiller: Measurement;
   native: Measurement;
+  /** Median of the per-repetition ratios. */
+  ratio: number;
+  ratios: number[];
 }
 
 async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Promise<Row[]> {
@@ -144,22 +163,24 @@ async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Pr
     for (const connections of CONCURRENCY) {
       const tillerRuns: Measurement[] = [];
       const nativeRuns: Measurement[] = [];
+      const ratios: number[] = [];
       for (let rep = 0; rep < REPS; rep++) {
-        // Alternate the two paths so drift on the machine affects both alike.
-        for (const [url, runs] of [
-          [tillerUrl, tillerRuns],
-          [nativeUrl, nativeRuns],
-        ] as const) {
-          if (WARMUP > 0) await load(url, body, connections, WARMUP);
-          runs.push(await load(url, body, connections, SECONDS));
-          rssPeak.value = Math.max(rssPeak.value, rssMb(info.pid));
-        }
+        // Each repetition runs the two paths back to back and yields one ratio, so load from
+        // elsewhere on the machine that drifts between repetitions affects both sides of it alike.
+        if (WARMUP > 0) await load(tillerUrl, body, connections, WARMUP);
+        const tiller = await load(tillerUrl, body, connections, SECONDS);
+        if (WARMUP > 0) await load(nativeUrl, body, connections, WARMUP);
+        const native = await load(nativeUrl, body, connections, SECONDS);
+        tillerRuns.push(tiller);
+        nativeRuns.push(native);
+        ratios.push(tiller.eventsPerSecond / native.eventsPerSecond);
+        rssPeak.value = Math.max(rssPeak.value, rssMb(info.pid));
       }
       const pick = (runs: Measurement[]): Measurement => ({ eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) });
-      const row = { scenario: scenario.title, concurrency: connections, tiller: pick(tillerRuns), native: pick(nativeRuns) };
+      const row: Row = { scenario: scenario.title, concurrency: connections, tiller: pick(tillerRuns), native: pick(nativeRuns), ratio: median(ratios), ratios };
       rows.push(row);
       process.stdout.write(
-        `  ${row.scenario.padEnd(26)} c=${String(connections).padEnd(3)} tiller ${fmt(row.tiller.eventsPerSecond).padStart(8)} ev/s  native ${fmt(row.native.eventsPerSecond).padStart(8)} ev/s  ratio ${fmt(row.tiller.eventsPerSecond / row.native.eventsPerSecond, 2)}\n`,
+        `  ${row.scenario.padEnd(26)} c=${String(connections).padEnd(3)} tiller ${fmt(row.tiller.eventsPerSecond).padStart(8)} ev/s  native ${fmt(row.native.eventsPerSecond).padStart(8)} ev/s  ratio ${fmt(row.ratio, 2)} (runs ${ratios.map((r) => fmt(r, 2)).join(', ')})\n`,
       );
     }
   }
@@ -192,7 +213,7 @@ async function metricValue(url: string, name: string): Promise<number> {
   return Number(line?.split(' ')[1] ?? NaN);
 }
 
-async function rssWhileCycling(info: BenchServerInfo): Promise<string[]> {
+async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Promise<string[]> {
   const url = `${info.url}/customTransform`;
   const bodies = info.cycleVersions.map((v) => batchBody(v));
   const lines: string[] = [];
@@ -222,6 +243,7 @@ async function rssWhileCycling(info: BenchServerInfo): Promise<string[]> {
   const evictions = await metricValue(info.url, 'tiller_runtime_isolate_evictions');
   const cached = await metricValue(info.url, 'tiller_serving_version_cache_entries');
   lines.unshift(`  RSS before ${fmt(before)} MB; peak while cycling ${fmt(peak)} MB`);
+  lines.push(`  now ${await memoryBreakdown(child)}`);
   lines.push(`  live isolates ${isolates} (bound TILLER_SANDBOX_MAX_ISOLATES=${process.env.TILLER_SANDBOX_MAX_ISOLATES ?? 64}), isolates evicted ${evictions}, versions in the serving cache ${cached}`);
   return lines;
 }
@@ -231,24 +253,25 @@ async function rssWhileCycling(info: BenchServerInfo): Promise<string[]> {
 const { child, info } = await startServer();
 try {
   console.log(`Tiller runtime benchmark: ${BATCH}-event batches of ~600-byte track events through POST /customTransform vs the native path`);
-  console.log(`(${WARMUP} s warm-up + ${SECONDS} s per run, median of ${REPS}; server pid ${info.pid}, MALLOC_ARENA_MAX=2, --no-node-snapshot)\n`);
+  console.log(`(${WARMUP} s warm-up + ${SECONDS} s per run, median of ${REPS}; server pid ${info.pid}, MALLOC_ARENA_MAX=2, --no-node-snapshot)`);
+  console.log(`Machine: ${cpus().length} cores, load average ${loadavg().map((l) => fmt(l, 1)).join(' ')} at start (other work on the machine skews absolute numbers; ratios pair back-to-back runs)\n`);
   const rssPeak = { value: rssMb(info.pid) };
   let rows: Row[] = [];
   if (PARTS.has('throughput')) {
     rows = await throughput(info, rssPeak);
-    console.log('\n| transformation | in flight | Tiller events/s | native events/s | ratio | Tiller p50 / p99 ms | native p50 / p99 ms |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log('\n| transformation | in flight | Tiller events/s | native events/s | ratio (median of runs) | runs | Tiller p50 / p99 ms | native p50 / p99 ms |');
+    console.log('|---|---:|---:|---:|---:|---|---:|---:|');
     for (const row of rows) {
       console.log(
-        `| ${row.scenario} | ${row.concurrency} | ${fmt(row.tiller.eventsPerSecond)} | ${fmt(row.native.eventsPerSecond)} | ${fmt(row.tiller.eventsPerSecond / row.native.eventsPerSecond, 2)} | ${fmt(row.tiller.p50)} / ${fmt(row.tiller.p99)} | ${fmt(row.native.p50)} / ${fmt(row.native.p99)} |`,
+        `| ${row.scenario} | ${row.concurrency} | ${fmt(row.tiller.eventsPerSecond)} | ${fmt(row.native.eventsPerSecond)} | ${fmt(row.ratio, 2)} | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${fmt(row.tiller.p50)} / ${fmt(row.tiller.p99)} | ${fmt(row.native.p50)} / ${fmt(row.native.p99)} |`,
       );
     }
     const goal = rows.find((r) => r.scenario === 'trivial transformEvent' && r.concurrency === 4);
     if (goal) {
-      const ratio = goal.tiller.eventsPerSecond / goal.native.eventsPerSecond;
+      const ratio = goal.ratio;
       console.log(`\nGoal: trivial transformEvent at 4 in flight >= ${TARGET_RATIO} of native: ${fmt(ratio, 2)} ${ratio >= TARGET_RATIO ? '(met)' : '(NOT met)'}`);
     }
-    console.log(`Server RSS peak during the throughput runs: ${fmt(rssPeak.value)} MB`);
+    console.log(`Server RSS peak during the throughput runs: ${fmt(rssPeak.value)} MB; now ${await memoryBreakdown(child)}`);
   }
   if (PARTS.has('first')) {
     const first = await firstRequestLatency(info);
@@ -258,7 +281,7 @@ try {
   }
   if (PARTS.has('rss')) {
     console.log(`\nServer RSS while cycling through ${info.cycleVersions.length} distinct versions (4 in flight, three passes):`);
-    for (const line of await rssWhileCycling(info)) console.log(line);
+    for (const line of await rssWhileCycling(info, child)) console.log(line);
   }
 } finally {
   await stopServer(child);
