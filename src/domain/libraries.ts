@@ -281,7 +281,7 @@ export async function lockImportedLibraries(
   dialect: Dialect,
   workspaceId: string,
   imports: string[],
-  options: { requirePublished: boolean },
+  options: { requirePublished: boolean; allowMissing?: boolean },
 ): Promise<void> {
   if (imports.length === 0) return;
   let query = trx
@@ -294,7 +294,7 @@ export async function lockImportedLibraries(
   const rows = await query.execute();
   const live = new Map(rows.map((row) => [row.import_name, row.published_version_id]));
   const missing = imports.filter((name) => !live.has(name));
-  if (missing.length > 0) {
+  if (missing.length > 0 && !options.allowMissing) {
     throw invalid('unknown_import', `the code imports ${quoteList(missing)}, which ${missing.length === 1 ? 'is not a library' : 'are not libraries'} of this workspace`, { imports: missing });
   }
   if (options.requirePublished) {

@@ -162,12 +162,22 @@ async function validateForSave(
   code: string,
   events: unknown[] | undefined,
   publish: boolean,
-): Promise<string[]> {
+  draft: boolean,
+): Promise<{ imports: string[]; unresolved: string[] }> {
   const imports = await checkTransformationCode(ctx, code);
   const linker = new LibraryLinker(ctx.store.db, workspaceId, [], publish ? 'publish' : 'test');
   const link = await linker.link(imports);
-  if (!link.ok) throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
-  if (events === undefined && !publish) return imports;
+  if (!link.ok) {
+    // Git-driven clients upsert transformations before the libraries they import, with an
+    // explicit publish=false and no events. Such a draft may name a library that the same run
+    // creates next; test and publish refuse it until the library exists.
+    if (draft && events === undefined && link.code === 'unknown_import') {
+      const missing = await unresolvedImports(ctx, workspaceId, imports);
+      if (missing.length > 0) return { imports, unresolved: missing };
+    }
+    throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
+  }
+  if (events === undefined && !publish) return { imports, unresolved: [] };
 
   // The run uses the id the version will be saved under, so its sandbox stays warm for real runs.
   const run = await runBatch(ctx, workspaceId, { versionId, code }, link.libraries, events ?? sampleEvents());
@@ -179,7 +189,35 @@ async function validateForSave(
       logs: run.logs,
     });
   }
-  return imports;
+  return { imports, unresolved: [] };
+}
+
+async function unresolvedImports(ctx: CatalogContext, workspaceId: string, imports: string[]): Promise<string[]> {
+  if (imports.length === 0) return [];
+  const rows = await ctx.store.db
+    .selectFrom('libraries')
+    .select('import_name')
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .where('import_name', 'in', [...new Set(imports)])
+    .execute();
+  const live = new Set(rows.map((row) => row.import_name));
+  return imports.filter((name) => !live.has(name));
+}
+
+function withWarnings<T extends object>(view: T, unresolved: string[]): T & { warnings?: { code: string; message: string; imports: string[] }[] } {
+  if (unresolved.length === 0) return view;
+  const list = unresolved.map((name) => JSON.stringify(name)).join(', ');
+  return {
+    ...view,
+    warnings: [
+      {
+        code: 'unknown_import',
+        message: `saved as a draft, but the code imports ${list}, which ${unresolved.length === 1 ? 'is not a library' : 'are not libraries'} of this workspace yet; create ${unresolved.length === 1 ? 'it' : 'them'} before testing or publishing this version`,
+        imports: unresolved,
+      },
+    ],
+  };
 }
 
 export async function createTransformation(
@@ -187,14 +225,14 @@ export async function createTransformation(
   workspaceId: string,
   actor: Actor,
   input: CreateTransformationInput,
-  options: { publish: boolean },
+  options: { publish: boolean; draft?: boolean },
 ): Promise<TransformationView> {
   const language = assertLanguage(input.language);
   const name = normalizeName(input.name);
   const description = normalizeDescription(input.description);
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish) ?? [];
   const versionId = newId();
-  const imports = await validateForSave(ctx, workspaceId, versionId, input.code, input.events, options.publish);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, versionId, input.code, input.events, options.publish, options.draft ?? false);
 
   const id = newId();
   const now = nowIso();
@@ -227,13 +265,13 @@ export async function createTransformation(
     created_by: actor.id,
   };
   await ctx.store.db.transaction().execute(async (trx) => {
-    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish });
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
     await trx.insertInto('transformations').values(transformation).execute();
     await trx.insertInto('transformation_versions').values(version).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.create', target: id, reason: `version ${versionId}` });
     if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
   });
-  return transformationView(transformation, version);
+  return withWarnings(transformationView(transformation, version), unresolved);
 }
 
 export async function updateTransformation(
@@ -242,7 +280,7 @@ export async function updateTransformation(
   actor: Actor,
   id: string,
   input: UpdateTransformationInput,
-  options: { publish: boolean },
+  options: { publish: boolean; draft?: boolean },
 ): Promise<TransformationView> {
   const { db } = ctx.store;
   const current = await findLiveTransformation(db, workspaceId, id);
@@ -256,11 +294,11 @@ export async function updateTransformation(
   const code = input.code ?? latest.code;
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish);
   const versionId = newId();
-  const imports = await validateForSave(ctx, workspaceId, versionId, code, input.events, options.publish);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, versionId, code, input.events, options.publish, options.draft ?? false);
 
   const now = nowIso();
   return db.transaction().execute(async (trx) => {
-    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish });
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
     // The increment happens in the database, so concurrent updates each get their own seq.
     const bumped = await trx
       .updateTable('transformations')
@@ -296,7 +334,7 @@ export async function updateTransformation(
     await trx.insertInto('transformation_versions').values(version).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: `version ${versionId}` });
     if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
-    return transformationView(bumped, version);
+    return withWarnings(transformationView(bumped, version), unresolved);
   });
 }
 

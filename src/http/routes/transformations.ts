@@ -19,7 +19,12 @@ export const EventSchema = Type.Object({}, { additionalProperties: true, descrip
 export const EventsSchema = Type.Array(EventSchema, { maxItems: 10_000 });
 
 export const PublishQuery = Type.Object({
-  publish: Type.Optional(Type.Boolean({ default: false, description: 'true publishes the new version right away (after the same tests a publish call runs)' })),
+  publish: Type.Optional(
+    Type.Boolean({
+      description:
+        'true publishes the new version right away (after the same tests a publish call runs). An explicit false saves a draft: on transformations, imports of libraries that do not exist yet are then allowed (reported under warnings) and checked at test and publish time. Default false.',
+    }),
+  ),
 });
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -63,7 +68,14 @@ const TransformationFields = {
   publishedVersionId: Nullable(Type.String({ description: 'ext: null until a version is published' })),
 };
 
+const Warnings = Type.Optional(
+  Type.Array(Type.Object({ code: Type.String(), message: Type.String(), imports: Type.Array(Type.String()) }), {
+    description: 'ext: present when a draft save (publish=false) imports libraries that do not exist yet; test and publish refuse the version until they do',
+  }),
+);
+
 export const TransformationSchema = Type.Object(TransformationFields);
+const SavedTransformationSchema = Type.Object({ ...TransformationFields, warnings: Warnings });
 export const TransformationVersionSchema = Type.Object({ ...TransformationFields, isPublished: Type.Boolean({ description: 'ext' }) });
 
 const Tags = ['transformations'];
@@ -91,10 +103,10 @@ export async function transformationRoutes(app: App): Promise<void> {
           events: Type.Optional(EventsSchema),
           destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true' })),
         }),
-        response: { 200: TransformationSchema, ...errors(400, 401, 403, 413, 415, 429, 503) },
+        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 413, 415, 429, 503) },
       },
     },
-    async (request) => createTransformation(ctx, workspaceIdOf(request), actorOf(request), request.body, { publish: request.query.publish ?? false }),
+    async (request) => createTransformation(ctx, workspaceIdOf(request), actorOf(request), request.body, { publish: request.query.publish ?? false, draft: request.query.publish === false }),
   );
 
   app.get(
@@ -143,10 +155,10 @@ export async function transformationRoutes(app: App): Promise<void> {
           events: Type.Optional(EventsSchema),
           destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true; replaces the connected destinations' })),
         }),
-        response: { 200: TransformationSchema, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
       },
     },
-    async (request) => updateTransformation(ctx, workspaceIdOf(request), actorOf(request), request.params.id, request.body, { publish: request.query.publish ?? false }),
+    async (request) => updateTransformation(ctx, workspaceIdOf(request), actorOf(request), request.params.id, request.body, { publish: request.query.publish ?? false, draft: request.query.publish === false }),
   );
 
   app.delete(
