@@ -64,14 +64,7 @@ function openSqlite(dataDir: string): Store {
     db,
     dialect: 'sqlite',
     migrate: () => runMigrations(db),
-    ping: async () => {
-      try {
-        await sql`select 1`.execute(db);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => ping(db),
     announce: async (_executor, channel, payload) => {
       // Delivered right away: SQLite transactions here are short and the payload only evicts caches,
       // so an early eviction is harmless.
@@ -135,14 +128,7 @@ async function openPostgres(url: string, onError?: (err: Error) => void): Promis
     db,
     dialect: 'postgres',
     migrate: () => runMigrations(db),
-    ping: async () => {
-      try {
-        await sql`select 1`.execute(db);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => ping(db),
     announce: async (executor, channel, payload) => {
       await sql`select pg_notify(${channel}, ${payload})`.execute(executor);
     },
@@ -167,6 +153,15 @@ async function openPostgres(url: string, onError?: (err: Error) => void): Promis
       await db.destroy();
     },
   };
+}
+
+async function ping(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function quoteIdent(name: string): string {
