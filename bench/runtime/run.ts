@@ -105,9 +105,24 @@ interface Measurement {
   eventsPerSecond: number;
   p50: number;
   p99: number;
+  /** Server CPU per 1,000 events: its main thread, and all its threads (isolate threads included). */
+  mainCpuMs: number;
+  totalCpuMs: number;
 }
 
+/** CPU time (ms) the kernel accounts to one thread of the server, or to the whole process. */
+function cpuMs(pid: number, thread?: number): number {
+  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
+  // Fields after the parenthesized command name; utime and stime are the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+let serverPid = 0;
+
 async function load(url: string, body: string, connections: number, seconds: number): Promise<Measurement> {
+  const mainBefore = cpuMs(serverPid, serverPid);
+  const totalBefore = cpuMs(serverPid);
   const result = await autocannon({
     url,
     method: 'POST',
@@ -120,7 +135,14 @@ async function load(url: string, body: string, connections: number, seconds: num
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
-  return { eventsPerSecond: (result.requests.total * BATCH) / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+  const thousands = (result.requests.total * BATCH) / 1000;
+  return {
+    eventsPerSecond: (result.requests.total * BATCH) / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    mainCpuMs: (cpuMs(serverPid, serverPid) - mainBefore) / thousands,
+    totalCpuMs: (cpuMs(serverPid) - totalBefore) / thousands,
+  };
 }
 
 async function post(url: string, body: string): Promise<{ status: number; text: string }> {
@@ -176,7 +198,13 @@ async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Pr
         ratios.push(tiller.eventsPerSecond / native.eventsPerSecond);
         rssPeak.value = Math.max(rssPeak.value, rssMb(info.pid));
       }
-      const pick = (runs: Measurement[]): Measurement => ({ eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) });
+      const pick = (runs: Measurement[]): Measurement => ({
+        eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)),
+        p50: median(runs.map((r) => r.p50)),
+        p99: median(runs.map((r) => r.p99)),
+        mainCpuMs: median(runs.map((r) => r.mainCpuMs)),
+        totalCpuMs: median(runs.map((r) => r.totalCpuMs)),
+      });
       const row: Row = { scenario: scenario.title, concurrency: connections, tiller: pick(tillerRuns), native: pick(nativeRuns), ratio: median(ratios), ratios };
       rows.push(row);
       process.stdout.write(
@@ -251,6 +279,7 @@ async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Prom
 // ---------------------------------------------------------------- main
 
 const { child, info } = await startServer();
+serverPid = info.pid;
 try {
   console.log(`Tiller runtime benchmark: ${BATCH}-event batches of ~600-byte track events through POST /customTransform vs the native path`);
   console.log(`(${WARMUP} s warm-up + ${SECONDS} s per run, median of ${REPS}; server pid ${info.pid}, MALLOC_ARENA_MAX=2, --no-node-snapshot)`);
@@ -259,11 +288,11 @@ try {
   let rows: Row[] = [];
   if (PARTS.has('throughput')) {
     rows = await throughput(info, rssPeak);
-    console.log('\n| transformation | in flight | Tiller events/s | native events/s | ratio (median of runs) | runs | Tiller p50 / p99 ms | native p50 / p99 ms |');
-    console.log('|---|---:|---:|---:|---:|---|---:|---:|');
+    console.log('\n| transformation | in flight | Tiller events/s | native events/s | ratio (median of runs) | runs | Tiller p50 / p99 ms | native p50 / p99 ms | server CPU ms per 1,000 events: Tiller main thread / all threads, native |');
+    console.log('|---|---:|---:|---:|---:|---|---:|---:|---:|');
     for (const row of rows) {
       console.log(
-        `| ${row.scenario} | ${row.concurrency} | ${fmt(row.tiller.eventsPerSecond)} | ${fmt(row.native.eventsPerSecond)} | ${fmt(row.ratio, 2)} | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${fmt(row.tiller.p50)} / ${fmt(row.tiller.p99)} | ${fmt(row.native.p50)} / ${fmt(row.native.p99)} |`,
+        `| ${row.scenario} | ${row.concurrency} | ${fmt(row.tiller.eventsPerSecond)} | ${fmt(row.native.eventsPerSecond)} | ${fmt(row.ratio, 2)} | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${fmt(row.tiller.p50)} / ${fmt(row.tiller.p99)} | ${fmt(row.native.p50)} / ${fmt(row.native.p99)} | ${fmt(row.tiller.mainCpuMs)} / ${fmt(row.tiller.totalCpuMs)}, ${fmt(row.native.totalCpuMs)} |`,
       );
     }
     const goal = rows.find((r) => r.scenario === 'trivial transformEvent' && r.concurrency === 4);
