@@ -155,11 +155,18 @@ export function tokenStatus(row: Pick<AccessTokensTable, 'expires_at' | 'grace_u
 }
 
 /** The list entry for a token the caller already holds (e.g. the verified credential itself). */
-export function describeAccessToken(record: AccessTokenRecord, now = nowIso()): AccessTokenView {
-  return toView(record, now);
+export function describeAccessToken(record: AccessTokenRecord, now = Date.now()): AccessTokenView {
+  // Numeric time here: this runs on every GET /accessTokens/self, where formatting "now" as
+  // ISO text would cost more than the rest of the view.
+  const status = record.expires_at !== null && Date.parse(record.expires_at) <= now ? 'expired' : record.grace_until !== null ? 'rotating' : 'active';
+  return viewWithStatus(record, status);
 }
 
 function toView(row: AccessTokenRecord, now: string): AccessTokenView {
+  return viewWithStatus(row, tokenStatus(row, now));
+}
+
+function viewWithStatus(row: AccessTokenRecord, status: AccessTokenView['status']): AccessTokenView {
   return {
     name: row.name,
     description: row.description,
@@ -171,7 +178,7 @@ function toView(row: AccessTokenRecord, now: string): AccessTokenView {
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
     lastUsedIp: row.last_used_ip,
-    status: tokenStatus(row, now),
+    status,
     allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     email: row.email,
   };
