@@ -1,17 +1,22 @@
-// Authentication benchmark: `npm run bench:auth` (options: --duration S --warmup S --rounds N
-// --connections N --dialect sqlite|postgres --large N).
+// Authentication benchmark: `npm run bench:auth`
+//   options: --duration S (5) --warmup S (5) --rounds N (5) --connections N (32)
+//            --dialect sqlite|postgres (sqlite) --small N (1000) --large N (100000) --rotating-set N (1000)
 //
-// The server runs in a child process with the production flags (--no-node-snapshot,
-// MALLOC_ARENA_MAX=2, LOG_LEVEL=warn); the load generator (autocannon) runs here, so the two do not
-// share an event loop. Everything is measured in one run and reported as ratios:
+// Servers run in child processes with the production flags (--no-node-snapshot, MALLOC_ARENA_MAX=2,
+// LOG_LEVEL=warn); the load generator (autocannon) runs here, so they share no event loop.
+// Everything is measured in one run and reported as ratios:
 //   (a) authenticated GET /accessTokens/self over unauthenticated GET /health   (goal >= 0.85)
 //   (b) GET /accessTokens/self with 1,000 vs 100,000 tokens in the store, with the credential cache
 //       on and off (TILLER_TOKEN_CACHE_SIZE=0: a digest lookup per request)   (goal: within 10%)
-// Each figure is the median of N fixed-duration runs after a warm-up; health and self runs are
-// interleaved so background noise hits both alike.
+// Four servers run side by side (small and large store, each with the cache on and off, each on its
+// own copy of the store); every round runs each figure once, pairs that form a ratio next to each
+// other, so they share the machine's moment. Figures are medians over the rounds; ratios are
+// medians of per-round ratios. Requests rotate over a set of valid tokens drawn from the whole store.
+// Server CPU per request (from /proc) is reported beside throughput: on a shared machine it moves
+// less with other load than requests per second do.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,8 +46,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     dialect: { type: 'string', default: 'sqlite' },
     small: { type: 'string', default: '1000' },
@@ -187,41 +192,46 @@ async function load(url: string, path: string, duration: number, tokens: string[
   return result;
 }
 
-interface Measured {
-  health: Run[];
-  self: Run[];
+interface Target {
+  label: string;
+  server: Server;
+  path: '/health' | '/accessTokens/self';
+  tokens: string[];
+  runs: Run[];
 }
 
-/** Warm-up, then ROUNDS interleaved runs of /health and /accessTokens/self. */
-async function measure(label: string, env: Record<string, string>, tokens: string[], withHealth: boolean): Promise<Measured> {
-  const server = await startServer(env);
-  try {
-    log(`${label}: warming up`);
-    if (withHealth) await load(server.url, '/health', WARMUP, tokens);
-    await load(server.url, '/accessTokens/self', WARMUP, tokens);
-    const out: Measured = { health: [], self: [] };
-    const show = (r: Run) => `${r.rps.toFixed(0)} req/s, ${r.cpuMicros.toFixed(0)} µs CPU/req, p99 ${r.p99} ms`;
-    for (let round = 1; round <= ROUNDS; round++) {
-      if (withHealth) out.health.push(await run(server, '/health', DURATION, tokens));
-      out.self.push(await run(server, '/accessTokens/self', DURATION, tokens));
-      log(`${label}: round ${round}: ${withHealth ? `health ${show(out.health.at(-1)!)}; ` : ''}self ${show(out.self.at(-1)!)}`);
+/**
+ * Warm-up, then ROUNDS rounds in which every target runs once, in an order reversed every other
+ * round: all figures see the same machine at nearly the same time, so drift cancels out of ratios.
+ */
+async function measureInterleaved(targets: Target[]): Promise<void> {
+  for (const target of targets) {
+    log(`warming up: ${target.label}`);
+    await load(target.server.url, target.path, WARMUP, target.tokens);
+  }
+  const show = (r: Run) => `${r.rps.toFixed(0).padStart(6)} req/s  ${r.cpuMicros.toFixed(0).padStart(4)} µs CPU/req  p99 ${r.p99} ms`;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = round % 2 === 1 ? targets : [...targets].reverse();
+    for (const target of order) {
+      const result = await run(target.server, target.path, DURATION, target.tokens);
+      target.runs.push(result);
+      log(`round ${round}: ${target.label.padEnd(40)} ${show(result)}`);
     }
-    return out;
-  } finally {
-    await server.stop();
   }
 }
 
-async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/** A fresh PostgreSQL database, empty or a copy of `template` (which must have no connections). */
+async function createPostgresDatabase(template?: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const adminUrl = process.env.TILLER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `tiller_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });
@@ -232,32 +242,61 @@ async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<
   };
 }
 
-async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-auth-'));
-  const database = flags.dialect === 'postgres' ? await createPostgresDatabase() : undefined;
-  const storeEnv: Record<string, string> = { TILLER_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) };
+/** A store with `count` tokens of one workspace; answers the secrets. */
+async function seedStore(dataDir: string, databaseUrl: string | undefined, count: number): Promise<string[]> {
+  const store = await openStore({ dataDir, databaseUrl });
   try {
-    log(`tiller auth benchmark: ${flags.dialect}, ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${ROUNDS} x ${DURATION} s per figure, rotating over ${ROTATING} tokens`);
-    const store = await openStore({ dataDir, databaseUrl: database?.url });
     await store.migrate();
     const { workspace } = await createWorkspace(store, Buffer.from(PEPPER, 'utf8'), { name: 'bench', ownerEmail: 'bench@example.com' });
     const member = await store.db.selectFrom('members').select('id').where('workspace_id', '=', workspace.id).executeTakeFirstOrThrow();
-    const all = await insertTokens(store, workspace.id, member.id, SMALL);
+    return await insertTokens(store, workspace.id, member.id, count);
+  } finally {
     await store.close();
-    const smallSet = sample(all, ROTATING);
+  }
+}
 
-    const smallOn = await measure(`${SMALL} tokens, cache on`, storeEnv, smallSet, true);
-    const smallOff = await measure(`${SMALL} tokens, cache off`, { ...storeEnv, TILLER_TOKEN_CACHE_SIZE: '0' }, smallSet, false);
+async function main(): Promise<void> {
+  const dirs: string[] = [];
+  const databases: { url: string; drop(): Promise<void> }[] = [];
+  const servers: Server[] = [];
+  try {
+    log(`tiller auth benchmark: ${flags.dialect}, ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${ROUNDS} rounds x ${DURATION} s, rotating over ${ROTATING} tokens`);
+    // Four stores side by side (small and large, each for a server with the cache on and one with
+    // it off), so every figure is measured in the same rounds and no server's writes (last use)
+    // disturb another's page cache. The cache-off copy is a file or template copy of the seeded store.
+    const targets: Target[] = [];
+    for (const size of [SMALL, LARGE]) {
+      const onDir = mkdtempSync(join(tmpdir(), 'tiller-bench-auth-'));
+      const offDir = mkdtempSync(join(tmpdir(), 'tiller-bench-auth-'));
+      dirs.push(onDir, offDir);
+      const onDatabase = flags.dialect === 'postgres' ? await createPostgresDatabase() : undefined;
+      if (onDatabase) databases.push(onDatabase);
+      log(`seeding a store with ${size} tokens`);
+      const tokens = sample(await seedStore(onDir, onDatabase?.url, size), ROTATING);
+      const offDatabase = onDatabase ? await createPostgresDatabase(onDatabase.name) : undefined;
+      if (offDatabase) databases.push(offDatabase);
+      else cpSync(onDir, offDir, { recursive: true });
 
-    log(`inserting ${LARGE - SMALL} more tokens`);
-    const again = await openStore({ dataDir, databaseUrl: database?.url });
-    all.push(...(await insertTokens(again, workspace.id, member.id, LARGE - SMALL)));
-    await again.close();
-    const largeSet = sample(all, ROTATING);
+      const cached = await startServer({ TILLER_DATA_DIR: onDir, ...(onDatabase ? { DATABASE_URL: onDatabase.url } : {}) });
+      servers.push(cached);
+      const uncached = await startServer({ TILLER_DATA_DIR: offDir, ...(offDatabase ? { DATABASE_URL: offDatabase.url } : {}), TILLER_TOKEN_CACHE_SIZE: '0' });
+      servers.push(uncached);
+      targets.push(
+        { label: `${size} tokens, cache on: /health`, server: cached, path: '/health', tokens, runs: [] },
+        { label: `${size} tokens, cache on: /accessTokens/self`, server: cached, path: '/accessTokens/self', tokens, runs: [] },
+        { label: `${size} tokens, cache off: /accessTokens/self`, server: uncached, path: '/accessTokens/self', tokens, runs: [] },
+      );
+    }
+    // Pairs that form a ratio run next to each other, in either direction of a round.
+    const order = [`${SMALL} tokens, cache on: /health`, `${SMALL} tokens, cache on: /accessTokens/self`, `${LARGE} tokens, cache on: /accessTokens/self`, `${LARGE} tokens, cache on: /health`, `${SMALL} tokens, cache off: /accessTokens/self`, `${LARGE} tokens, cache off: /accessTokens/self`];
+    targets.sort((x, y) => order.indexOf(x.label) - order.indexOf(y.label));
+    await measureInterleaved(targets);
 
-    const largeOn = await measure(`${LARGE} tokens, cache on`, storeEnv, largeSet, true);
-    const largeOff = await measure(`${LARGE} tokens, cache off`, { ...storeEnv, TILLER_TOKEN_CACHE_SIZE: '0' }, largeSet, false);
-
+    const find = (size: number, label: string) => targets.find((t) => t.label === `${size} tokens, ${label}`)!.runs;
+    const smallOn = { health: find(SMALL, 'cache on: /health'), self: find(SMALL, 'cache on: /accessTokens/self') };
+    const smallOff = { self: find(SMALL, 'cache off: /accessTokens/self') };
+    const largeOn = { health: find(LARGE, 'cache on: /health'), self: find(LARGE, 'cache on: /accessTokens/self') };
+    const largeOff = { self: find(LARGE, 'cache off: /accessTokens/self') };
     const rps = (runs: Run[]) => median(runs.map((r) => r.rps));
     const cpu = (runs: Run[]) => median(runs.map((r) => r.cpuMicros));
     const p99 = (runs: Run[]) => median(runs.map((r) => r.p99));
@@ -273,33 +312,39 @@ async function main(): Promise<void> {
     ];
     const ratio = (label: string, value: number, goal: string, ok: boolean) => `  ${label.padEnd(56)}${value.toFixed(3).padStart(7)}   ${goal}: ${ok ? 'meets goal' : 'MISSES GOAL'}`;
     const flat = (v: number) => v >= 0.9 && v <= 1.1;
-    const aSmall = rps(smallOn.self) / rps(smallOn.health);
-    const aLarge = rps(largeOn.self) / rps(largeOn.health);
-    const bOn = rps(largeOn.self) / rps(smallOn.self);
-    const bOff = rps(largeOff.self) / rps(smallOff.self);
+    // Ratios are taken per round, between runs made next to each other, then the median of those.
+    const perRound = (numerator: Run[], denominator: Run[], pick: (r: Run) => number) => median(numerator.map((r, i) => pick(r) / pick(denominator[i]!)));
+    const aSmall = perRound(smallOn.self, smallOn.health, (r) => r.rps);
+    const aLarge = perRound(largeOn.self, largeOn.health, (r) => r.rps);
+    const bOn = perRound(largeOn.self, smallOn.self, (r) => r.rps);
+    const bOff = perRound(largeOff.self, smallOff.self, (r) => r.rps);
+    const cpuA = perRound(smallOn.health, smallOn.self, (r) => r.cpuMicros);
+    const cpuBOn = perRound(smallOn.self, largeOn.self, (r) => r.cpuMicros);
+    const cpuBOff = perRound(smallOff.self, largeOff.self, (r) => r.cpuMicros);
     const width = 36;
     const out = [
       '',
-      `Tiller auth benchmark (${flags.dialect}; medians of ${ROUNDS} x ${DURATION} s after ${WARMUP} s warm-up, ${CONNECTIONS} connections, ${ROTATING} rotating tokens)`,
+      `Tiller auth benchmark (${flags.dialect}; medians of ${ROUNDS} interleaved runs of ${DURATION} s after ${WARMUP} s warm-up, ${CONNECTIONS} connections, ${ROTATING} rotating tokens)`,
       '',
       `${'figure'.padEnd(width)}${`${SMALL} tokens`.padStart(18)}${`${LARGE} tokens`.padStart(18)}`,
       ...rows.map(([label, a, b]) => `${label.padEnd(width)}${a.padStart(18)}${b.padStart(18)}`),
       '',
-      'ratios (throughput)',
+      'ratios (throughput; per-round ratios of adjacent runs, median)',
       ratio(`(a) self / health, ${SMALL} tokens, cache on`, aSmall, 'goal >= 0.85', aSmall >= 0.85),
       ratio(`(a) self / health, ${LARGE} tokens, cache on`, aLarge, 'goal >= 0.85', aLarge >= 0.85),
       ratio(`(b) ${LARGE} / ${SMALL} tokens, cache on`, bOn, 'goal 0.90-1.10', flat(bOn)),
       ratio(`(b) ${LARGE} / ${SMALL} tokens, cache off`, bOff, 'goal 0.90-1.10', flat(bOff)),
       'ratios (server CPU per request, the same questions asked of the server alone)',
-      ratio(`(a) health / self CPU, ${SMALL} tokens, cache on`, cpu(smallOn.health) / cpu(smallOn.self), 'goal >= 0.85', cpu(smallOn.health) / cpu(smallOn.self) >= 0.85),
-      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache on`, cpu(smallOn.self) / cpu(largeOn.self), 'goal 0.90-1.10', flat(cpu(smallOn.self) / cpu(largeOn.self))),
-      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache off`, cpu(smallOff.self) / cpu(largeOff.self), 'goal 0.90-1.10', flat(cpu(smallOff.self) / cpu(largeOff.self))),
+      ratio(`(a) health / self CPU, ${SMALL} tokens, cache on`, cpuA, 'goal >= 0.85', cpuA >= 0.85),
+      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache on`, cpuBOn, 'goal 0.90-1.10', flat(cpuBOn)),
+      ratio(`(b) ${SMALL} / ${LARGE} tokens CPU, cache off`, cpuBOff, 'goal 0.90-1.10', flat(cpuBOff)),
       '',
     ];
     process.stdout.write(out.join('\n') + '\n');
   } finally {
-    await database?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await Promise.all(servers.map((server) => server.stop()));
+    for (const database of databases) await database.drop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 

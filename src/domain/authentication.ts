@@ -66,6 +66,7 @@ const LAST_USED_INTERVAL_MS = 60_000;
 /** Last-use writes are gathered this long and committed together: one transaction, not one per token. */
 const LAST_USED_FLUSH_MS = 1000;
 const LAST_USED_BATCH = 500;
+const FAILURE_AUDIT_INTERVAL_MS = 10_000;
 const SQLITE_WATCH_INTERVAL_MS = 250;
 
 /**
@@ -83,6 +84,8 @@ export class CredentialVerifier {
   private dataVersionTimer: NodeJS.Timeout | undefined;
   private readonly pendingUses = new Map<string, { at: string; ip: string }>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** token|reason|ip -> when its last failure was audited. */
+  private readonly failureAudits = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -289,9 +292,18 @@ export class CredentialVerifier {
     }
   }
 
-  /** Failures of real tokens go to their workspace's audit log; the secret never does. */
+  /**
+   * Failures of real tokens go to their workspace's audit log; the secret never does. One event per
+   * token, reason and address every few seconds is enough to see what happens, and a script
+   * replaying a dead token cannot turn each attempt into a database write.
+   */
   private auditFailure(principal: Principal, reason: AuthFailureReason, context: VerifyContext): void {
     const actor = principal.kind === 'access' ? { type: 'access_token' as const, id: principal.tokenId } : { type: 'workspace' as const, id: principal.workspaceId };
+    const dedupeKey = `${actor.id}|${reason}|${context.ip}`;
+    const now = Date.now();
+    if ((this.failureAudits.get(dedupeKey) ?? 0) > now - FAILURE_AUDIT_INTERVAL_MS) return;
+    if (this.failureAudits.size >= 10_000) this.failureAudits.clear();
+    this.failureAudits.set(dedupeKey, now);
     const action = reason === 'rotated_out' ? 'access_token.reuse' : 'auth.failure';
     recordAudit(this.store.db, principal.workspaceId, { ...actor, ip: context.ip, userAgent: context.userAgent ?? null }, { action, target: actor.id, outcome: 'failure', reason }).catch((err: unknown) =>
       this.options.onBackgroundError?.(err),

@@ -185,6 +185,17 @@ describe('token rules', () => {
     expect(log.some((e) => e.action === 'access_token.reuse' && e.target === old.id)).toBe(true);
   });
 
+  it('audits a replayed dead token once, not once per attempt', async () => {
+    const { token, id } = await server.issueAccessToken({ name: 'replayed' });
+    await fetch(`${server.url}/accessTokens/${id}`, { method: 'DELETE', headers: { authorization: server.workspaceAuth } });
+    for (let i = 0; i < 20; i++) expectUnauthorized(await self(bearer(token)));
+    const log = await eventually(auditLog, (events) => events.some((e) => e.target === id && e.reason === 'revoked'));
+    await sleep(200);
+    const events = (await auditLog()).filter((e) => e.target === id && e.outcome === 'failure');
+    expect(events).toHaveLength(1);
+    expect(log.some((e) => e.target === id && e.action === 'access_token.delete')).toBe(true);
+  });
+
   it('records lastUsedAt and lastUsedIp, at most once a minute', async () => {
     const { token, id } = await server.issueAccessToken({ name: 'used' });
     const entry = async () => ((await get('/accessTokens', { authorization: server.workspaceAuth })).body as { id: string; lastUsedAt: string | null; lastUsedIp: string | null }[]).find((t) => t.id === id)!;
