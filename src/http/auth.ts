@@ -39,7 +39,8 @@ export function parseAuthorization(header: string | undefined): ParsedCredential
   if (scheme === 'bearer') return { ok: true, secret: value, email: null };
   if (scheme !== 'basic') return { ok: false, reason: 'bad_scheme' };
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return { ok: false, reason: 'malformed' };
-  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  // `echo "$TOKEN:" | base64` encodes a trailing newline too; secrets never end in one.
+  const decoded = Buffer.from(value, 'base64').toString('utf8').replace(/[\r\n]+$/, '');
   const colon = decoded.indexOf(':');
   const user = colon === -1 ? decoded : decoded.slice(0, colon);
   const password = colon === -1 ? '' : decoded.slice(colon + 1);

@@ -62,7 +62,8 @@ describe('Authorization header forms (spec section 1)', () => {
   });
 
   it('accepts the workspace token in every other Basic and Bearer form too', async () => {
-    for (const auth of [basicAuth('', server.workspaceToken), `Basic ${Buffer.from(server.workspaceToken).toString('base64')}`, bearer(server.workspaceToken)]) {
+    const echoed = `Basic ${Buffer.from(`${server.workspaceToken}:\n`).toString('base64')}`; // echo "$TOKEN:" | base64
+    for (const auth of [basicAuth('', server.workspaceToken), `Basic ${Buffer.from(server.workspaceToken).toString('base64')}`, bearer(server.workspaceToken), echoed]) {
       expect((await get('/accessTokens', { authorization: auth })).status).toBe(200);
     }
   });

@@ -25,6 +25,8 @@ describe('parseAuthorization: every documented form', () => {
     ['upper-case scheme', `BEARER ${secret}`, secret, null],
     ['surrounding and inner whitespace', `  Basic   ${b64(`:${secret}`)}  `, secret, null],
     ['base64url alphabet', `Basic ${Buffer.from(`:${secret}`).toString('base64url')}`, secret, null],
+    ['the newline `echo "$TOKEN:" | base64` adds', `Basic ${b64(`${secret}:\n`)}`, secret, null],
+    ['a CRLF after the password', `Basic ${b64(`:${secret}\r\n`)}`, secret, null],
   ])('%s', (_label, header, wantSecret, wantEmail) => {
     expect(parseAuthorization(header)).toEqual({ ok: true, secret: wantSecret, email: wantEmail });
   });
