@@ -2,21 +2,53 @@
 // Entry point of the `tiller` command. The sandbox (isolated-vm) needs Node started with
 // --no-node-snapshot, and glibc must be told to keep few malloc arenas (MALLOC_ARENA_MAX) before
 // the process starts, or native memory grows without bound under load. Both can only be set at
-// process start, so this script re-executes Node once with them.
+// process start, so this script re-executes Node once with them and stays as the parent.
+//
+// For `serve`, the parent is also a supervisor: if V8 reports an unrecoverable sandbox error the
+// server kills itself (isolated-vm's guidance), and the parent starts a fresh one.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ready = process.execArgv.includes('--no-node-snapshot') && process.env.MALLOC_ARENA_MAX !== undefined;
+const CRASH_SIGNALS = new Set(['SIGKILL', 'SIGABRT', 'SIGSEGV', 'SIGBUS']);
+const MAX_RESTARTS_PER_MINUTE = 5;
 
 if (!ready) {
-  const child = spawn(process.execPath, ['--no-node-snapshot', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
-  });
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 1 : 1)));
+  const supervise = process.argv[2] === 'serve';
+  const restarts = [];
+  let stopping = false;
+  let child;
+
+  const start = () => {
+    child = spawn(process.execPath, ['--no-node-snapshot', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+    });
+    child.on('exit', (code, signal) => {
+      if (supervise && !stopping && signal && CRASH_SIGNALS.has(signal)) {
+        const now = Date.now();
+        restarts.push(now);
+        while (restarts[0] < now - 60_000) restarts.shift();
+        if (restarts.length <= MAX_RESTARTS_PER_MINUTE) {
+          process.stderr.write(`tiller: the server stopped (${signal}); restarting it\n`);
+          setTimeout(start, 250);
+          return;
+        }
+        process.stderr.write(`tiller: the server stopped ${restarts.length} times in a minute; giving up\n`);
+      }
+      process.exit(code ?? 128 + (signal ? (constants.signals[signal] ?? 1) : 1));
+    });
+  };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    process.on(signal, () => {
+      stopping = true;
+      child.kill(signal);
+    });
+  }
+  start();
 } else {
   const { ensureBuilt } = await import(pathToFileURL(join(root, 'scripts', 'build.mjs')).href);
   ensureBuilt();

@@ -18,7 +18,11 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, log: FastifyBaseLogger, options: { defaultMetrics?: boolean } = {}): Promise<Services> {
+export async function createServices(
+  config: Config,
+  log: FastifyBaseLogger,
+  options: { defaultMetrics?: boolean; onCatastrophicError?: (message: string) => void } = {},
+): Promise<Services> {
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, onError: (err) => log.error({ err }, 'database connection error') });
   try {
     await store.migrate();
@@ -40,11 +44,13 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     cache: { maxIsolates: config.runtime.maxIsolates, isolatesPerVersion: config.runtime.isolatesPerVersion },
     workspaceConcurrency: config.runtime.workspaceConcurrency,
     metrics: { onBatch: (report) => runtimeBatchListeners.forEach((listener) => listener(report)) },
-    // V8 in an unrecoverable state: stop taking traffic and let the supervisor restart us.
-    onCatastrophicError: (message) => {
-      log.fatal({ reason: message }, 'sandbox reported an unrecoverable error; shutting down');
-      process.kill(process.pid, 'SIGTERM');
-    },
+    // V8 lost control of an isolate (e.g. one allocation larger than the whole heap limit). The
+    // process cannot be trusted or even shut down cleanly (disposing the isolate hangs), so it
+    // ends at once; the `tiller` launcher starts a fresh server. Committed writes are durable.
+    onCatastrophicError: options.onCatastrophicError ?? ((message) => {
+      log.fatal({ reason: message }, 'sandbox reported an unrecoverable V8 error; the process ends now');
+      process.kill(process.pid, 'SIGKILL');
+    }),
   });
   return {
     config,
