@@ -17,7 +17,8 @@ export type AuthPolicy = 'none' | 'workspace' | 'access' | 'any' | 'runtime';
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthPolicy;
-    scope?: Scope;
+    /** The scope an access token needs; a list means any one of them. */
+    scope?: Scope | readonly Scope[];
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -143,7 +144,10 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (wanted !== null && principal.kind !== wanted) return refuse(request, reply, 'wrong_kind');
       if (principal.kind === 'access') {
         const scope = route.config.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
-        if (!principal.scopes.includes(scope)) return sendError(reply, 403, 'insufficient_scope', `this access token lacks the ${scope} scope`);
+        const accepted = typeof scope === 'string' ? [scope] : scope;
+        if (!accepted.some((s) => principal.scopes.includes(s))) {
+          return sendError(reply, 403, 'insufficient_scope', `this access token needs the ${accepted.join(' or ')} scope`);
+        }
       }
       request.principal = principal;
     });

@@ -65,6 +65,15 @@ describe('POST /transformations/{id}/run', () => {
     expect(res.body.logs).toEqual(['seen msg-0 10', 'seen msg-1 11', 'seen msg-2 none', 'seen msg-3 none']);
   });
 
+  it('accepts a token with either the read or the write scope', async () => {
+    const writeOnly = basicAuth('', (await server.issueAccessToken({ name: 'writer', scopes: ['write'] })).token);
+    const res = await post(`/transformations/${transformationId}/run`, { events: [trackEvent(0)] }, writeOnly);
+    expect(res.status).toBe(200);
+    expect(res.body.results[0]).toMatchObject({ statusCode: 200, index: 0 });
+    const versioned = await post(`/transformations/${transformationId}/versions/${draftVersionId}/run`, { events: [trackEvent(1)] }, writeOnly);
+    expect(versioned.status).toBe(200);
+  });
+
   it('answers 409 for a transformation that was never published, 404 for an unknown or deleted one', async () => {
     const draft = await createTransformation(server, { workspaceId: server.workspaceId, code: `export function transformEvent(e) { return e; }`, publish: false });
     const unpublished = await post(`/transformations/${draft.id}/run`, { events: [{}] });

@@ -167,7 +167,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
   app.post(
     '/transformations/:id/run',
     {
-      config: { auth: 'access', scope: 'read' },
+      config: { auth: 'access', scope: ['read', 'write'] },
       schema: runSchema(
         'Run the published version on events (ext)',
         'Runs the transformation\'s published version, linked against the workspace\'s published libraries (or the listed ones), and answers every outcome with the logs. A transformation that was never published answers 409. A failure of the whole batch (transformBatch threw, a limit was hit) answers 400 with the error code and the logs.',
@@ -186,7 +186,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
   app.post(
     '/transformations/:id/versions/:versionId/run',
     {
-      config: { auth: 'access', scope: 'read' },
+      config: { auth: 'access', scope: ['read', 'write'] },
       schema: runSchema(
         'Run one version on events (ext)',
         'Runs the given version of the transformation (published or not), linked against the workspace\'s published libraries (or the listed ones). Answers as POST /transformations/{id}/run.',
