@@ -11,6 +11,8 @@ export interface Config {
   /** PostgreSQL connection string; when absent Tiller uses SQLite under dataDir. */
   databaseUrl: string | undefined;
   bodyLimitBytes: number;
+  /** Body limit of POST /customTransform, whose batches are larger than API calls. */
+  runtimeBodyLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Server-side key for token digests; never stored in the database. */
   pepper: Buffer;
@@ -58,6 +60,13 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     dataDir,
     databaseUrl: validDatabaseUrl(get('database-url', 'DATABASE_URL')),
     bodyLimitBytes: integer('TILLER_BODY_LIMIT', get('body-limit', 'TILLER_BODY_LIMIT'), 1024 * 1024, 1024, 256 * 1024 * 1024),
+    runtimeBodyLimitBytes: integer(
+      'TILLER_RUNTIME_BODY_LIMIT',
+      get('runtime-body-limit', 'TILLER_RUNTIME_BODY_LIMIT'),
+      32 * 1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+    ),
     logLevel: oneOf('LOG_LEVEL', get('log-level', 'LOG_LEVEL'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     pepper: Buffer.alloc(0),
     ownerEmail: email('TILLER_OWNER_EMAIL', get('owner-email', 'TILLER_OWNER_EMAIL') ?? 'admin@localhost'),

@@ -77,9 +77,6 @@ const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 6
 /** rudder-server refuses a 200 whose apiVersion header is not the one it speaks. */
 const WIRE_API_VERSION = '2';
 
-/** rudder-server batches events with their destination config, so its bodies outgrow the default limit. */
-const WIRE_BODY_LIMIT = 32 * 1024 * 1024;
-
 // Both listeners share one set of services; the batch listener must be added once per process.
 const subscribed = new WeakSet<object>();
 
@@ -102,7 +99,8 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     {
       // Transforming events changes nothing stored, so a read-scoped access token is enough.
       config: { auth: 'runtime', scope: 'read' },
-      bodyLimit: Math.max(services.config.bodyLimitBytes, WIRE_BODY_LIMIT),
+      // rudder-server batches events with their destination config, so its bodies outgrow the API's limit.
+      bodyLimit: services.config.runtimeBodyLimitBytes,
       // Entries are checked one by one in the handler: a malformed entry fails alone (statusCode 400
       // in its answer) instead of failing the batch, and large batches skip a second validation pass.
       validatorCompiler: () => () => true,
