@@ -156,10 +156,12 @@ export function tokenStatus(row: Pick<AccessTokensTable, 'expires_at' | 'grace_u
 
 /** The list entry for a token the caller already holds (e.g. the verified credential itself). */
 export function describeAccessToken(record: AccessTokenRecord, now = Date.now()): AccessTokenView {
-  // Numeric time here: this runs on every GET /accessTokens/self, where formatting "now" as
-  // ISO text would cost more than the rest of the view.
-  const status = record.expires_at !== null && Date.parse(record.expires_at) <= now ? 'expired' : record.grace_until !== null ? 'rotating' : 'active';
-  return viewWithStatus(record, status);
+  return viewWithStatus(record, accessTokenStatus(record, now));
+}
+
+/** tokenStatus with numeric time: for GET /accessTokens/self, where formatting "now" would cost more than the rest. */
+export function accessTokenStatus(record: Pick<AccessTokenRecord, 'expires_at' | 'grace_until'>, now = Date.now()): AccessTokenView['status'] {
+  return record.expires_at !== null && Date.parse(record.expires_at) <= now ? 'expired' : record.grace_until !== null ? 'rotating' : 'active';
 }
 
 function toView(row: AccessTokenRecord, now: string): AccessTokenView {

@@ -494,6 +494,21 @@ describe('GET /accessTokens/self (ext)', () => {
     }
   });
 
+  it('shows its own use at once, and the same entry the list shows once the use is written', async () => {
+    const { token, id } = await server.issueAccessToken({ name: 'self-vs-list', allowedIps: ['127.0.0.0/8', '::1/128'], scopes: ['read'] });
+    const first = await self(token);
+    expect(first.body.lastUsedAt).not.toBeNull();
+    expect(first.body.lastUsedIp).toMatch(/127\.0\.0\.1/);
+    expect(first.headers.get('content-type')).toContain('application/json');
+    let entry: unknown;
+    for (let i = 0; i < 60; i++) {
+      entry = ((await call('GET', '/accessTokens')).body as { id: string; lastUsedAt: string | null }[]).find((t) => t.id === id);
+      if ((entry as { lastUsedAt: string | null }).lastUsedAt !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await self(token)).body).toEqual(entry);
+  });
+
   it('refuses a workspace token (wrong kind) and no credentials with 401', async () => {
     expectUnauthorized(await call('GET', '/accessTokens/self'));
     expectUnauthorized(await call('GET', '/accessTokens/self', { auth: null }));

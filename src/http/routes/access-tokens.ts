@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { MAX_GRACE_SECONDS, accessCacheKey, deleteAccessTokensByName, describeAccessToken, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
+import { MAX_GRACE_SECONDS, accessCacheKey, accessTokenStatus, deleteAccessTokensByName, describeAccessToken, type AccessTokenRecord, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
 import type { App } from '../app.js';
 import { actorOf, principalOf, workspaceIdOf } from '../auth.js';
 import { SuccessTrue, errors } from '../schemas.js';
@@ -50,6 +50,9 @@ function issuedBody(issued: IssuedToken) {
     data: { token: issued.token, id: view.id, name: view.name, description: view.description, scopes: view.scopes, hint: view.hint, createdAt: view.createdAt, expiresAt: view.expiresAt },
   };
 }
+
+/** GET /accessTokens/self answers, serialized, per verified credential (dropped with it). */
+const selfAnswers = new WeakMap<AccessTokenRecord, { stamp: string; json: string }>();
 
 export async function accessTokenRoutes(app: App): Promise<void> {
   const { store, config, verifier } = app.services;
@@ -125,11 +128,18 @@ export async function accessTokenRoutes(app: App): Promise<void> {
         response: { 200: AccessTokenEntry, ...errors(401, 403, 429) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const principal = principalOf(request);
       if (principal.kind !== 'access') throw new Error('unreachable: access policy');
       // The verifier just read (or cached, and keeps current) this very token: no second lookup.
-      return describeAccessToken(principal.record);
+      // CI polls this call, so its answer is kept serialized per credential and rebuilt only when
+      // a field that can change (status, last use) has changed.
+      const record = principal.record;
+      const stamp = `${accessTokenStatus(record)}|${record.last_used_at}|${record.last_used_ip}`;
+      let answer = selfAnswers.get(record);
+      if (answer?.stamp !== stamp) selfAnswers.set(record, (answer = { stamp, json: reply.serialize(describeAccessToken(record)) as string }));
+      // A string with a JSON content type is sent as it is (the type provider expects the object).
+      return reply.type('application/json; charset=utf-8').send(answer.json as never);
     },
   );
 
