@@ -61,6 +61,8 @@ export async function createServices(
     runtimeBatchListeners,
     close: async () => {
       await runtime.close();
+      // Writes the last uses still batched in memory before the store goes away.
+      await verifier.stop();
       await store.close();
     },
   };
