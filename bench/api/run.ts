@@ -10,7 +10,6 @@
 //   3. create + publish latency: a new transformation importing the library (publish=false),
 //      then POST /transformations/libraries/publish of it (which tests it in the sandbox first),
 //      one after the other; median and p90 of each step and of the pair.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,6 +22,7 @@ import { issueAccessToken } from '../../src/domain/access-tokens.js';
 import { systemActor } from '../../src/domain/audit.js';
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { openStore } from '../../src/store/db.js';
+import { startBenchServer, type BenchServer } from '../lib/child-server.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -71,38 +71,8 @@ const libraryCode = 'export function normalize(event) {\n  event.event = String(
 const transformationCode = (i: number) =>
   `import { normalize } from "benchHelpers";\n// transformation ${i}\nexport function transformEvent(event, metadata) {\n  if (event.type !== "track") return event;\n  event.properties = { ...event.properties, benchIndex: ${i} };\n  return normalize(event);\n}\n`;
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), '--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'api', 'serve.ts')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', TILLER_PEPPER: PEPPER, ...env },
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${out}\n${err}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+function startServer(env: Record<string, string>): Promise<BenchServer> {
+  return startBenchServer(join(root, 'bench', 'api', 'serve.ts'), { cwd: root, nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [], env: { TILLER_PEPPER: PEPPER, ...env } });
 }
 
 async function scratchPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {

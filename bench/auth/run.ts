@@ -14,7 +14,6 @@
 // medians of per-round ratios. Requests rotate over a set of valid tokens drawn from the whole store.
 // Server CPU per request (from /proc) is reported beside throughput: on a shared machine it moves
 // less with other load than requests per second do.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,6 +27,7 @@ import { digestSecret, generateSecret, secretHint } from '../../src/domain/secre
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import type { AccessTokensTable } from '../../src/store/schema.js';
+import { startBenchServer, type BenchServer } from '../lib/child-server.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -114,38 +114,8 @@ function sample<T>(items: T[], n: number): T[] {
   return copy.slice(0, n);
 }
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', join(root, 'bench', 'auth', 'serve.ts')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', TILLER_PEPPER: PEPPER, ...env },
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${out}\n${err}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+function startServer(env: Record<string, string>): Promise<BenchServer> {
+  return startBenchServer(join(root, 'bench', 'auth', 'serve.ts'), { cwd: root, env: { TILLER_PEPPER: PEPPER, ...env } });
 }
 
 /** CPU seconds (user + system) the process has used so far, from /proc; 0 where there is none. */
@@ -165,7 +135,7 @@ interface Run {
   p99: number;
 }
 
-async function run(server: Server, path: string, duration: number, tokens: string[]): Promise<Run> {
+async function run(server: BenchServer, path: string, duration: number, tokens: string[]): Promise<Run> {
   const before = cpuSeconds(server.child.pid!);
   const result = await load(server.url, path, duration, tokens);
   const cpu = cpuSeconds(server.child.pid!) - before;
@@ -194,7 +164,7 @@ async function load(url: string, path: string, duration: number, tokens: string[
 
 interface Target {
   label: string;
-  server: Server;
+  server: BenchServer;
   path: '/health' | '/accessTokens/self';
   tokens: string[];
   runs: Run[];
@@ -258,7 +228,7 @@ async function seedStore(dataDir: string, databaseUrl: string | undefined, count
 async function main(): Promise<void> {
   const dirs: string[] = [];
   const databases: { url: string; drop(): Promise<void> }[] = [];
-  const servers: Server[] = [];
+  const servers: BenchServer[] = [];
   try {
     log(`tiller auth benchmark: ${flags.dialect}, ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${ROUNDS} rounds x ${DURATION} s, rotating over ${ROTATING} tokens`);
     // Four stores side by side (small and large, each for a server with the cache on and one with
