@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { listLibraries, type Library } from '../api.js';
 import { Empty, ErrorAlert, Loading, useToast } from '../components/Feedback.js';
 import { SortHeader, useSorted } from '../components/SortableTable.js';
@@ -6,26 +6,15 @@ import { formatDate, formatRelative } from '../format.js';
 import { href } from '../router.js';
 import { PublishBadge } from './PublishState.js';
 import { DeleteResourceDialog } from './TransformationsPage.js';
+import { useLoaded } from '../use-loaded.js';
 
 type SortKey = 'name' | 'importName' | 'updatedAt';
 
 export function LibrariesPage() {
-  const [items, setItems] = useState<Library[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { data: items, error, reload: load } = useLoaded(listLibraries);
   const [deleting, setDeleting] = useState<Library | null>(null);
   const { notify } = useToast();
 
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setItems(await listLibraries());
-    } catch (caught) {
-      setError(caught);
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   const { sorted, sort, toggle } = useSorted<Library, SortKey>(items ?? [], { key: 'name', direction: 'asc' }, (item, key) => item[key]);
 

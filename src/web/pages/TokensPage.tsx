@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useId, useMemo, useState, type FormEvent } from 'react';
 import {
   deleteAccessToken,
   deleteAccessTokensByName,
@@ -14,6 +14,7 @@ import { Empty, ErrorAlert, Loading, useToast } from '../components/Feedback.js'
 import { SecretReveal } from '../components/SecretReveal.js';
 import { SortHeader, useSorted } from '../components/SortableTable.js';
 import { formatDate, formatRelative, plural } from '../format.js';
+import { useLoaded } from '../use-loaded.js';
 
 type SortKey = 'name' | 'description' | 'hint' | 'scopes' | 'createdAt' | 'expiresAt' | 'lastUsedAt' | 'status';
 
@@ -436,8 +437,7 @@ function RotateDialog({ token, onClose, onRotated }: { token: AccessToken | null
 }
 
 export function TokensPage() {
-  const [tokens, setTokens] = useState<AccessToken[] | null>(null);
-  const [loadError, setLoadError] = useState<unknown>(null);
+  const { data: tokens, error: loadError, reload: load } = useLoaded(listAccessTokens);
   const [filter, setFilter] = useState('');
   const [generating, setGenerating] = useState(false);
   const [issued, setIssued] = useState<{ token: IssuedToken; title: string } | null>(null);
@@ -446,19 +446,6 @@ export function TokensPage() {
   const [rotating, setRotating] = useState<AccessToken | null>(null);
   const { notify } = useToast();
   const filterId = useId();
-
-  const load = useCallback(async () => {
-    setLoadError(null);
-    try {
-      setTokens(await listAccessTokens());
-    } catch (error) {
-      setLoadError(error);
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   const visible = useMemo(() => {
     const needle = filter.trim().toLowerCase();

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { deleteResource, listTransformations, type Transformation } from '../api.js';
 import { Dialog } from '../components/Dialog.js';
 import { Empty, ErrorAlert, Loading, useToast } from '../components/Feedback.js';
@@ -6,6 +6,7 @@ import { SortHeader, useSorted } from '../components/SortableTable.js';
 import { formatDate, formatRelative } from '../format.js';
 import { href } from '../router.js';
 import { PublishBadge } from './PublishState.js';
+import { useLoaded } from '../use-loaded.js';
 
 type SortKey = 'name' | 'updatedAt' | 'published';
 
@@ -69,22 +70,10 @@ export function DeleteResourceDialog({
 }
 
 export function TransformationsPage() {
-  const [items, setItems] = useState<Transformation[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { data: items, error, reload: load } = useLoaded(listTransformations);
   const [deleting, setDeleting] = useState<Transformation | null>(null);
   const { notify } = useToast();
 
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setItems(await listTransformations());
-    } catch (caught) {
-      setError(caught);
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   const { sorted, sort, toggle } = useSorted<Transformation, SortKey>(items ?? [], { key: 'updatedAt', direction: 'desc' }, (item, key) =>
     key === 'published' ? (item.publishedVersionId ? (item.publishedVersionId === item.versionId ? 2 : 1) : 0) : item[key],
