@@ -89,7 +89,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: undefined,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
     // One access-log line per request (written in onResponse) instead of Fastify's two.

@@ -3,7 +3,7 @@ import { createLibrary, deleteLibrary, getLibrary, getLibraryVersion, listLibrar
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { Nullable, SuccessTrue, errors } from '../schemas.js';
-import { IdParams, PublishQuery, VersionParams, VersionsQuery, catalogContext } from './transformations.js';
+import { IdParams, PublishQuery, VersionParams, VersionsQuery, versionsPage, catalogContext } from './transformations.js';
 
 const LibraryFields = {
   id: Type.String(),
@@ -131,10 +131,7 @@ export async function libraryRoutes(app: App): Promise<void> {
       },
     },
     async (request) => ({
-      libraryVersions: await listLibraryVersions(db, workspaceIdOf(request), request.params.id, {
-        count: request.query.count ?? 5,
-        order: (request.query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc',
-      }),
+      libraryVersions: await listLibraryVersions(db, workspaceIdOf(request), request.params.id, versionsPage(request.query)),
     }),
   );
 

@@ -35,6 +35,11 @@ export const VersionsQuery = Type.Object({
   orderBy: Type.Optional(Type.String({ enum: ['asc', 'desc', 'ASC', 'DESC'], default: 'asc', description: 'By creation time; asc (default) lists the oldest first' })),
 });
 
+/** The paging a versions list asked for, with the compat defaults (5, oldest first). */
+export function versionsPage(query: { count?: number; orderBy?: string }): { count: number; order: 'asc' | 'desc' } {
+  return { count: query.count ?? 5, order: (query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc' };
+}
+
 /** Where the catalog's domain functions find the store, the sandbox and the code-size limit. */
 export function catalogContext(app: App): CatalogContext {
   const { store, runtime, config } = app.services;
@@ -192,10 +197,7 @@ export async function transformationRoutes(app: App): Promise<void> {
       },
     },
     async (request) => ({
-      TransformationVersions: await listTransformationVersions(db, workspaceIdOf(request), request.params.id, {
-        count: request.query.count ?? 5,
-        order: (request.query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc',
-      }),
+      TransformationVersions: await listTransformationVersions(db, workspaceIdOf(request), request.params.id, versionsPage(request.query)),
     }),
   );
 
