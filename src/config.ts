@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { defaultRuntimeLimits, type RuntimeLimits } from './runtime/types.js';
 
@@ -25,7 +26,17 @@ export interface Config {
   runtimeListener: { host: string; port: number } | undefined;
   /** Whether the main listener also accepts runtime/config-backend calls without credentials. */
   runtimeAuth: 'token' | 'none';
-  runtime: RuntimeLimits & { maxIsolates: number; isolatesPerVersion: number; workspaceConcurrency: number };
+  runtime: RuntimeLimits & {
+    maxIsolates: number;
+    isolatesPerVersion: number;
+    workspaceConcurrency: number;
+    /** Sandbox host processes that run user code. */
+    processes: number;
+    /** A host process is drained and replaced past this resident memory. */
+    processMaxRssMb: number;
+    /** First quarantine of a version that crashed a host; doubles on repeat, up to 60 times this. */
+    quarantineSeconds: number;
+  };
   /** Where the built dashboard lives. */
   webDistDir: string;
   trustProxy: boolean;
@@ -88,6 +99,9 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       maxIsolates: integer('TILLER_SANDBOX_MAX_ISOLATES', get('sandbox-max-isolates', 'TILLER_SANDBOX_MAX_ISOLATES'), 64, 1, 10_000),
       isolatesPerVersion: integer('TILLER_SANDBOX_ISOLATES_PER_VERSION', get('sandbox-isolates-per-version', 'TILLER_SANDBOX_ISOLATES_PER_VERSION'), 2, 1, 64),
       workspaceConcurrency: integer('TILLER_WORKSPACE_CONCURRENCY', get('workspace-concurrency', 'TILLER_WORKSPACE_CONCURRENCY'), 4, 1, 1024),
+      processes: integer('TILLER_SANDBOX_PROCESSES', get('sandbox-processes', 'TILLER_SANDBOX_PROCESSES'), Math.max(2, availableParallelism()), 1, 256),
+      processMaxRssMb: integer('TILLER_SANDBOX_PROCESS_MAX_RSS_MB', get('sandbox-process-max-rss-mb', 'TILLER_SANDBOX_PROCESS_MAX_RSS_MB'), 1024, 64, 65_536),
+      quarantineSeconds: integer('TILLER_SANDBOX_QUARANTINE_SECONDS', get('sandbox-quarantine-seconds', 'TILLER_SANDBOX_QUARANTINE_SECONDS'), 60, 1, 86_400),
     },
     webDistDir: resolve(get('web-dir', 'TILLER_WEB_DIR') ?? join(projectRoot(), 'dist', 'web')),
     trustProxy: bool('TILLER_TRUST_PROXY', get('trust-proxy', 'TILLER_TRUST_PROXY'), false),

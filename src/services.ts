@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import { CredentialVerifier } from './domain/authentication.js';
+import { recordQuarantine } from './domain/quarantines.js';
 import { Metrics } from './http/metrics.js';
 import { createRuntime } from './runtime/index.js';
 import type { BatchReport, SandboxRuntime } from './runtime/types.js';
@@ -21,7 +22,7 @@ export interface Services {
 export async function createServices(
   config: Config,
   log: FastifyBaseLogger,
-  options: { defaultMetrics?: boolean; onCatastrophicError?: (message: string) => void } = {},
+  options: { defaultMetrics?: boolean } = {},
 ): Promise<Services> {
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, onError: (err) => log.error({ err }, 'database connection error') });
   try {
@@ -39,18 +40,25 @@ export async function createServices(
   });
   await verifier.start();
   const runtimeBatchListeners = new Set<(report: BatchReport) => void>();
+  // User code runs only in sandbox host processes that the runtime pool starts and replaces; this
+  // process never creates an isolate, so no tenant's code can take it down.
   const runtime = createRuntime({
     limits: { memoryMb: config.runtime.memoryMb, cpuTimeMs: config.runtime.cpuTimeMs, wallTimeMs: config.runtime.wallTimeMs, maxCodeBytes: config.runtime.maxCodeBytes },
     cache: { maxIsolates: config.runtime.maxIsolates, isolatesPerVersion: config.runtime.isolatesPerVersion },
     workspaceConcurrency: config.runtime.workspaceConcurrency,
+    processes: config.runtime.processes,
+    processMaxRssMb: config.runtime.processMaxRssMb,
+    quarantine: { baseMs: config.runtime.quarantineSeconds * 1000, maxMs: config.runtime.quarantineSeconds * 60 * 1000 },
     metrics: { onBatch: (report) => runtimeBatchListeners.forEach((listener) => listener(report)) },
-    // V8 lost control of an isolate (e.g. one allocation larger than the whole heap limit). The
-    // process cannot be trusted or even shut down cleanly (disposing the isolate hangs), so it
-    // ends at once; the `tiller` launcher starts a fresh server. Committed writes are durable.
-    onCatastrophicError: options.onCatastrophicError ?? ((message) => {
-      log.fatal({ reason: message }, 'sandbox reported an unrecoverable V8 error; the process ends now');
-      process.kill(process.pid, 'SIGKILL');
-    }),
+    onHostEvent: (event) => {
+      if (event.type === 'started') log.debug({ sandboxHost: event }, 'sandbox host process started');
+      else if (event.type === 'recycling') log.info({ sandboxHost: event }, 'sandbox host process passed its memory bound; replacing it');
+      else if (!event.expected) log.error({ sandboxHost: event }, 'sandbox host process ended unexpectedly; its batches failed and a replacement is starting');
+    },
+    onQuarantine: (notice) => {
+      log.warn({ quarantine: { ...notice, until: notice.until.toISOString() } }, 'transformation version quarantined: a batch of it crashed a sandbox host process');
+      recordQuarantine(store.db, notice).catch((err: unknown) => log.error({ err }, 'recording a quarantine failed'));
+    },
   });
   return {
     config,

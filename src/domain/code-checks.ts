@@ -2,9 +2,9 @@
 // both databases can store unchanged, a supported language, and code that compiles as an ES module
 // with the right exports. Compiling never runs user code (see Runtime.analyze).
 
-import type { Runtime } from '../runtime/types.js';
+import { RunError, type Runtime } from '../runtime/types.js';
 import type { Store } from '../store/db.js';
-import { invalid } from './errors.js';
+import { invalid, runFailureOf } from './errors.js';
 
 /** What the Transformations API needs from the process: the store, the sandbox and its code limit. */
 export interface CatalogContext {
@@ -68,7 +68,14 @@ function assertCodeText(code: string, maxCodeBytes: number): void {
 
 /** Turns a failed analysis into a 400 whose error object carries line and column when known. */
 async function analyzeOrThrow(runtime: Runtime, code: string, kind: 'transformation' | 'library'): Promise<string[]> {
-  const analysis = await runtime.analyze(code, kind);
+  let analysis;
+  try {
+    analysis = await runtime.analyze(code, kind);
+  } catch (error) {
+    // Compiling happens in a sandbox process; losing it is Tiller's trouble (503), not the code's.
+    if (error instanceof RunError) throw runFailureOf(error);
+    throw error;
+  }
   if (!analysis.ok) {
     const { code: errorCode, message, line, column } = analysis.error;
     throw invalid(errorCode, message, { field: 'code', ...(line !== undefined ? { line, column: column ?? 1 } : {}) });

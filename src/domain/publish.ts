@@ -411,7 +411,7 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
 
   // The same code of one workspace reuses its warm sandbox; workspaces never share one.
   const versionId = 'inline-' + createHash('sha256').update(workspaceId).update('\0').update(input.code).update('\0').update(link.versionIds.join(',')).digest('hex').slice(0, 40);
-  const run = await runBatch(ctx, workspaceId, { versionId, code: input.code }, link.libraries, events, input.metadata);
+  const run = await runBatch(ctx, workspaceId, { versionId, code: input.code, inline: true }, link.libraries, events, input.metadata);
   const batchError = run.errors.find((e) => e.index === undefined);
   if (batchError) throw invalid(batchError.code ?? 'batch_error', batchError.message, { logs: run.logs });
   return {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { RunError, type LibrarySource, type RunOutput, type Runtime } from '../runtime/types.js';
 import type { Database } from '../store/schema.js';
-import { DomainError, conflict, invalid, notFound } from './errors.js';
+import { DomainError, conflict, invalid, notFound, runFailureOf } from './errors.js';
 import { librariesForRun, type VersionResolver } from './serving.js';
 import { publishedLibraryVersions, publishedTransformationVersion, type TransformationVersion } from './versions.js';
 
@@ -59,12 +59,6 @@ export async function librariesForManualRun(
   return librariesForRun(version, await publishedLibraryVersions(db, version.workspaceId));
 }
 
-/** A whole-batch failure as the error envelope: 503 when retrying may help, else 400 with the logs. */
-export function runFailure(error: RunError): DomainError {
-  if (error.code === 'overloaded' || error.code === 'shutting_down') return new DomainError('unavailable', error.code, error.message);
-  return invalid(error.code, error.message, { logs: error.logs });
-}
-
 export async function runVersion(
   runtime: Runtime,
   version: TransformationVersion,
@@ -85,7 +79,7 @@ export async function runVersion(
       captureLogs: true,
     });
   } catch (error) {
-    if (error instanceof RunError) throw runFailure(error);
+    if (error instanceof RunError) throw runFailureOf(error);
     throw error;
   }
 }

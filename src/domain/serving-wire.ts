@@ -1,4 +1,4 @@
-import { RunError, type EventOutcome, type LibrarySource, type Runtime } from '../runtime/types.js';
+import { RETRYABLE_RUN_ERRORS, RunError, type EventOutcome, type LibrarySource, type Runtime } from '../runtime/types.js';
 import { DomainError } from './errors.js';
 import { librariesForRun, type VersionResolver } from './serving.js';
 import type { LibraryVersion, TransformationVersion } from './versions.js';
@@ -167,15 +167,12 @@ export interface WireServingOptions {
   filterDropped: boolean;
 }
 
-/** RunError codes after which the same request may succeed later: the sender should retry it whole. */
-const RETRYABLE_RUN_ERRORS = new Set(['overloaded', 'shutting_down']);
-
-/** Thrown when the request should be retried whole; the route answers 503 with Retry-After. */
-export class RetryableServingError extends DomainError {
-  constructor(code: string, message: string) {
-    super('unavailable', code, message);
-  }
-}
+/**
+ * RunError codes after which the sender should retry the whole request (503). A batch that crashed
+ * its sandbox process is among them: on the retry its version is quarantined and answers per-event
+ * 400 entries, so rudder-server learns the outcome without losing the batch's neighbours.
+ */
+const RETRY_REQUEST_ON = new Set([...RETRYABLE_RUN_ERRORS, 'sandbox_crashed']);
 
 function commonMetadataOf(group: WireGroup): Record<string, unknown> {
   const first = group.metadata[0] ?? EMPTY_METADATA;
@@ -228,7 +225,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       });
     } catch (error) {
       if (!(error instanceof RunError)) throw error;
-      if (RETRYABLE_RUN_ERRORS.has(error.code)) throw new RetryableServingError(error.code, error.message);
+      if (RETRY_REQUEST_ON.has(error.code)) throw new DomainError('unavailable', error.code, error.message, undefined, error.retryAfterSeconds ?? 1);
       for (const position of group.positions) response.failure(position, 400, error.message);
       return;
     }

@@ -3,9 +3,9 @@
 // here writes to the store; save, test and publish calls all go through these functions.
 
 import type { Kysely } from 'kysely';
-import { RunError, type EventOutcome, type LibrarySource } from '../runtime/types.js';
+import { RETRYABLE_RUN_ERRORS, RunError, type EventOutcome, type LibrarySource } from '../runtime/types.js';
 import type { Database } from '../store/schema.js';
-import { DomainError } from './errors.js';
+import { runFailureOf } from './errors.js';
 import type { CatalogContext } from './code-checks.js';
 import { toLibraryVersion, type LibraryVersion } from './versions.js';
 
@@ -151,7 +151,7 @@ export interface BatchRun {
 export async function runBatch(
   ctx: CatalogContext,
   workspaceId: string,
-  transformation: { versionId: string; code: string },
+  transformation: { versionId: string; code: string; inline?: boolean },
   libraries: LibrarySource[],
   events: unknown[],
   metadata?: unknown[],
@@ -167,9 +167,8 @@ export async function runBatch(
     return { ok: errors.length === 0, results: output.results, outputs, dropped: output.dropped, errors, logs: output.logs };
   } catch (error) {
     if (!(error instanceof RunError)) throw error;
-    if (error.code === 'overloaded' || error.code === 'shutting_down') {
-      throw new DomainError('unavailable', error.code, `${error.message}; try again shortly`);
-    }
+    // Tiller's own trouble, or a workspace past its crash limit, fails the request, not the code.
+    if (RETRYABLE_RUN_ERRORS.has(error.code) || error.code === 'crash_limited') throw runFailureOf(error);
     return { ok: false, results: [], outputs: [], dropped: [], errors: [{ code: error.code, message: error.message }], logs: error.logs };
   }
 }

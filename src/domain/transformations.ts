@@ -8,6 +8,7 @@ import { recordAudit, type Actor } from './audit.js';
 import { assertLanguage, checkTransformationCode, normalizeDescription, normalizeName, type CatalogContext } from './code-checks.js';
 import { invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
+import { activeQuarantines, type ActiveQuarantines } from './quarantines.js';
 import { lockImportedLibraries, type VersionOrder } from './libraries.js';
 import { LibraryLinker, describeFailure, runBatch, sampleEvents } from './test-runs.js';
 
@@ -28,6 +29,11 @@ export interface TransformationView {
   imports: string[];
   /** ext: null until a version is published. */
   publishedVersionId: string | null;
+  /**
+   * ext: when a version of it crashed a sandbox process, until when that version is quarantined
+   * (the latest end if several are); null when none is. On a version view: that version's own.
+   */
+  quarantinedUntil: string | null;
 }
 
 export interface TransformationVersionView extends TransformationView {
@@ -59,7 +65,7 @@ function destinationsOf(json: string): { id: string }[] {
   return json === '[]' ? [] : (JSON.parse(json) as string[]).map((id) => ({ id }));
 }
 
-function transformationView(t: TransformationsTable, v: VersionFields): TransformationView {
+function transformationView(t: TransformationsTable, v: VersionFields, quarantinedUntil: string | null = null): TransformationView {
   return {
     id: t.id,
     versionId: v.id,
@@ -74,12 +80,13 @@ function transformationView(t: TransformationsTable, v: VersionFields): Transfor
     destinations: destinationsOf(t.destination_ids),
     imports: JSON.parse(v.imports) as string[],
     publishedVersionId: t.published_version_id,
+    quarantinedUntil,
   };
 }
 
-function versionView(t: TransformationsTable, v: VersionFields): TransformationVersionView {
+function versionView(t: TransformationsTable, v: VersionFields, quarantines: ActiveQuarantines): TransformationVersionView {
   // A version is a snapshot: its own time is both when it was created and last changed.
-  return { ...transformationView(t, v), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
+  return { ...transformationView(t, v, quarantines.byVersion.get(v.id) ?? null), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
 }
 
 async function findLiveTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationsTable> {
@@ -101,6 +108,7 @@ export async function listTransformations(db: Kysely<Database>, workspaceId: str
     .orderBy('t.created_at', 'asc')
     .orderBy('t.id', 'asc')
     .execute();
+  const { byTransformation } = await activeQuarantines(db, workspaceId);
   return rows.map((row) => ({
     id: row.id,
     versionId: row.latest_version_id,
@@ -115,13 +123,15 @@ export async function listTransformations(db: Kysely<Database>, workspaceId: str
     destinations: destinationsOf(row.destination_ids),
     imports: JSON.parse(row.imports) as string[],
     publishedVersionId: row.published_version_id,
+    quarantinedUntil: byTransformation.get(row.id) ?? null,
   }));
 }
 
 export async function getTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationView> {
   const t = await findLiveTransformation(db, workspaceId, id);
   const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', t.latest_version_id).executeTakeFirstOrThrow();
-  return transformationView(t, v);
+  const { byTransformation } = await activeQuarantines(db, workspaceId, t.id);
+  return transformationView(t, v, byTransformation.get(t.id) ?? null);
 }
 
 export async function listTransformationVersions(
@@ -132,14 +142,15 @@ export async function listTransformationVersions(
 ): Promise<TransformationVersionView[]> {
   const t = await findLiveTransformation(db, workspaceId, id);
   const rows = await db.selectFrom('transformation_versions').selectAll().where('transformation_id', '=', t.id).orderBy('seq', options.order).limit(options.count).execute();
-  return rows.map((row) => versionView(t, row));
+  const quarantines = await activeQuarantines(db, workspaceId, t.id);
+  return rows.map((row) => versionView(t, row, quarantines));
 }
 
 export async function getTransformationVersion(db: Kysely<Database>, workspaceId: string, id: string, versionId: string): Promise<TransformationVersionView> {
   const t = await findLiveTransformation(db, workspaceId, id);
   const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', versionId).where('transformation_id', '=', t.id).executeTakeFirst();
   if (!v) throw notFound('transformation version');
-  return versionView(t, v);
+  return versionView(t, v, await activeQuarantines(db, workspaceId, t.id));
 }
 
 function normalizeDestinationIds(ids: string[] | undefined, publish: boolean): string[] | undefined {
@@ -180,7 +191,8 @@ async function validateForSave(
   if (events === undefined && !publish) return { imports, unresolved: [] };
 
   // The run uses the id the version will be saved under, so its sandbox stays warm for real runs.
-  const run = await runBatch(ctx, workspaceId, { versionId, code }, link.libraries, events ?? sampleEvents());
+  // The code is not saved yet, so a crash counts against the workspace's test calls (inline).
+  const run = await runBatch(ctx, workspaceId, { versionId, code, inline: true }, link.libraries, events ?? sampleEvents());
   if (!run.ok) {
     const what = events === undefined ? 'the sample event' : 'the test events';
     throw invalid(events === undefined ? 'test_failed' : 'events_failed', `the code failed on ${what}, so nothing was saved: ${describeFailure(run)}`, {

@@ -68,6 +68,14 @@ export function handleError(error: FastifyError | DomainError | Error, request: 
   if (error instanceof DomainError) {
     const status = STATUS_BY_KIND[error.kind];
     if (status === 401) reply.header('WWW-Authenticate', WWW_AUTHENTICATE);
+    if (error.kind === 'unavailable') {
+      // rudder-server retries a 503 without limit only when told to; every 503 here clears by itself.
+      reply.header('Retry-After', String(error.retryAfterSeconds ?? 1));
+      reply.header('X-Rudder-Should-Retry', 'true');
+      reply.header('X-Rudder-Error-Reason', error.code);
+    } else if (error.retryAfterSeconds !== undefined) {
+      reply.header('Retry-After', String(error.retryAfterSeconds));
+    }
     return sendError(reply, status, error.code, error.message, error.details);
   }
   const fastifyError = error as FastifyError;

@@ -86,6 +86,63 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
         this.set({ limit: 'memory' }, stats.limitKills.memory);
       },
     });
+    const hosts = (read: (h: NonNullable<RuntimeStats['hosts']>) => void) => {
+      const stats = metrics.runtimeStats();
+      if (stats?.hosts) read(stats.hosts);
+    };
+    new Gauge({
+      name: 'tiller_sandbox_processes',
+      help: 'Sandbox host processes, by state (ready takes batches; draining finishes its batches before it is replaced)',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        hosts((h) => {
+          this.set({ state: 'ready' }, h.ready);
+          this.set({ state: 'starting' }, h.starting);
+          this.set({ state: 'draining' }, h.draining);
+        });
+      },
+    });
+    new Gauge({
+      name: 'tiller_sandbox_process_restarts',
+      help: 'Sandbox host processes replaced since start, by reason: crash (ended unexpectedly) or memory (passed TILLER_SANDBOX_PROCESS_MAX_RSS_MB)',
+      labelNames: ['reason'] as const,
+      registers,
+      collect() {
+        hosts((h) => {
+          this.set({ reason: 'crash' }, h.restarts.crash);
+          this.set({ reason: 'memory' }, h.restarts.memory);
+        });
+      },
+    });
+    new Gauge({
+      name: 'tiller_sandbox_process_resident_bytes',
+      help: 'Resident memory of each sandbox host process, by slot, as it last reported',
+      labelNames: ['slot'] as const,
+      registers,
+      collect() {
+        this.reset();
+        hosts((h) => {
+          for (const p of h.processes) this.inc({ slot: String(p.slot) }, p.rssBytes);
+        });
+      },
+    });
+    new Gauge({
+      name: 'tiller_sandbox_quarantined_versions',
+      help: 'Transformation versions quarantined now because a batch of theirs crashed a sandbox process',
+      registers,
+      collect() {
+        hosts((h) => this.set(h.quarantined));
+      },
+    });
+    new Gauge({
+      name: 'tiller_sandbox_quarantines',
+      help: 'Quarantines begun since start',
+      registers,
+      collect() {
+        hosts((h) => this.set(h.quarantines));
+      },
+    });
     new Gauge({
       name: 'tiller_serving_version_cache_entries',
       help: 'Transformation and library versions cached in memory for serving',

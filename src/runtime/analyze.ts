@@ -20,7 +20,10 @@ export class CodeAnalyzer {
   private current: Compiler | undefined;
   private closed = false;
 
-  constructor(private readonly maxCodeBytes: number) {}
+  constructor(
+    private readonly maxCodeBytes: number,
+    private readonly onCatastrophicError?: (message: string) => void,
+  ) {}
 
   async analyze(code: string, kind: 'transformation' | 'library'): Promise<CodeAnalysis> {
     if (typeof code !== 'string') return { ok: false, error: { code: 'compile_error', message: 'code must be a string' } };
@@ -85,7 +88,7 @@ export class CodeAnalyzer {
     let compiler = this.current;
     if (!compiler || compiler.isolate.isDisposed || compiler.compiles >= COMPILES_PER_ISOLATE) {
       // Compiling 1 MiB of source needs a few MB; the limit only guards against pathological inputs.
-      compiler = { isolate: new ivm.Isolate({ memoryLimit: 64 }), compiles: 0, inFlight: 0 };
+      compiler = { isolate: new ivm.Isolate({ memoryLimit: 64, ...(this.onCatastrophicError ? { onCatastrophicError: this.onCatastrophicError } : {}) }), compiles: 0, inFlight: 0 };
       const previous = this.current;
       this.current = compiler;
       if (previous && previous.inFlight === 0 && !previous.isolate.isDisposed) previous.isolate.dispose();

@@ -125,3 +125,20 @@ export function decodeBatchOutput(encoded: string, eventCount: number): RunOutpu
   if (seen) for (let i = 0; i < eventCount; i++) if (seen[i] === 0) dropped.push(i);
   return { results, dropped, logs };
 }
+
+/**
+ * Decodes a batch answer and, when the code left an unhandled promise rejection behind, adds a log
+ * line for it (to the output's logs, or to the RunError's when the batch failed).
+ */
+export function withStrayRejection(decode: () => RunOutput, strayRejection: string | undefined): RunOutput {
+  const line = strayRejection === undefined ? undefined : `[tiller] unhandled promise rejection: ${strayRejection}`;
+  let output: RunOutput;
+  try {
+    output = decode();
+  } catch (error) {
+    if (line !== undefined && error instanceof RunError) error.logs.push(line);
+    throw error;
+  }
+  if (line !== undefined) output.logs.push(line);
+  return output;
+}

@@ -10,12 +10,15 @@ export interface SandboxSpec {
   code: string;
   /** Libraries available by import name; only the ones the code imports are compiled. */
   libraries: LibrarySource[];
+  /** The batch that asked for this sandbox (its top-level code runs on that batch's behalf). */
+  runTag?: string;
 }
 
 export interface SandboxSettings {
   limits: RuntimeLimits;
   bootstrap: BootstrapConfig;
-  onCatastrophicError: (message: string) => void;
+  /** V8 lost control of this sandbox's isolate; the process must end (see host/main.ts). */
+  onCatastrophicError: (message: string, sandbox: Sandbox) => void;
 }
 
 export const TRANSFORMATION_FILENAME = 'file:///transformation.js';
@@ -52,18 +55,21 @@ export class Sandbox {
   retired = false;
   /** The limit a watchdog enforced on the latest run, if any. */
   killedBy: LimitCode | null = null;
+  /** Who the current run belongs to, so an unrecoverable error can name the batch that caused it. */
+  runTag: string | undefined;
 
   private readonly isolate: ivm.Isolate;
   private context: ivm.Context | undefined;
   private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean) => Promise<string | undefined>> | undefined;
 
   private constructor(private readonly settings: SandboxSettings) {
-    this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: settings.onCatastrophicError });
+    this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: (message) => settings.onCatastrophicError(message, this) });
   }
 
   /** Compiles, links and evaluates a version in a new isolate. Throws RunError; never leaks the isolate. */
   static async create(spec: SandboxSpec, settings: SandboxSettings): Promise<Sandbox> {
     const sandbox = new Sandbox(settings);
+    sandbox.runTag = spec.runTag;
     try {
       await sandbox.load(spec);
       return sandbox;

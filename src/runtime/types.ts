@@ -8,6 +8,11 @@ export interface TransformationSource {
   code: string;
   /** Always "1" today; kept so later contracts can be told apart. */
   codeVersion?: string;
+  /**
+   * Unsaved code (a test call's, or code being checked before it is saved). Should it crash a
+   * sandbox process, the crash counts against the workspace's test calls, not against a version.
+   */
+  inline?: boolean;
 }
 
 /** One immutable library version, imported by transformations as `importName`. */
@@ -86,17 +91,26 @@ export const defaultRuntimeLimits: RuntimeLimits = {
 export class RunError extends Error {
   constructor(
     /**
-     * cpu_limit | wall_limit | memory_limit | code_error | code_too_large | link_error | batch_error |
-     * invalid_output | invalid_input | overloaded | shutting_down
+     * The code's fault: cpu_limit | wall_limit | memory_limit | code_error | code_too_large | link_error |
+     * batch_error | invalid_output | invalid_input | sandbox_crashed (this batch crashed its sandbox
+     * process) | quarantined (the version crashed one recently and is not run for a while) |
+     * crash_limited (the workspace's inline code crashed sandboxes too often; see retryAfterSeconds).
+     * Tiller's state, worth retrying: overloaded | shutting_down | sandbox_lost (the sandbox process
+     * ended under the batch, which did not cause it) | sandbox_unavailable (no sandbox process is up).
      */
     readonly code: string,
     message: string,
     readonly logs: string[] = [],
+    /** When trying again may succeed (crash_limited, quarantined). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'RunError';
   }
 }
+
+/** RunError codes after which the same batch may succeed later: the caller should retry it. */
+export const RETRYABLE_RUN_ERRORS: ReadonlySet<string> = new Set(['overloaded', 'shutting_down', 'sandbox_lost', 'sandbox_unavailable']);
 
 export interface Runtime {
   /** Compile-checks a transformation (entry point required) or a library (no imports allowed). */
@@ -165,7 +179,30 @@ export interface RuntimeStats {
   heapUsedBytes: number;
   runningBatches: number;
   queuedBatches: number;
+  /** The sandbox host processes (absent for an engine running in the caller's own process). */
+  hosts?: SandboxHostStats;
 }
+
+export interface SandboxHostStats {
+  /** Processes taking batches. */
+  ready: number;
+  starting: number;
+  /** Processes finishing their batches before they are replaced (memory bound or shutdown). */
+  draining: number;
+  /** Replacements started since start, by reason: crash (died unexpectedly) or memory (passed the RSS bound). */
+  restarts: { crash: number; memory: number };
+  /** Versions quarantined now, and quarantines begun since start. */
+  quarantined: number;
+  quarantines: number;
+  /** Resident memory of each live host process, as it last reported. */
+  processes: Array<{ slot: number; pid: number; state: 'starting' | 'ready' | 'draining'; rssBytes: number }>;
+}
+
+/** Something the pool wants the operator to know (it is logged). */
+export type SandboxHostEvent =
+  | { type: 'started'; slot: number; pid: number }
+  | { type: 'exited'; slot: number; pid: number; code: number | null; signal: string | null; expected: boolean; lostBatches: number; cause?: string }
+  | { type: 'recycling'; slot: number; pid: number; rssBytes: number };
 
 export interface RuntimeOptions {
   limits?: Partial<RuntimeLimits>;
@@ -180,10 +217,21 @@ export interface RuntimeOptions {
   logs?: { maxLines?: number; maxChars?: number };
   metrics?: RuntimeMetricsSink;
   /**
-   * isolated-vm reports an unrecoverable V8 state here; the process should stop taking traffic and
-   * exit. Default: write the message to stderr.
+   * Only for an engine in the caller's own process (tests): isolated-vm reports an unrecoverable
+   * V8 state here. Sandbox host processes handle it themselves: they end, and the pool replaces them.
    */
   onCatastrophicError?: (message: string) => void;
+  /** Sandbox host processes (default: the number of cores, at least 2). */
+  processes?: number;
+  /** A host process whose resident memory passes this is drained and replaced (default 1024 MB). */
+  processMaxRssMb?: number;
+  /** A workspace's batches spill from its preferred host to another once that host runs this many batches (default 2). */
+  spillAt?: number;
+  quarantine?: Partial<import('./quarantine.js').QuarantineOptions>;
+  /** Host lifecycle events, for the log. */
+  onHostEvent?: (event: SandboxHostEvent) => void;
+  /** A version was quarantined (services.ts records it in the store and the audit log). */
+  onQuarantine?: (notice: import('./quarantine.js').QuarantineNotice) => void;
 }
 
 /** The runtime createRuntime() returns: the Runtime contract plus introspection. */

@@ -116,6 +116,18 @@ export interface LibraryVersionsTable {
   created_by: string | null;
 }
 
+export interface VersionQuarantinesTable {
+  version_id: string;
+  transformation_id: string;
+  workspace_id: string;
+  /** ISO time the quarantine ends. */
+  until: string;
+  /** Quarantines of this version in a row. */
+  count: number;
+  reason: string;
+  updated_at: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -125,4 +137,5 @@ export interface Database {
   transformation_versions: TransformationVersionsTable;
   libraries: LibrariesTable;
   library_versions: LibraryVersionsTable;
+  version_quarantines: VersionQuarantinesTable;
 }

@@ -18,10 +18,18 @@ describe('operations endpoints', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('GET /ready checks the store', async () => {
-    const res = await fetch(`${server.url}/ready`);
+  it('GET /ready checks the store and the sandbox processes', async () => {
+    // Sandbox processes start beside the listener; until one takes batches, /ready says so.
+    let res = await fetch(`${server.url}/ready`);
+    for (let tries = 0; res.status === 503 && tries < 300; tries++) {
+      expect(await res.json()).toMatchObject({ success: false, error: { code: 'sandbox_unavailable' } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await fetch(`${server.url}/ready`);
+    }
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', store: server.server.services.store.dialect });
+    const body = (await res.json()) as { sandboxProcesses: number };
+    expect(body).toEqual({ status: 'ready', store: server.server.services.store.dialect, sandboxProcesses: expect.any(Number) });
+    expect(body.sandboxProcesses).toBeGreaterThanOrEqual(1);
   });
 
   it('GET /metrics counts requests by route and status, auth failures by reason and token-cache lookups', async () => {

@@ -43,6 +43,7 @@ describe('POST /transformations', () => {
       destinations: [],
       imports: [],
       publishedVersionId: null,
+      quarantinedUntil: null,
     });
     expect(answer.body.id).not.toBe(answer.body.versionId);
   });

@@ -14,14 +14,17 @@ export async function healthRoutes(app: App): Promise<void> {
     {
       config: { auth: 'none' },
       schema: {
-        summary: 'Readiness: the store answers',
+        summary: 'Readiness: the store answers and a sandbox process takes batches',
         tags: ['operations'],
-        response: { 200: Type.Object({ status: Type.Literal('ready'), store: Type.String() }), 503: Type.Object({ success: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }), requestId: Type.String() }) },
+        response: { 200: Type.Object({ status: Type.Literal('ready'), store: Type.String(), sandboxProcesses: Type.Integer({ description: 'Sandbox host processes taking batches' }) }), 503: Type.Object({ success: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }), requestId: Type.String() }) },
       },
     },
     async (_request, reply) => {
-      if (await app.services.store.ping()) return { status: 'ready' as const, store: app.services.store.dialect };
-      return sendError(reply, 503, 'store_unavailable', 'the database does not answer');
+      const { store, runtime } = app.services;
+      if (!(await store.ping())) return sendError(reply, 503, 'store_unavailable', 'the database does not answer');
+      const sandboxProcesses = runtime.stats().hosts?.ready ?? 1;
+      if (sandboxProcesses === 0) return sendError(reply, 503, 'sandbox_unavailable', 'no sandbox process is up yet');
+      return { status: 'ready' as const, store: store.dialect, sandboxProcesses };
     },
   );
 

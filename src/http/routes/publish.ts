@@ -3,7 +3,7 @@ import { compatTestResult, publishVersions, testInlineCode, testSuiteResult, tes
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { Nullable, errors } from '../schemas.js';
-import { EventsSchema, addRetryAfterOnUnavailable, catalogContext } from './transformations.js';
+import { EventsSchema, catalogContext } from './transformations.js';
 
 const VersionId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -118,7 +118,6 @@ const Tags = ['publish and test'];
 
 export async function publishRoutes(app: App): Promise<void> {
   const ctx = catalogContext(app);
-  addRetryAfterOnUnavailable(app);
 
   for (const path of PUBLISH_PATHS) {
     app.post(

@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import { DomainError, invalid } from '../../domain/errors.js';
+import { invalid } from '../../domain/errors.js';
 import { librariesForManualRun, resolveRunVersion, runVersion } from '../../domain/serving-run.js';
 import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving-wire.js';
 import { versionResolverFor } from '../../domain/serving.js';
@@ -113,8 +113,9 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
           '{ output, metadata, statusCode: 200 } per output event, { statusCode: 400, error, metadata } for a failed or malformed event,',
           '{ statusCode: 404, error, metadata } when the version does not exist (or belongs to another workspace than the credential\'s).',
           'Dropped events are left out, or answered { statusCode: 298, metadata } when the request carries X-Feature-Filter-Code: true (or ?1).',
-          'The answer carries the header apiVersion: 2. When the runtime is saturated the whole request answers 503 with Retry-After,',
-          'which rudder-server retries. Authentication: an access or workspace token, or none on the runtime listener.',
+          'The answer carries the header apiVersion: 2. When the runtime is saturated or a sandbox process was lost under the batch, the whole request',
+          'answers 503 with Retry-After and X-Rudder-Should-Retry: true, which rudder-server retries until it succeeds. A quarantined version answers',
+          'per-event statusCode 400 entries. Authentication: an access or workspace token, or none on the runtime listener.',
         ].join(' '),
         tags: ['runtime'],
         headers: Type.Object({ 'x-feature-filter-code': Type.Optional(Type.String({ description: 'true or ?1: answer dropped events with statusCode 298' })) }),
@@ -125,12 +126,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     async (request, reply) => {
       const body: unknown = request.body;
       if (!Array.isArray(body)) throw invalid('invalid_body', 'request body must be a JSON array of { message, metadata, destination } events');
-      let served;
-      try {
-        served = await serveWireBatch(wireDeps, body, { workspaceId: request.principal?.workspaceId, filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']) });
-      } catch (error) {
-        return sendRetryable(error, reply);
-      }
+      const served = await serveWireBatch(wireDeps, body, { workspaceId: request.principal?.workspaceId, filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']) });
       const { tally } = served;
       if (tally.malformed > 0) metrics.rejectedEvents.inc({ reason: 'malformed' }, tally.malformed);
       if (tally.versionNotFound > 0) metrics.rejectedEvents.inc({ reason: 'version_not_found' }, tally.versionNotFound);
@@ -172,13 +168,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
         IdParams,
       ),
     },
-    async (request, reply) => {
-      try {
-        return await answer(workspaceIdOf(request), request.params.id, undefined, request.body);
-      } catch (error) {
-        return sendRetryable(error, reply);
-      }
-    },
+    async (request) => answer(workspaceIdOf(request), request.params.id, undefined, request.body),
   );
 
   app.post(
@@ -191,18 +181,6 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
         VersionParams,
       ),
     },
-    async (request, reply) => {
-      try {
-        return await answer(workspaceIdOf(request), request.params.id, request.params.versionId, request.body);
-      } catch (error) {
-        return sendRetryable(error, reply);
-      }
-    },
+    async (request) => answer(workspaceIdOf(request), request.params.id, request.params.versionId, request.body),
   );
-}
-
-/** A saturated runtime answers 503 with Retry-After, so senders back off and retry the whole request. */
-function sendRetryable(error: unknown, reply: FastifyReply): never {
-  if (error instanceof DomainError && error.kind === 'unavailable') reply.header('Retry-After', '1');
-  throw error;
 }

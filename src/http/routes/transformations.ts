@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import type { CatalogContext } from '../../domain/code-checks.js';
-import { DomainError } from '../../domain/errors.js';
 import {
   createTransformation,
   deleteTransformation,
@@ -46,14 +45,6 @@ export function catalogContext(app: App): CatalogContext {
   return { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes };
 }
 
-/** A saturated sandbox answers 503 with Retry-After, so clients back off and retry. */
-export function addRetryAfterOnUnavailable(app: App): void {
-  // onError runs before the error handler writes the envelope, so the header goes out with it.
-  app.addHook('onError', async (_request, reply, error) => {
-    if (error instanceof DomainError && error.kind === 'unavailable') reply.header('Retry-After', '1');
-  });
-}
-
 const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
 const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
 
@@ -71,6 +62,13 @@ const TransformationFields = {
   destinations: Type.Array(Type.Object({ id: Type.String() }, { additionalProperties: true }), { description: 'Destinations connected with destinationIds; [] when none' }),
   imports: Type.Array(Type.String(), { description: 'Library import names the code uses' }),
   publishedVersionId: Nullable(Type.String({ description: 'ext: null until a version is published' })),
+  quarantinedUntil: Nullable(
+    Type.String({
+      format: 'date-time',
+      description:
+        'ext: a version whose batch crashed a sandbox process is quarantined (not run; its events fail with a per-event error) until this time, which doubles on each repeat up to an hour. On a transformation: the latest end among its versions; on a version: its own. null when none is.',
+    }),
+  ),
 };
 
 const Warnings = Type.Optional(
@@ -88,7 +86,6 @@ const Tags = ['transformations'];
 export async function transformationRoutes(app: App): Promise<void> {
   const ctx = catalogContext(app);
   const { db } = ctx.store;
-  addRetryAfterOnUnavailable(app);
 
   app.post(
     '/transformations',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type BatchReport, type RunInput, type RuntimeOptions } from '../../../src/runtime/index.js';
+import { createIsolateEngine } from '../../../src/runtime/host/engine.js';
+import type { BatchReport, RunInput, RuntimeOptions } from '../../../src/runtime/index.js';
 import { rejection, versionId } from './helpers.js';
 
 const IDENTITY = 'export function transformEvent(e) { return e; }';
@@ -11,8 +12,8 @@ function version(code: string): (events?: unknown[], workspaceId?: string) => Ru
   return (events = [{}], workspaceId = 'ws-cache') => ({ workspaceId, transformation: { versionId: id, code }, libraries: [], events });
 }
 
-async function withRuntime(options: RuntimeOptions, body: (runtime: ReturnType<typeof createRuntime>) => Promise<void>): Promise<void> {
-  const runtime = createRuntime(options);
+async function withRuntime(options: RuntimeOptions, body: (runtime: ReturnType<typeof createIsolateEngine>) => Promise<void>): Promise<void> {
+  const runtime = createIsolateEngine(options);
   try {
     await body(runtime);
   } finally {
@@ -129,7 +130,7 @@ describe('isolate cache', () => {
     }));
 
   it('fails later runs with shutting_down after close()', async () => {
-    const runtime = createRuntime();
+    const runtime = createIsolateEngine();
     await runtime.run(version(IDENTITY)());
     await runtime.close();
     expect(runtime.stats().isolates).toBe(0);

@@ -1,0 +1,234 @@
+// The isolate engine: user transformations in warm isolated-vm isolates, cached per immutable
+// version, with per-batch CPU/wall/memory limits and per-workspace fairness. It runs inside a
+// sandbox host process (host/main.ts); the server process reaches it only through the pool
+// (pool.ts), never by creating an isolate itself. Tests may create an engine in their own process
+// to examine the cache and the limits directly.
+
+import { createHash } from 'node:crypto';
+import { CodeAnalyzer } from '../analyze.js';
+import { SandboxCache, type Lease } from '../cache.js';
+import { decodeBatchOutput, withStrayRejection } from '../contract.js';
+import { WorkspaceGate } from '../fairness.js';
+import { engineSettingsOf, serializeBatch, validateInput, type EngineSettings } from '../options.js';
+import { findLibrary, Sandbox, type SandboxSettings } from '../sandbox.js';
+import { RunError, type LibrarySource, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
+
+/** Versions whose import list is remembered; beyond this the oldest are forgotten (costing one compile). */
+const MAX_REMEMBERED_VERSIONS = 2000;
+const MAX_REMEMBERED_CODE_BYTES = 64 * 1024 * 1024;
+
+interface KnownVersion {
+  code: string;
+  imports: string[];
+}
+
+/** A batch already serialized to the JSON text that crosses into the sandbox. */
+export interface EncodedBatch {
+  workspaceId: string;
+  transformation: TransformationSource;
+  libraries: LibrarySource[];
+  eventsJson: string;
+  metadataJson: string | null;
+  captureLogs: boolean;
+  /** Passed to onCatastrophicError should this batch make V8 give up on its isolate. */
+  runTag?: string;
+}
+
+/** The sandbox's answer, still encoded (contract.ts decodes it on the trusted side). */
+export interface EncodedAnswer {
+  encoded: string;
+  strayRejection?: string;
+  coldStart: boolean;
+}
+
+export interface EngineHooks {
+  metrics?: RuntimeMetricsSink;
+  /** V8 lost control of an isolate; `runTag` names the batch it was running (or loading) for. */
+  onCatastrophicError?: (message: string, runTag: string | undefined) => void;
+}
+
+export interface IsolateEngine extends SandboxRuntime {
+  runEncoded(batch: EncodedBatch): Promise<EncodedAnswer>;
+}
+
+/** `options` may be EngineSettings as the pool sends them: they are RuntimeOptions with every field set. */
+export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineHooks = {}): IsolateEngine {
+  const settings: EngineSettings = engineSettingsOf(options);
+  const { limits, cache: cacheOptions, queueTimeoutMs } = settings;
+  const onCatastrophicError =
+    hooks.onCatastrophicError ?? options.onCatastrophicError ?? ((message: string) => process.stderr.write(`tiller runtime: isolated-vm reported an unrecoverable error: ${message}\n`));
+  const sandboxSettings: SandboxSettings = {
+    limits,
+    bootstrap: { maxLogLines: settings.logs.maxLines, maxLogChars: settings.logs.maxChars, maxErrorChars: 2000 },
+    onCatastrophicError: (message, sandbox) => onCatastrophicError(message, sandbox.runTag),
+  };
+  const metrics = hooks.metrics ?? options.metrics;
+  const analyzer = new CodeAnalyzer(limits.maxCodeBytes, (message) => onCatastrophicError(message, undefined));
+  const cache = new SandboxCache(cacheOptions, queueTimeoutMs);
+  const gate = new WorkspaceGate(settings.workspaceConcurrency, settings.workspaceQueueLimit, queueTimeoutMs);
+  const knownVersions = new Map<string, KnownVersion>();
+  let knownCodeBytes = 0;
+  const firstCompiles = new Map<string, Promise<unknown>>();
+  const limitKills = { cpu: 0, wall: 0, memory: 0 };
+  let closed = false;
+
+  const remember = (versionKey: string, code: string, imports: string[]): void => {
+    const previous = knownVersions.get(versionKey);
+    if (previous) knownCodeBytes -= previous.code.length;
+    knownVersions.delete(versionKey);
+    knownVersions.set(versionKey, { code, imports });
+    knownCodeBytes += code.length;
+    for (const [oldest, entry] of knownVersions) {
+      if (knownVersions.size <= MAX_REMEMBERED_VERSIONS && knownCodeBytes <= MAX_REMEMBERED_CODE_BYTES) break;
+      knownVersions.delete(oldest);
+      knownCodeBytes -= entry.code.length;
+    }
+  };
+
+  const cacheKey = (versionKey: string, linked: Array<{ importName: string; versionId: string }>): string =>
+    [versionKey, ...linked.map((library) => `${library.importName}=${library.versionId}`)].join('\u0000');
+
+  const linkedFor = (imports: string[], libraries: LibrarySource[]): Array<{ importName: string; versionId: string }> =>
+    imports.map((specifier) => {
+      const library = findLibrary(libraries, specifier);
+      if (!library) throw new RunError('link_error', `library "${specifier}" not found`);
+      return { importName: specifier, versionId: library.versionId };
+    });
+
+  // Version ids name immutable code; should a caller ever reuse one for different code, the code's
+  // hash keeps the two apart instead of running stale code.
+  const versionKeyOf = (versionId: string, code: string): string => {
+    const known = knownVersions.get(versionId);
+    if (!known || known.code === code) return versionId;
+    return `${versionId}#${createHash('sha256').update(code).digest('hex')}`;
+  };
+
+  const acquire = async (batch: EncodedBatch): Promise<Lease> => {
+    const { code } = batch.transformation;
+    const versionKey = versionKeyOf(batch.transformation.versionId, code);
+    const build = (): Promise<Sandbox> => Sandbox.create({ code, libraries: batch.libraries, ...(batch.runTag !== undefined ? { runTag: batch.runTag } : {}) }, sandboxSettings);
+    for (;;) {
+      const known = knownVersions.get(versionKey);
+      if (known && known.code === code) {
+        return cache.acquire(cacheKey(versionKey, linkedFor(known.imports, batch.libraries)), build);
+      }
+      const pending = firstCompiles.get(versionKey);
+      if (pending) {
+        // Another batch is compiling this version; its import list tells us the key.
+        await pending.catch(() => undefined);
+        if (knownVersions.get(versionKey)?.code === code) continue;
+      }
+      const compile = cache.acquireUnkeyed(build, (sandbox) => {
+        remember(versionKey, code, sandbox.imports);
+        return cacheKey(versionKey, sandbox.linked);
+      });
+      firstCompiles.set(versionKey, compile);
+      try {
+        return await compile;
+      } finally {
+        if (firstCompiles.get(versionKey) === compile) firstCompiles.delete(versionKey);
+      }
+    }
+  };
+
+  const runEncoded = async (batch: EncodedBatch): Promise<EncodedAnswer> => {
+    if (closed) throw new RunError('shutting_down', 'the runtime is shutting down');
+    const leave = await gate.enter(batch.workspaceId);
+    try {
+      const lease = await acquire(batch);
+      lease.sandbox.runTag = batch.runTag;
+      let retire = true;
+      try {
+        const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs);
+        retire = lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
+        return { ...answer, coldStart: lease.created };
+      } catch (error) {
+        if (lease.sandbox.killedBy === 'cpu_limit') limitKills.cpu++;
+        else if (lease.sandbox.killedBy === 'wall_limit') limitKills.wall++;
+        else if (lease.sandbox.killedBy === 'memory_limit') limitKills.memory++;
+        throw error;
+      } finally {
+        cache.release(lease.sandbox, retire);
+      }
+    } catch (error) {
+      throw error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
+    } finally {
+      leave();
+    }
+  };
+
+  // In-process runs (tests of the engine itself): the same path the host takes, decoded here.
+  const run = async (input: RunInput): Promise<RunOutput> => {
+    const started = performance.now();
+    const events = Array.isArray(input?.events) ? input.events : [];
+    let coldStart = false;
+    let output: RunOutput | undefined;
+    let failure: unknown;
+    try {
+      if (closed) throw new RunError('shutting_down', 'the runtime is shutting down');
+      validateInput(input, limits);
+      const { eventsJson, metadataJson } = serializeBatch(input);
+      const captureLogs = input.captureLogs !== false;
+      const answer = await runEncoded({ workspaceId: input.workspaceId, transformation: input.transformation, libraries: input.libraries, eventsJson, metadataJson, captureLogs });
+      coldStart = answer.coldStart;
+      output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), captureLogs ? answer.strayRejection : undefined);
+      return output;
+    } catch (error) {
+      failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
+      throw failure;
+    } finally {
+      if (metrics?.onBatch) reportBatch(metrics, input, events.length, performance.now() - started, coldStart, output, failure);
+    }
+  };
+
+  return {
+    analyze: (code, kind) => {
+      if (closed) return Promise.reject(new RunError('shutting_down', 'the runtime is shutting down'));
+      return analyzer.analyze(code, kind);
+    },
+    run,
+    runEncoded,
+    stats: (): RuntimeStats => ({
+      isolates: cache.isolateCount,
+      busyIsolates: cache.busyCount,
+      versions: cache.versionCount,
+      cacheHits: cache.hits,
+      cacheMisses: cache.misses,
+      evictions: cache.evictions,
+      recycled: cache.recycled,
+      limitKills: { ...limitKills },
+      heapUsedBytes: cache.heapUsedBytes(),
+      runningBatches: gate.running,
+      queuedBatches: gate.queued + cache.waiting,
+    }),
+    close: async () => {
+      closed = true;
+      gate.close();
+      cache.close();
+      analyzer.close();
+    },
+  };
+}
+
+/** Tells the metrics sink about one finished batch; a failing sink never fails the batch. */
+export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, eventsIn: number, durationMs: number, coldStart: boolean, output: RunOutput | undefined, failure: unknown): void {
+  let eventsOut = 0;
+  let failed = 0;
+  if (output) for (const result of output.results) result.statusCode === 200 ? eventsOut++ : failed++;
+  else failed = eventsIn;
+  try {
+    metrics.onBatch?.({
+      workspaceId: String(input?.workspaceId ?? ''),
+      versionId: String(input?.transformation?.versionId ?? ''),
+      eventsIn,
+      eventsOut,
+      dropped: output ? output.dropped.length : 0,
+      failed,
+      durationMs,
+      outcome: failure instanceof RunError ? failure.code : 'ok',
+      coldStart,
+    });
+  } catch {
+    // A failing metrics sink must not fail the batch.
+  }
+}
