@@ -4,8 +4,9 @@
 // the process starts, or native memory grows without bound under load. Both can only be set at
 // process start, so this script re-executes Node once with them and stays as the parent.
 //
-// For `serve`, the parent is also a supervisor: if V8 reports an unrecoverable sandbox error the
-// server kills itself (isolated-vm's guidance), and the parent starts a fresh one.
+// For `serve`, the parent is also a supervisor: a server process that dies of a signal is started
+// again. User code cannot cause that (it runs in sandbox processes the server itself replaces);
+// this covers an operator's or the kernel's kill.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -19,7 +19,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decodeBatchOutput, withStrayRejection } from './contract.js';
 import { WorkspaceGate } from './fairness.js';
-import { reportBatch, type EncodedAnswer } from './host/engine.js';
+import { reportBatch } from './batch-report.js';
+import type { EncodedAnswer } from './host/engine.js';
 import { engineSettingsOf, positiveNumber, serializeBatch, validateInput, type EngineSettings } from './options.js';
 import { LAST_WORDS_FD, type FromHost, type HostReport, type LastWords, type ToHost, type WireRunError } from './protocol.js';
 import { defaultQuarantineOptions, QuarantineBook, type QuarantineOptions } from './quarantine.js';
@@ -42,6 +43,8 @@ const EXIT_GRACE_MS = 3000;
 const START_RETRY_BASE_MS = 100;
 const START_RETRY_MAX_MS = 5000;
 const MAX_LAST_WORDS_CHARS = 16 * 1024;
+/** A host reports once a second; one silent for this long is wedged and is killed (then replaced). */
+const SILENT_HOST_MS = 15_000;
 
 /** The host entry next to this module: compiled JavaScript in production, TypeScript through tsx in development. */
 function hostEntry(): { file: string; execArgv: string[] } {
@@ -61,19 +64,27 @@ function hostEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** 32-bit FNV-1a: a cheap, well-spread hash for rendezvous scores. */
-function fnv1a(text: string): number {
+/**
+ * 32-bit FNV-1a with MurmurHash3's finalizer: cheap and well spread. Without the finalizer the
+ * slot number, hashed last, barely mixes, and one slot wins far more than its share.
+ */
+function rendezvousScore(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
   return hash >>> 0;
 }
 
 /** Host slots ordered by preference for a workspace (highest rendezvous score first). */
 export function affinityOrder(workspaceId: string, slots: number): number[] {
-  const scored = Array.from({ length: slots }, (_, slot) => ({ slot, score: fnv1a(`${workspaceId}\u0000${slot}`) }));
+  const scored = Array.from({ length: slots }, (_, slot) => ({ slot, score: rendezvousScore(`${workspaceId}\u0000${slot}`) }));
   scored.sort((a, b) => b.score - a.score || a.slot - b.slot);
   return scored.map((entry) => entry.slot);
 }
@@ -103,6 +114,7 @@ class HostProcess {
   /** Batches running here now (analyses not counted). */
   runs = 0;
   report: HostReport | undefined;
+  lastHeardAt = Date.now();
   lastWords = '';
   /** Set once the pool asked it to exit: its end is then expected, not a crash. */
   closing = false;
@@ -181,6 +193,7 @@ class SandboxPool implements SandboxRuntime {
   private nextId = 0;
   private waitingForHost = 0;
   private closed = false;
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: RuntimeOptions) {
     this.settings = engineSettingsOf(options);
@@ -200,6 +213,8 @@ class SandboxPool implements SandboxRuntime {
     this.slots = new Array(this.processCount).fill(undefined);
     this.startFailures = new Array(this.processCount).fill(0);
     for (let slot = 0; slot < this.processCount; slot++) this.slots[slot] = this.spawn(slot);
+    this.watchdog = setInterval(() => this.killSilentHosts(), SILENT_HOST_MS / 3);
+    this.watchdog.unref();
   }
 
   // ------------------------------------------------------------------ the Runtime contract
@@ -301,6 +316,7 @@ class SandboxPool implements SandboxRuntime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     this.gate.close();
     for (const wake of [...this.hostWaiters]) wake();
     await Promise.all(this.liveHosts().map((host) => this.retire(host, this.settings.limits.wallTimeMs)));
@@ -406,6 +422,7 @@ class SandboxPool implements SandboxRuntime {
   }
 
   private receive(host: HostProcess, message: FromHost): void {
+    host.lastHeardAt = Date.now();
     switch (message.t) {
       case 'ready':
         host.report = message.report;
@@ -452,9 +469,18 @@ class SandboxPool implements SandboxRuntime {
     return pending;
   }
 
+  /** A ready host that stopped reporting cannot be trusted with batches: end it, and 'close' replaces it. */
+  private killSilentHosts(): void {
+    const cutoff = Date.now() - SILENT_HOST_MS;
+    for (const host of this.liveHosts()) if (host.state === 'ready' && host.lastHeardAt < cutoff) host.child.kill('SIGKILL');
+  }
+
   /** A host past the memory bound takes no new batches, finishes its own, and is replaced now. */
   private checkMemory(host: HostProcess): void {
     if (host.state !== 'ready' || this.closed || (host.report?.rssBytes ?? 0) <= this.maxRssBytes) return;
+    // A host that has run nothing yet is as small as a host gets: replacing it would only churn.
+    const engine = host.report?.engine;
+    if (!engine || engine.cacheHits + engine.cacheMisses === 0) return;
     host.state = 'draining';
     this.restarts.memory++;
     this.emit({ type: 'recycling', slot: host.slot, pid: host.pid, rssBytes: host.report?.rssBytes ?? 0 });

@@ -54,6 +54,8 @@ export interface Transformation {
   destinations?: unknown[];
   imports?: string[];
   publishedVersionId?: string | null;
+  /** When a version crashed a sandbox process: until when it is not run. */
+  quarantinedUntil?: string | null;
   isPublished?: boolean;
 }
 

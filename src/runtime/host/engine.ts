@@ -11,6 +11,7 @@ import { decodeBatchOutput, withStrayRejection } from '../contract.js';
 import { WorkspaceGate } from '../fairness.js';
 import { engineSettingsOf, serializeBatch, validateInput, type EngineSettings } from '../options.js';
 import { findLibrary, Sandbox, type SandboxSettings } from '../sandbox.js';
+import { reportBatch } from '../batch-report.js';
 import { RunError, type LibrarySource, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
 
 /** Versions whose import list is remembered; beyond this the oldest are forgotten (costing one compile). */
@@ -208,27 +209,4 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
       analyzer.close();
     },
   };
-}
-
-/** Tells the metrics sink about one finished batch; a failing sink never fails the batch. */
-export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, eventsIn: number, durationMs: number, coldStart: boolean, output: RunOutput | undefined, failure: unknown): void {
-  let eventsOut = 0;
-  let failed = 0;
-  if (output) for (const result of output.results) result.statusCode === 200 ? eventsOut++ : failed++;
-  else failed = eventsIn;
-  try {
-    metrics.onBatch?.({
-      workspaceId: String(input?.workspaceId ?? ''),
-      versionId: String(input?.transformation?.versionId ?? ''),
-      eventsIn,
-      eventsOut,
-      dropped: output ? output.dropped.length : 0,
-      failed,
-      durationMs,
-      outcome: failure instanceof RunError ? failure.code : 'ok',
-      coldStart,
-    });
-  } catch {
-    // A failing metrics sink must not fail the batch.
-  }
 }

@@ -139,6 +139,15 @@ export function TransformationsPage() {
                   </td>
                   <td data-label="Published">
                     <PublishBadge versionId={item.versionId} publishedVersionId={item.publishedVersionId} />
+                    {item.quarantinedUntil && Date.parse(item.quarantinedUntil) > Date.now() ? (
+                      <span
+                        className="badge badge-danger"
+                        style={{ marginLeft: 6 }}
+                        title={`A version crashed its sandbox process; it is not run until ${formatDate(item.quarantinedUntil)}`}
+                      >
+                        Quarantined
+                      </span>
+                    ) : null}
                   </td>
                   <td data-label="Updated">
                     <time dateTime={item.updatedAt} title={formatDate(item.updatedAt)}>
