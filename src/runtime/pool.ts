@@ -249,11 +249,23 @@ class SandboxPool implements SandboxRuntime {
           inline,
         });
         host.runs++;
-        const batch = { workspaceId: input.workspaceId, transformation: input.transformation, libraries: input.libraries, eventsJson, metadataJson, captureLogs };
+        // Only plain fields cross: the host needs nothing else, and a stray property cannot break the copy.
+        const { versionId, code, codeVersion } = input.transformation;
+        const batch = {
+          workspaceId: input.workspaceId,
+          transformation: codeVersion === undefined ? { versionId, code } : { versionId, code, codeVersion },
+          libraries: input.libraries.map((library) => ({ versionId: library.versionId, importName: library.importName, code: library.code })),
+          eventsJson,
+          metadataJson,
+          captureLogs,
+        };
         if (!host.send({ t: 'run', id, batch })) this.settle(host, id)?.reject(new RunError('sandbox_lost', 'the sandbox process ended before it took the batch; try again'));
       });
-      coldStart = answer.coldStart;
-      output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), captureLogs ? answer.strayRejection : undefined);
+      // A host is trusted code, but what it relays was produced next to user code: check before use.
+      if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox process answered with no output');
+      coldStart = answer.coldStart === true;
+      const stray = typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
+      output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), captureLogs ? stray : undefined);
       return output;
     } catch (error) {
       failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
