@@ -30,6 +30,12 @@ export interface BootstrapConfig {
   maxLogLines: number;
   maxLogChars: number;
   maxErrorChars: number;
+  /**
+   * After this many characters of batch input, the isolate runs a full garbage collection before the
+   * next batch. Batch strings arrive as external strings that V8 collects only under pressure, so a
+   * busy isolate would otherwise hold tens of MB of old batches outside its heap limit.
+   */
+  collectAfterInputChars: number;
 }
 
 export const bootstrapSource = String.raw`
@@ -58,6 +64,13 @@ export const bootstrapSource = String.raw`
   const maxLogLines = config.maxLogLines;
   const maxLogChars = config.maxLogChars;
   const maxErrorChars = config.maxErrorChars;
+
+  // Sandbox host processes start with --expose-gc so the runner can collect old batch strings.
+  // V8 makes that global non-configurable, so it is emptied rather than deleted: user code sees
+  // gc as undefined.
+  const collectGarbage = typeof global.gc === 'function' ? global.gc : null;
+  if (collectGarbage !== null) global.gc = undefined;
+  let inputCharsSinceCollect = 0;
 
   // Shared memory, blocking waits and WebAssembly are not part of the transformation contract.
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
@@ -468,6 +481,11 @@ export const bootstrapSource = String.raw`
         return output;
       }
       lastOutput = undefined;
+      inputCharsSinceCollect += eventsJson.length + (metadataJson === null ? 0 : metadataJson.length);
+      if (collectGarbage !== null && inputCharsSinceCollect > config.collectAfterInputChars) {
+        inputCharsSinceCollect = 0;
+        collectGarbage();
+      }
       capturing = captureLogs === true;
       logText = '';
       logLengths = '';

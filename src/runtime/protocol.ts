@@ -16,6 +16,9 @@ export type ToHost =
 export interface HostReport {
   engine: RuntimeStats;
   rssBytes: number;
+  /** The host's own V8 heap (not its isolates') and memory outside any V8 heap that Node tracks. */
+  heapTotalBytes: number;
+  externalBytes: number;
 }
 
 export interface WireRunError {
