@@ -105,7 +105,7 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     });
     new Gauge({
       name: 'tiller_sandbox_process_restarts',
-      help: 'Sandbox host processes replaced since start, by reason: crash (ended unexpectedly) or memory (passed TILLER_SANDBOX_PROCESS_MAX_RSS_MB)',
+      help: 'Sandbox host processes since start that ended unexpectedly (reason crash) or were replaced for passing TILLER_SANDBOX_PROCESS_MAX_RSS_MB (reason memory)',
       labelNames: ['reason'] as const,
       registers,
       collect() {
@@ -117,7 +117,7 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     });
     new Gauge({
       name: 'tiller_sandbox_process_resident_bytes',
-      help: 'Resident memory of each sandbox host process, by slot, as it last reported',
+      help: 'Resident memory of each sandbox host process, by slot, as it last reported (the slot after the last regular one is the low-priority lane)',
       labelNames: ['slot'] as const,
       registers,
       collect() {
@@ -133,6 +133,14 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
       registers,
       collect() {
         hosts((h) => this.set(h.quarantined));
+      },
+    });
+    new Gauge({
+      name: 'tiller_sandbox_suspect_workspaces',
+      help: 'Workspaces whose code crashed a sandbox process recently; their batches run only in the low-priority lane',
+      registers,
+      collect() {
+        hosts((h) => this.set(h.suspectWorkspaces));
       },
     });
     new Gauge({

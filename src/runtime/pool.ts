@@ -12,10 +12,12 @@
 // - Bounded memory: a host whose resident memory passes `processMaxRssMb` stops taking batches,
 //   finishes the ones it has and is replaced.
 // - Fairness: at most `workspaceConcurrency` batches of one workspace run at once, across all hosts.
+//   A workspace whose code crashed a host runs, for a while, only in a separate low-priority host
+//   (the lane), so further crashes and the CPU they burn cost the other tenants next to nothing.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decodeBatchOutput, withStrayRejection } from './contract.js';
 import { WorkspaceGate } from './fairness.js';
@@ -43,6 +45,10 @@ const EXIT_GRACE_MS = 3000;
 const START_RETRY_BASE_MS = 100;
 const START_RETRY_MAX_MS = 5000;
 const MAX_LAST_WORDS_CHARS = 16 * 1024;
+/** How long a workspace whose code crashed a host runs in the low-priority lane (default). */
+const SUSPECT_MS = 10 * 60_000;
+/** Scheduling priority of the lane's host: it gets only the CPU the other hosts leave. */
+const LANE_PRIORITY = osConstants.priority.PRIORITY_LOW;
 /** A host reports once a second; one silent for this long is wedged and is killed (then replaced). */
 const SILENT_HOST_MS = 15_000;
 
@@ -186,6 +192,11 @@ class SandboxPool implements SandboxRuntime {
   private readonly slots: Array<HostProcess | undefined>;
   /** Hosts finishing their batches before they exit (memory bound). */
   private readonly draining = new Set<HostProcess>();
+  /** The low-priority host for suspect workspaces, started when one needs it; its slot is processCount. */
+  private lane: HostProcess | undefined;
+  /** Workspaces whose code crashed a host, until when they run in the lane. */
+  private readonly suspects = new Map<string, number>();
+  private readonly suspectMs: number;
   /** Consecutive deaths before ready, per slot: spaces out restarts of a host that cannot start. */
   private readonly startFailures: number[];
   private readonly hostWaiters = new Set<() => void>();
@@ -202,6 +213,7 @@ class SandboxPool implements SandboxRuntime {
     this.processCount = Math.floor(positiveNumber(options.processes, Math.max(2, availableParallelism()), 'processes'));
     this.maxRssBytes = positiveNumber(options.processMaxRssMb, 1024, 'processMaxRssMb') * ONE_MB;
     this.spillAt = Math.floor(positiveNumber(options.spillAt, 2, 'spillAt'));
+    this.suspectMs = positiveNumber(options.suspectMs, SUSPECT_MS, 'suspectMs');
     const quarantine: QuarantineOptions = { ...defaultQuarantineOptions, ...options.quarantine };
     this.book = new QuarantineBook(quarantine);
     this.gate = new WorkspaceGate(this.settings.workspaceConcurrency, this.settings.workspaceQueueLimit, this.settings.queueTimeoutMs);
@@ -215,7 +227,10 @@ class SandboxPool implements SandboxRuntime {
     this.slots = new Array(this.processCount).fill(undefined);
     this.startFailures = new Array(this.processCount).fill(0);
     for (let slot = 0; slot < this.processCount; slot++) this.slots[slot] = this.spawn(slot);
-    this.watchdog = setInterval(() => this.killSilentHosts(), SILENT_HOST_MS / 3);
+    this.watchdog = setInterval(() => {
+      this.killSilentHosts();
+      this.closeIdleLane();
+    }, SILENT_HOST_MS / 3);
     this.watchdog.unref();
   }
 
@@ -297,7 +312,7 @@ class SandboxPool implements SandboxRuntime {
     for (const host of this.liveHosts()) {
       if (host.state === 'ready') ready++;
       else if (host.state === 'starting') starting++;
-      processes.push({ slot: host.slot, pid: host.pid, state: host.state as 'starting' | 'ready' | 'draining', rssBytes: host.report?.rssBytes ?? 0 });
+      processes.push({ slot: host.slot, pid: host.pid, state: host.state as 'starting' | 'ready' | 'draining', rssBytes: host.report?.rssBytes ?? 0, lane: host.slot === this.processCount });
       const engine = host.report?.engine;
       if (!engine) continue;
       totals.isolates += engine.isolates;
@@ -322,6 +337,7 @@ class SandboxPool implements SandboxRuntime {
       restarts: { ...this.restarts },
       quarantined: this.book.activeCount(),
       quarantines: this.book.total,
+      suspectWorkspaces: this.activeSuspects(),
       processes,
     };
     return totals;
@@ -342,7 +358,22 @@ class SandboxPool implements SandboxRuntime {
     const hosts: HostProcess[] = [];
     for (const host of this.slots) if (host && host.state !== 'gone') hosts.push(host);
     for (const host of this.draining) hosts.push(host);
+    if (this.lane && this.lane.state !== 'gone') hosts.push(this.lane);
     return hosts;
+  }
+
+  private isSuspect(workspaceId: string): boolean {
+    const until = this.suspects.get(workspaceId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.suspects.delete(workspaceId);
+    return false;
+  }
+
+  private activeSuspects(): number {
+    let count = 0;
+    for (const workspaceId of [...this.suspects.keys()]) if (this.isSuspect(workspaceId)) count++;
+    return count;
   }
 
   /** Quarantined versions and crash-limited workspaces fail at once, without running. */
@@ -399,6 +430,10 @@ class SandboxPool implements SandboxRuntime {
   }
 
   private pick(workspaceId: string | undefined): HostProcess | undefined {
+    if (workspaceId !== undefined && this.isSuspect(workspaceId)) {
+      this.lane ??= this.spawn(this.processCount);
+      return this.lane.state === 'ready' ? this.lane : undefined;
+    }
     let least: HostProcess | undefined;
     const order = workspaceId === undefined ? this.slots.map((_, slot) => slot) : affinityOrder(workspaceId, this.slots.length);
     for (const slot of order) {
@@ -420,6 +455,13 @@ class SandboxPool implements SandboxRuntime {
       env: hostEnvironment(),
     });
     const host = new HostProcess(slot, child);
+    if (slot === this.processCount && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, LANE_PRIORITY);
+      } catch {
+        // Not permitted here: the lane still keeps suspects apart, at normal priority.
+      }
+    }
     const lastWords = child.stdio[LAST_WORDS_FD] as import('node:stream').Readable | null | undefined;
     lastWords?.setEncoding('utf8');
     lastWords?.on('data', (chunk: string) => {
@@ -483,6 +525,16 @@ class SandboxPool implements SandboxRuntime {
     return pending;
   }
 
+  /** The lane exits once no workspace is a suspect and it has nothing left to run. */
+  private closeIdleLane(): void {
+    const lane = this.lane;
+    if (!lane || lane.state !== 'ready' || lane.pending.size > 0 || this.activeSuspects() > 0) return;
+    this.lane = undefined;
+    lane.state = 'draining';
+    this.draining.add(lane);
+    this.sendClose(lane);
+  }
+
   /** A ready host that stopped reporting cannot be trusted with batches: end it, and 'close' replaces it. */
   private killSilentHosts(): void {
     const cutoff = Date.now() - SILENT_HOST_MS;
@@ -500,6 +552,7 @@ class SandboxPool implements SandboxRuntime {
     this.emit({ type: 'recycling', slot: host.slot, pid: host.pid, rssBytes: host.report?.rssBytes ?? 0 });
     this.draining.add(host);
     if (this.slots[host.slot] === host) this.slots[host.slot] = this.spawn(host.slot);
+    if (this.lane === host) this.lane = undefined; // the next suspect batch starts a fresh lane
     if (host.pending.size === 0) this.sendClose(host);
   }
 
@@ -557,8 +610,14 @@ class SandboxPool implements SandboxRuntime {
       }
     }
     if (!expected || lost > 0) this.emit({ type: 'exited', slot: host.slot, pid: host.pid, code, signal, expected, lostBatches: lost, cause });
+    // Every unexpected end counts, also of a host already draining for memory or of the lane.
+    if (!expected) this.restarts.crash++;
+    if (this.lane === host) {
+      // The lane is started again by the next suspect batch, not at once.
+      this.lane = undefined;
+      return;
+    }
     if (this.closed || this.slots[host.slot] !== undefined || expected) return;
-    this.restarts.crash++;
     // A host that died before it was ever ready may not be able to start at all: space the tries.
     const failures = wasReady ? 0 : ++this.startFailures[host.slot]!;
     const delay = failures === 0 ? 0 : Math.min(START_RETRY_MAX_MS, START_RETRY_BASE_MS * 2 ** (failures - 1));
@@ -570,6 +629,7 @@ class SandboxPool implements SandboxRuntime {
   }
 
   private convict(pending: PendingRun, cause: string): void {
+    this.suspects.set(pending.workspaceId, Date.now() + this.suspectMs);
     if (pending.inline) {
       this.book.inlineCrash(pending.workspaceId);
       return;

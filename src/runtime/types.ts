@@ -189,13 +189,15 @@ export interface SandboxHostStats {
   starting: number;
   /** Processes finishing their batches before they are replaced (memory bound or shutdown). */
   draining: number;
-  /** Replacements started since start, by reason: crash (died unexpectedly) or memory (passed the RSS bound). */
+  /** Since start: crash, host processes that ended unexpectedly; memory, hosts replaced for passing the RSS bound. */
   restarts: { crash: number; memory: number };
   /** Versions quarantined now, and quarantines begun since start. */
   quarantined: number;
   quarantines: number;
-  /** Resident memory of each live host process, as it last reported. */
-  processes: Array<{ slot: number; pid: number; state: 'starting' | 'ready' | 'draining'; rssBytes: number }>;
+  /** Workspaces whose code crashed a host recently: they run only in the low-priority lane. */
+  suspectWorkspaces: number;
+  /** Resident memory of each live host process, as it last reported; `lane` marks the low-priority one. */
+  processes: Array<{ slot: number; pid: number; state: 'starting' | 'ready' | 'draining'; rssBytes: number; lane: boolean }>;
 }
 
 /** Something the pool wants the operator to know (it is logged). */
@@ -227,6 +229,8 @@ export interface RuntimeOptions {
   processMaxRssMb?: number;
   /** A workspace's batches spill from its preferred host to another once that host runs this many batches (default 2). */
   spillAt?: number;
+  /** How long a workspace whose code crashed a host runs only in the low-priority lane (default 10 minutes). */
+  suspectMs?: number;
   quarantine?: Partial<import('./quarantine.js').QuarantineOptions>;
   /** Host lifecycle events, for the log. */
   onHostEvent?: (event: SandboxHostEvent) => void;
