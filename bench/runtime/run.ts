@@ -1,29 +1,38 @@
 // Runtime serving benchmark: events/s through POST /customTransform divided by events/s of the
 // native path (the same server process parsing the same body, running the same function without a
 // sandbox, and serializing the same answer shape), for four transformations at 1, 4 and 16 requests
-// in flight. Also: the extra latency of the first request to a new version, and the server's RSS
-// while cycling through many distinct versions.
+// in flight. Also: the extra latency of the first request to a new version, the memory of all of
+// Tiller's processes while cycling through many distinct versions, and what a workspace whose code
+// crashes its sandbox host once a second costs another workspace's traffic.
 //
 //   npm run bench:runtime
 //
 // Settings (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_WARMUP (default
 // 1), BENCH_REPS (default 3; the median is reported), BENCH_CONCURRENCY (default 1,4,16),
-// BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default throughput,first,rss),
-// BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500), BENCH_PROFILE=1 (the server writes a CPU
-// profile to bench/runtime/profiles/ on exit). TILLER_* settings pass through to the server.
+// BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default
+// throughput,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
+// BENCH_ATTACK_VERSIONS (enough for BENCH_SECONDS x BENCH_REPS, at least 60), BENCH_PROFILE=1 (the
+// server writes a CPU profile to bench/runtime/profiles/ on exit), BENCH_SOURCE=1 (run the TypeScript
+// sources through tsx instead of the compiled build `npm start` runs, which is built first when
+// stale). TILLER_* settings pass through to the server (e.g. TILLER_SANDBOX_PROCESSES).
 //
-// The server runs in a child process started with --no-node-snapshot and MALLOC_ARENA_MAX=2; the
-// load generator (autocannon) runs in this process, on the same machine.
+// The server runs in a child process started with --no-node-snapshot and MALLOC_ARENA_MAX=2, and
+// starts its sandbox host processes itself; the load generator (autocannon, or fetch in the attack
+// part) runs in this process, on the same machine. Memory and CPU are the server's plus those of
+// all its descendants (the hosts), read from /proc.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { wireEvent } from '../../test/helpers/fixtures.js';
+import { cpuBetween, cpuMs, readTreeCpu } from '../lib/proc-tree.js';
+import { attackPart, bombsNeeded } from './attack.js';
+import { BATCH, batchBody, fmt, median, metOrNot, metricValue, post } from './common.js';
+import { describeTotals, MemoryPeak, memoryBreakdown, runtimeQuiet, serverState, tillerMemory, type TillerMemory } from './memory.js';
 import { scenarios } from './scenarios.js';
+import { ServerOutput } from './server-output.js';
 import type { BenchServerInfo } from './server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,20 +54,30 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? scenarios.map((s) => s.key).join(',')).split(',');
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,first,rss').split(','));
-const BATCH = 200;
-const TARGET_RATIO = 0.6;
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,first,rss,attack').split(','));
+const TARGET_RATIO = 0.75;
+/** Resident memory of the server and all its sandbox hosts together, after the throughput runs. */
+const TARGET_TOTAL_RSS_MB = 350;
 
 // ---------------------------------------------------------------- the server process
 
+const serverOutput = new ServerOutput();
+
 async function startServer(): Promise<{ child: ChildProcess; info: BenchServerInfo }> {
+  // The server under test is the compiled build `npm start` runs (see server.ts); build it if stale.
+  if (process.env.BENCH_SOURCE !== '1') {
+    const { ensureBuilt } = (await import(pathToFileURL(join(here, '..', '..', 'scripts', 'build.mjs')).href)) as { ensureBuilt: () => void };
+    ensureBuilt();
+  }
   const execArgv = ['--no-node-snapshot', '--import', require.resolve('tsx/esm')];
   if (process.env.BENCH_PROFILE === '1') execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(here, 'profiles')}`);
   const child = fork(join(here, 'server.ts'), [], {
     execArgv,
-    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, MALLOC_ARENA_MAX: '2', BENCH_ATTACK_VERSIONS: process.env.BENCH_ATTACK_VERSIONS ?? String(Math.max(60, bombsNeeded(SECONDS, REPS))) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  serverOutput.pipe(child.stdout!, process.stdout);
+  serverOutput.pipe(child.stderr!, process.stderr);
   const info = await new Promise<BenchServerInfo>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code} before it was ready`)));
     child.on('message', (message: { ready?: BenchServerInfo }) => message.ready && resolve(message.ready));
@@ -72,57 +91,25 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Resident memory of the server process, from the kernel (MB). */
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
-}
-
-/** Where the server's memory is: its own V8 heap, external buffers, the isolates' heaps, and RSS. */
-async function memoryBreakdown(child: ChildProcess): Promise<string> {
-  const memory = await new Promise<NodeJS.MemoryUsage & { runtime: { isolates: number; heapUsedBytes: number } }>((resolve) => {
-    const onMessage = (message: { memory?: NodeJS.MemoryUsage & { runtime: { isolates: number; heapUsedBytes: number } } }) => {
-      if (!message.memory) return;
-      child.off('message', onMessage);
-      resolve(message.memory);
-    };
-    child.on('message', onMessage);
-    child.send({ memory: true });
-  });
-  const mb = (bytes: number) => fmt(bytes / 1024 / 1024);
-  return `RSS ${mb(memory.rss)} MB = main V8 heap ${mb(memory.heapTotal)} MB (used ${mb(memory.heapUsed)}) + external ${mb(memory.external)} MB + ${memory.runtime.isolates} isolates (heaps used ${mb(memory.runtime.heapUsedBytes)} MB) + the rest (native)`;
-}
-
 // ---------------------------------------------------------------- load
-
-function batchBody(versionId: string, libraryVersionId?: string): string {
-  const entries = Array.from({ length: BATCH }, (_, n) => wireEvent(n, { versionId, ...(libraryVersionId ? { libraries: [libraryVersionId] } : {}) }));
-  return JSON.stringify(entries);
-}
 
 interface Measurement {
   eventsPerSecond: number;
   p50: number;
   p99: number;
-  /** Server CPU per 1,000 events: its main thread, and all its threads (isolate threads included). */
+  /** CPU per 1,000 events (ms): the server's main thread, the whole server process (all threads), and its descendants (the sandbox hosts). */
   mainCpuMs: number;
-  totalCpuMs: number;
-}
-
-/** CPU time (ms) the kernel accounts to one thread of the server, or to the whole process. */
-function cpuMs(pid: number, thread?: number): number {
-  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
-  // Fields after the parenthesized command name; utime and stime are the 12th and 13th of them.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  serverCpuMs: number;
+  hostsCpuMs: number;
+  /** Descendants that ended or started during the run: hosts replaced mid-run (see cpuBetween for what their CPU counts). */
+  hostsReplaced: number;
 }
 
 let serverPid = 0;
 
 async function load(url: string, body: string, connections: number, seconds: number): Promise<Measurement> {
   const mainBefore = cpuMs(serverPid, serverPid);
-  const totalBefore = cpuMs(serverPid);
+  const treeBefore = readTreeCpu(serverPid);
   const result = await autocannon({
     url,
     method: 'POST',
@@ -132,6 +119,8 @@ async function load(url: string, body: string, connections: number, seconds: num
     pipelining: 1,
     duration: seconds,
   });
+  const spent = cpuBetween(treeBefore, readTreeCpu(serverPid));
+  const mainSpent = cpuMs(serverPid, serverPid) - mainBefore;
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
@@ -140,22 +129,12 @@ async function load(url: string, body: string, connections: number, seconds: num
     eventsPerSecond: (result.requests.total * BATCH) / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    mainCpuMs: (cpuMs(serverPid, serverPid) - mainBefore) / thousands,
-    totalCpuMs: (cpuMs(serverPid) - totalBefore) / thousands,
+    mainCpuMs: mainSpent / thousands,
+    serverCpuMs: spent.rootMs / thousands,
+    hostsCpuMs: spent.descendantsMs / thousands,
+    hostsReplaced: spent.ended + spent.started,
   };
 }
-
-async function post(url: string, body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  return { status: res.status, text: await res.text() };
-}
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const fmt = (value: number, digits = 0): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 // ---------------------------------------------------------------- parts
 
@@ -167,9 +146,11 @@ interface Row {
   /** Median of the per-repetition ratios. */
   ratio: number;
   ratios: number[];
+  /** Host replacements during any of this row's runs (warm-ups excluded). */
+  hostsReplaced: number;
 }
 
-async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Promise<Row[]> {
+async function throughput(info: BenchServerInfo): Promise<Row[]> {
   const rows: Row[] = [];
   for (const scenario of scenarios.filter((s) => SCENARIOS.includes(s.key))) {
     const body = batchBody(info.scenarioVersions[scenario.key]!, info.scenarioLibraries[scenario.key]);
@@ -196,16 +177,19 @@ async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Pr
         tillerRuns.push(tiller);
         nativeRuns.push(native);
         ratios.push(tiller.eventsPerSecond / native.eventsPerSecond);
-        rssPeak.value = Math.max(rssPeak.value, rssMb(info.pid));
       }
       const pick = (runs: Measurement[]): Measurement => ({
         eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)),
         p50: median(runs.map((r) => r.p50)),
         p99: median(runs.map((r) => r.p99)),
         mainCpuMs: median(runs.map((r) => r.mainCpuMs)),
-        totalCpuMs: median(runs.map((r) => r.totalCpuMs)),
+        serverCpuMs: median(runs.map((r) => r.serverCpuMs)),
+        hostsCpuMs: median(runs.map((r) => r.hostsCpuMs)),
+        hostsReplaced: runs.reduce((sum, r) => sum + r.hostsReplaced, 0),
       });
-      const row: Row = { scenario: scenario.title, concurrency: connections, tiller: pick(tillerRuns), native: pick(nativeRuns), ratio: median(ratios), ratios };
+      const tiller = pick(tillerRuns);
+      const native = pick(nativeRuns);
+      const row: Row = { scenario: scenario.title, concurrency: connections, tiller, native, ratio: median(ratios), ratios, hostsReplaced: tiller.hostsReplaced + native.hostsReplaced };
       rows.push(row);
       process.stdout.write(
         `  ${row.scenario.padEnd(26)} c=${String(connections).padEnd(3)} tiller ${fmt(row.tiller.eventsPerSecond).padStart(8)} ev/s  native ${fmt(row.native.eventsPerSecond).padStart(8)} ev/s  ratio ${fmt(row.ratio, 2)} (runs ${ratios.map((r) => fmt(r, 2)).join(', ')})\n`,
@@ -213,6 +197,33 @@ async function throughput(info: BenchServerInfo, rssPeak: { value: number }): Pr
     }
   }
   return rows;
+}
+
+function printThroughputTable(rows: Row[]): void {
+  console.log(
+    '\n| transformation | in flight | Tiller events/s | native events/s | ratio (median of runs) | runs | Tiller p50 / p99 ms | native p50 / p99 ms | CPU ms per 1,000 events: Tiller server process, main thread / all threads | Tiller host processes | Tiller server + hosts | native (server process) |',
+  );
+  console.log('|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    const { tiller, native } = row;
+    console.log(
+      `| ${row.scenario} | ${row.concurrency} | ${fmt(tiller.eventsPerSecond)} | ${fmt(native.eventsPerSecond)} | ${fmt(row.ratio, 2)} | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${fmt(tiller.p50)} / ${fmt(tiller.p99)} | ${fmt(native.p50)} / ${fmt(native.p99)} | ${fmt(tiller.mainCpuMs)} / ${fmt(tiller.serverCpuMs)} | ${fmt(tiller.hostsCpuMs)} | ${fmt(tiller.serverCpuMs + tiller.hostsCpuMs)} | ${fmt(native.serverCpuMs)} |`,
+    );
+  }
+  const replaced = rows.reduce((sum, r) => sum + r.hostsReplaced, 0);
+  console.log(
+    replaced === 0
+      ? '(host CPU: user + system of every descendant of the server, from /proc; no host was replaced during a measured run)'
+      : `(host CPU: user + system of every descendant of the server, from /proc; ${replaced} host starts or ends during measured runs: a host that ended counts through the server's cutime/cstime once reaped, one that started counts from its start)`,
+  );
+
+  const goal = rows.find((r) => r.scenario === 'trivial transformEvent' && r.concurrency === 4);
+  if (!goal) return;
+  console.log(`\nGoal: trivial transformEvent at 4 in flight >= ${TARGET_RATIO} of native: ${fmt(goal.ratio, 2)} ${metOrNot(goal.ratio >= TARGET_RATIO)}`);
+  console.log(
+    `Goal: server-process CPU per 1,000 events (trivial, 4 in flight) at or below native: ${fmt(goal.tiller.serverCpuMs, 1)} vs ${fmt(goal.native.serverCpuMs, 1)} ms ${metOrNot(goal.tiller.serverCpuMs <= goal.native.serverCpuMs)}` +
+      ` (the hosts add ${fmt(goal.tiller.hostsCpuMs, 1)} ms)`,
+  );
 }
 
 async function firstRequestLatency(info: BenchServerInfo): Promise<{ first: number; warm: number; extra: number }> {
@@ -235,20 +246,12 @@ async function firstRequestLatency(info: BenchServerInfo): Promise<{ first: numb
   return { first: median(firsts), warm: median(warms), extra: median(extras) };
 }
 
-async function metricValue(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
-
 async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Promise<string[]> {
   const url = `${info.url}/customTransform`;
   const bodies = info.cycleVersions.map((v) => batchBody(v));
   const lines: string[] = [];
-  const before = rssMb(info.pid);
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(info.pid))), 100);
-  const passEnds: number[] = [];
+  const before = tillerMemory(info.pid);
+  const memory = new MemoryPeak(info.pid, 200).start();
   try {
     for (let pass = 0; pass < 3; pass++) {
       let next = 0;
@@ -261,18 +264,20 @@ async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Prom
       const started = performance.now();
       await Promise.all([worker(), worker(), worker(), worker()]);
       const seconds = (performance.now() - started) / 1000;
-      passEnds.push(rssMb(info.pid));
-      lines.push(`  pass ${pass + 1}: ${bodies.length} versions in ${fmt(seconds, 1)} s, RSS after ${fmt(passEnds[pass]!)} MB`);
+      lines.push(`  pass ${pass + 1}: ${bodies.length} versions in ${fmt(seconds, 1)} s, RSS after: ${describeTotals(memory.sample())}`);
     }
   } finally {
-    clearInterval(sampler);
+    memory.stop();
   }
   const isolates = await metricValue(info.url, 'tiller_runtime_isolates');
   const evictions = await metricValue(info.url, 'tiller_runtime_isolate_evictions');
   const cached = await metricValue(info.url, 'tiller_serving_version_cache_entries');
-  lines.unshift(`  RSS before ${fmt(before)} MB; peak while cycling ${fmt(peak)} MB`);
-  lines.push(`  now ${await memoryBreakdown(child)}`);
-  lines.push(`  live isolates ${isolates} (bound TILLER_SANDBOX_MAX_ISOLATES=${process.env.TILLER_SANDBOX_MAX_ISOLATES ?? 64}), isolates evicted ${evictions}, versions in the serving cache ${cached}`);
+  const recycles = await metricValue(info.url, 'tiller_sandbox_process_restarts{reason="memory"}');
+  lines.unshift(`  RSS before: ${describeTotals(before)}`, `  peak while cycling: ${describeTotals(memory.peak)}`);
+  lines.push(`  now ${await memoryBreakdown(child, info.pid)}`);
+  lines.push(
+    `  live isolates ${isolates} (bound TILLER_SANDBOX_MAX_ISOLATES=${process.env.TILLER_SANDBOX_MAX_ISOLATES ?? 64}, shared among the hosts), isolates evicted ${evictions}, versions in the serving cache ${cached}, hosts replaced for memory ${recycles}`,
+  );
   return lines;
 }
 
@@ -281,26 +286,27 @@ async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Prom
 const { child, info } = await startServer();
 serverPid = info.pid;
 try {
+  await runtimeQuiet(child);
+  const hosts = (await serverState(child)).runtime.hosts;
   console.log(`Tiller runtime benchmark: ${BATCH}-event batches of ~600-byte track events through POST /customTransform vs the native path`);
-  console.log(`(${WARMUP} s warm-up + ${SECONDS} s per run, median of ${REPS}; server pid ${info.pid}, MALLOC_ARENA_MAX=2, --no-node-snapshot)`);
-  console.log(`Machine: ${cpus().length} cores, load average ${loadavg().map((l) => fmt(l, 1)).join(' ')} at start (other work on the machine skews absolute numbers; ratios pair back-to-back runs)\n`);
-  const rssPeak = { value: rssMb(info.pid) };
-  let rows: Row[] = [];
+  console.log(
+    `(${WARMUP} s warm-up + ${SECONDS} s per run, median of ${REPS}; server pid ${info.pid} with ${hosts?.processes.length ?? 0} sandbox host processes (pids ${hosts?.processes.map((p) => p.pid).join(', ')}), MALLOC_ARENA_MAX=2, --no-node-snapshot)`,
+  );
+  console.log(`Machine: ${cpus().length} cores, load average ${loadavg().map((l) => fmt(l, 1)).join(' ')} at start (other work on the machine skews absolute numbers; ratios pair back-to-back runs)`);
+  console.log(`RSS at start: ${describeTotals(tillerMemory(info.pid))}\n`);
   if (PARTS.has('throughput')) {
-    rows = await throughput(info, rssPeak);
-    console.log('\n| transformation | in flight | Tiller events/s | native events/s | ratio (median of runs) | runs | Tiller p50 / p99 ms | native p50 / p99 ms | server CPU ms per 1,000 events: Tiller main thread / all threads, native |');
-    console.log('|---|---:|---:|---:|---:|---|---:|---:|---:|');
-    for (const row of rows) {
-      console.log(
-        `| ${row.scenario} | ${row.concurrency} | ${fmt(row.tiller.eventsPerSecond)} | ${fmt(row.native.eventsPerSecond)} | ${fmt(row.ratio, 2)} | ${row.ratios.map((r) => fmt(r, 2)).join(', ')} | ${fmt(row.tiller.p50)} / ${fmt(row.tiller.p99)} | ${fmt(row.native.p50)} / ${fmt(row.native.p99)} | ${fmt(row.tiller.mainCpuMs)} / ${fmt(row.tiller.totalCpuMs)}, ${fmt(row.native.totalCpuMs)} |`,
-      );
+    const memory = new MemoryPeak(info.pid).start();
+    let rows: Row[];
+    let after: TillerMemory;
+    try {
+      rows = await throughput(info);
+    } finally {
+      after = memory.stop();
     }
-    const goal = rows.find((r) => r.scenario === 'trivial transformEvent' && r.concurrency === 4);
-    if (goal) {
-      const ratio = goal.ratio;
-      console.log(`\nGoal: trivial transformEvent at 4 in flight >= ${TARGET_RATIO} of native: ${fmt(ratio, 2)} ${ratio >= TARGET_RATIO ? '(met)' : '(NOT met)'}`);
-    }
-    console.log(`Server RSS peak during the throughput runs: ${fmt(rssPeak.value)} MB; now ${await memoryBreakdown(child)}`);
+    printThroughputTable(rows);
+    console.log(`Goal: total RSS after the throughput runs <= ${TARGET_TOTAL_RSS_MB} MB: ${fmt(after.totalMb)} MB ${metOrNot(after.totalMb <= TARGET_TOTAL_RSS_MB)}`);
+    console.log(`RSS peak during the throughput runs (sampled every 500 ms): ${describeTotals(memory.peak)}`);
+    console.log(`RSS now: ${await memoryBreakdown(child, info.pid)}`);
   }
   if (PARTS.has('first')) {
     const first = await firstRequestLatency(info);
@@ -309,8 +315,18 @@ try {
     );
   }
   if (PARTS.has('rss')) {
-    console.log(`\nServer RSS while cycling through ${info.cycleVersions.length} distinct versions (4 in flight, three passes):`);
+    console.log(`\nRSS of the server and its sandbox hosts while cycling through ${info.cycleVersions.length} distinct versions (4 in flight, three passes):`);
     for (const line of await rssWhileCycling(info, child)) console.log(line);
+  }
+  if (PARTS.has('attack')) {
+    console.log(
+      `\nVictim under attack: trivial transformEvent, ${BATCH}-event batches, 4 in flight, ${SECONDS} s without attack then ${SECONDS} s while a second workspace sends a never-run crashing version every second (median of ${REPS}):`,
+    );
+    const summary = await attackPart(info, child, { seconds: SECONDS, warmup: WARMUP, reps: REPS });
+    console.log(`\n${summary.join('\n')}`);
+    console.log(`RSS after the attack: ${describeTotals(tillerMemory(info.pid))}`);
+    const held = serverOutput.summary();
+    if (held) console.log(held);
   }
 } finally {
   await stopServer(child);

@@ -37,6 +37,12 @@ export const scenarios: BenchScenario[] = [
   { key: 'drop', title: 'drop half', code: 'export function transformEvent(event) { return event.properties.quantity % 2 === 0 ? null : event; }' },
 ];
 
+/**
+ * The attack part's crash payload: one allocation larger than an isolate's whole heap, which V8
+ * cannot survive, so it ends the sandbox host process. The index makes each version's code distinct.
+ */
+export const bombCode = (i: number): string => `// attacker version ${i}\nexport function transformEvent(e) { const a = new Array(1e8).fill(0); return e; }`;
+
 export type NativeEntry = { kind: 'event'; fn: (event: unknown, metadata: (event: unknown) => unknown) => unknown } | { kind: 'batch'; fn: (events: unknown[], metadata: (event: unknown) => unknown) => unknown };
 
 /** Evaluates a scenario's module source as a plain function in this process (its library too). */

@@ -2,18 +2,16 @@
 // it (config from the environment, createServices, buildApp with surface 'runtime'), plus the
 // bench-only native route. Started by bench/runtime/run.ts with --no-node-snapshot and
 // MALLOC_ARENA_MAX=2; it reports its address and version ids over IPC and serves until killed.
+// A second workspace holds the attack part's crashing versions, so their crashes and quarantines
+// are another tenant's, as in production.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { createWorkspace } from '../../src/domain/workspaces.js';
-import { buildApp } from '../../src/http/app.js';
-import { createLogger } from '../../src/main.js';
-import { createServices } from '../../src/services.js';
+import { pathToFileURL } from 'node:url';
 import { createLibrary, createTransformation } from '../../test/helpers/fixtures.js';
 import { nativeBenchRoutes } from './native.js';
-import { scenarios } from './scenarios.js';
+import { bombCode, scenarios } from './scenarios.js';
 
 export interface BenchServerInfo {
   url: string;
@@ -26,10 +24,26 @@ export interface BenchServerInfo {
   coldVersions: string[];
   /** Distinct versions for the memory measurement. */
   cycleVersions: string[];
+  /** Versions of the second (attacker) workspace whose code crashes its sandbox host; each is run once. */
+  attackVersions: string[];
 }
 
 const coldCount = Number(process.env.BENCH_COLD_VERSIONS ?? 30);
 const cycleCount = Number(process.env.BENCH_CYCLE_VERSIONS ?? 500);
+// run.ts asks for as many as its settings use; a crashing version is quarantined after one run.
+const attackCount = Number(process.env.BENCH_ATTACK_VERSIONS ?? 60);
+
+// Tiller as `npm start` runs it: the compiled server, whose pool starts compiled sandbox hosts
+// (run.ts builds dist/ first). BENCH_SOURCE=1 runs the TypeScript sources through tsx instead,
+// whose hosts also load through tsx (about 26 MB and a slower start each).
+const fromSource = process.env.BENCH_SOURCE === '1';
+const tiller = async <T>(module: string): Promise<T> =>
+  (await import(fromSource ? `../../src/${module}.js` : pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'server', `${module}.js`)).href)) as T;
+const { loadConfig } = await tiller<typeof import('../../src/config.js')>('config');
+const { createWorkspace } = await tiller<typeof import('../../src/domain/workspaces.js')>('domain/workspaces');
+const { buildApp } = await tiller<typeof import('../../src/http/app.js')>('http/app');
+const { createLogger } = await tiller<typeof import('../../src/main.js')>('main');
+const { createServices } = await tiller<typeof import('../../src/services.js')>('services');
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
 const config = loadConfig({
@@ -61,11 +75,15 @@ for (let i = 0; i < coldCount; i++) coldVersions.push((await createTransformatio
 const cycleVersions: string[] = [];
 for (let i = 0; i < cycleCount; i++) cycleVersions.push((await createTransformation(db, { workspaceId: workspace.id, code: distinct('cycle', i) })).versionId);
 
+const { workspace: attacker } = await createWorkspace(services.store, config.pepper, { name: 'bench-attacker', ownerEmail: 'attacker@example.com' });
+const attackVersions: string[] = [];
+for (let i = 0; i < attackCount; i++) attackVersions.push((await createTransformation(db, { workspaceId: attacker.id, code: bombCode(i), name: `bomb ${i}` })).versionId);
+
 const app = await buildApp({ services, logger, surface: 'runtime' });
 await app.register(nativeBenchRoutes);
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions };
+const info: BenchServerInfo = { url, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.

@@ -221,6 +221,8 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
         libraries: await librariesFor(version),
         events: group.messages,
         metadata: group.metadata,
+        // Each entry's metadata JSON is needed for the answer anyway; the sandbox gets the same text.
+        metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,
         captureLogs: false,
       });
     } catch (error) {

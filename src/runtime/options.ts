@@ -81,7 +81,8 @@ export function validateInput(input: RunInput, limits: RuntimeLimits): void {
 /** The batch as the JSON text that crosses into a sandbox. */
 export function serializeBatch(input: RunInput): { eventsJson: string; metadataJson: string | null } {
   try {
-    return { eventsJson: JSON.stringify(input.events), metadataJson: input.metadata !== undefined ? JSON.stringify(input.metadata) : null };
+    const metadataJson = typeof input.metadataJson === 'string' ? input.metadataJson : input.metadata !== undefined ? JSON.stringify(input.metadata) : null;
+    return { eventsJson: JSON.stringify(input.events), metadataJson };
   } catch (error) {
     throw new RunError('invalid_input', `events and metadata must be serializable as JSON (${error instanceof Error ? error.message : String(error)})`);
   }

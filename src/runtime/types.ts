@@ -32,6 +32,11 @@ export interface RunInput {
   /** metadata[i] is what `metadata(events[i])` returns inside the sandbox (`{}` when absent). */
   metadata?: unknown[];
   /**
+   * The same array as JSON text, for callers that hold each entry's JSON anyway (the wire protocol
+   * answers with it): used instead of serializing `metadata` again.
+   */
+  metadataJson?: string;
+  /**
    * Whether `log()`/`console.*` lines are recorded (default true). Live traffic can pass false:
    * logging then costs nothing and `RunOutput.logs` stays empty.
    */
