@@ -221,7 +221,14 @@ class SandboxPool implements SandboxRuntime {
     const share = (total: number) => Math.max(1, Math.ceil(total / this.processCount));
     const perHost: EngineSettings = {
       ...this.settings,
-      cache: { ...this.settings.cache, maxIsolates: share(this.settings.cache.maxIsolates), maxTotalHeapMb: share(this.settings.cache.maxTotalHeapMb) },
+      // A hot version gets parallelism from several hosts (a busy host spills to the next), so its
+      // isolates per version are a pool-wide number too: each host keeps its share of them.
+      cache: {
+        ...this.settings.cache,
+        maxIsolates: share(this.settings.cache.maxIsolates),
+        maxTotalHeapMb: share(this.settings.cache.maxTotalHeapMb),
+        isolatesPerVersion: share(this.settings.cache.isolatesPerVersion),
+      },
     };
     this.hostSettings = JSON.stringify(perHost);
     this.slots = new Array(this.processCount).fill(undefined);
