@@ -39,7 +39,7 @@ export const forbidden = (code: string, message: string) => new DomainError('for
  * processes is 429; everything else is the code's fault: 400 with the code and the logs.
  */
 export function runFailureOf(error: RunError): DomainError {
-  if (RETRYABLE_RUN_ERRORS.has(error.code)) return new DomainError('unavailable', error.code, `${error.message}`, undefined, error.retryAfterSeconds ?? 1);
+  if (RETRYABLE_RUN_ERRORS.has(error.code)) return new DomainError('unavailable', error.code, error.message, undefined, error.retryAfterSeconds ?? 1);
   if (error.code === 'crash_limited') return new DomainError('too_many_requests', error.code, error.message, undefined, error.retryAfterSeconds ?? 60);
   return invalid(error.code, error.message, { logs: error.logs });
 }

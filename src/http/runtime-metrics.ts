@@ -127,30 +127,9 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
         });
       },
     });
-    new Gauge({
-      name: 'tiller_sandbox_quarantined_versions',
-      help: 'Transformation versions quarantined now because a batch of theirs crashed a sandbox process',
-      registers,
-      collect() {
-        hosts((h) => this.set(h.quarantined));
-      },
-    });
-    new Gauge({
-      name: 'tiller_sandbox_suspect_workspaces',
-      help: 'Workspaces whose code crashed a sandbox process recently; their batches run only in the low-priority lane',
-      registers,
-      collect() {
-        hosts((h) => this.set(h.suspectWorkspaces));
-      },
-    });
-    new Gauge({
-      name: 'tiller_sandbox_quarantines',
-      help: 'Quarantines begun since start',
-      registers,
-      collect() {
-        hosts((h) => this.set(h.quarantines));
-      },
-    });
+    stat('tiller_sandbox_quarantined_versions', 'Transformation versions quarantined now because a batch of theirs crashed a sandbox process', (s) => s.hosts?.quarantined ?? 0);
+    stat('tiller_sandbox_suspect_workspaces', 'Workspaces whose code crashed a sandbox process recently; their batches run only in the low-priority lane', (s) => s.hosts?.suspectWorkspaces ?? 0);
+    stat('tiller_sandbox_quarantines', 'Quarantines begun since start', (s) => s.hosts?.quarantines ?? 0);
     new Gauge({
       name: 'tiller_serving_version_cache_entries',
       help: 'Transformation and library versions cached in memory for serving',

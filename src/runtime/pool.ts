@@ -19,11 +19,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism, constants as osConstants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { decodeBatchOutput, withStrayRejection } from './contract.js';
 import { WorkspaceGate } from './fairness.js';
-import { reportBatch } from './batch-report.js';
+import { runBatch } from './run-batch.js';
 import type { EncodedAnswer } from './host/engine.js';
-import { engineSettingsOf, positiveNumber, serializeBatch, validateInput, type EngineSettings } from './options.js';
+import { engineSettingsOf, positiveNumber, type EngineSettings } from './options.js';
 import { LAST_WORDS_FD, type FromHost, type HostReport, type LastWords, type ToHost, type WireRunError } from './protocol.js';
 import { defaultQuarantineOptions, QuarantineBook, type QuarantineOptions } from './quarantine.js';
 import {
@@ -243,61 +242,42 @@ class SandboxPool implements SandboxRuntime {
 
   // ------------------------------------------------------------------ the Runtime contract
 
-  async run(input: RunInput): Promise<RunOutput> {
-    const started = performance.now();
-    const events = Array.isArray(input?.events) ? input.events : [];
-    let coldStart = false;
-    let output: RunOutput | undefined;
-    let failure: unknown;
-    let leave: (() => void) | undefined;
-    try {
+  run(input: RunInput): Promise<RunOutput> {
+    return runBatch(input, this.settings.limits, this.options.metrics, async (source, serialized) => {
       if (this.closed) throw new RunError('shutting_down', 'the runtime is shutting down');
-      validateInput(input, this.settings.limits);
-      const inline = input.transformation.inline === true;
-      const quarantineKey = quarantineKeyOf(input);
-      this.refuseCrashers(input.workspaceId, quarantineKey, inline);
-      const { eventsJson, metadataJson } = serializeBatch(input);
-      const captureLogs = input.captureLogs !== false;
-      leave = await this.gate.enter(input.workspaceId);
-      const host = await this.hostFor(input.workspaceId);
-      const answer = await new Promise<EncodedAnswer>((resolve, reject) => {
-        const id = ++this.nextId;
-        host.pending.set(id, {
-          kind: 'run',
-          resolve,
-          reject,
-          workspaceId: input.workspaceId,
-          versionId: input.transformation.versionId,
-          libraryVersionIds: input.libraries.map((library) => library.versionId),
-          quarantineKey,
-          inline,
+      const inline = source.transformation.inline === true;
+      const quarantineKey = quarantineKeyOf(source);
+      this.refuseCrashers(source.workspaceId, quarantineKey, inline);
+      const leave = await this.gate.enter(source.workspaceId);
+      try {
+        const host = await this.hostFor(source.workspaceId);
+        return await new Promise<EncodedAnswer>((resolve, reject) => {
+          const id = ++this.nextId;
+          host.pending.set(id, {
+            kind: 'run',
+            resolve,
+            reject,
+            workspaceId: source.workspaceId,
+            versionId: source.transformation.versionId,
+            libraryVersionIds: source.libraries.map((library) => library.versionId),
+            quarantineKey,
+            inline,
+          });
+          host.runs++;
+          // Only plain fields cross: the host needs nothing else, and a stray property cannot break the copy.
+          const { versionId, code, codeVersion } = source.transformation;
+          const batch = {
+            workspaceId: source.workspaceId,
+            transformation: codeVersion === undefined ? { versionId, code } : { versionId, code, codeVersion },
+            libraries: source.libraries.map((library) => ({ versionId: library.versionId, importName: library.importName, code: library.code })),
+            ...serialized,
+          };
+          if (!host.send({ t: 'run', id, batch })) this.settle(host, id)?.reject(new RunError('sandbox_lost', 'the sandbox process ended before it took the batch; try again'));
         });
-        host.runs++;
-        // Only plain fields cross: the host needs nothing else, and a stray property cannot break the copy.
-        const { versionId, code, codeVersion } = input.transformation;
-        const batch = {
-          workspaceId: input.workspaceId,
-          transformation: codeVersion === undefined ? { versionId, code } : { versionId, code, codeVersion },
-          libraries: input.libraries.map((library) => ({ versionId: library.versionId, importName: library.importName, code: library.code })),
-          eventsJson,
-          metadataJson,
-          captureLogs,
-        };
-        if (!host.send({ t: 'run', id, batch })) this.settle(host, id)?.reject(new RunError('sandbox_lost', 'the sandbox process ended before it took the batch; try again'));
-      });
-      // A host is trusted code, but what it relays was produced next to user code: check before use.
-      if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox process answered with no output');
-      coldStart = answer.coldStart === true;
-      const stray = typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
-      output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), captureLogs ? stray : undefined);
-      return output;
-    } catch (error) {
-      failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
-      throw failure;
-    } finally {
-      leave?.();
-      if (this.options.metrics?.onBatch) reportBatch(this.options.metrics, input, events.length, performance.now() - started, coldStart, output, failure);
-    }
+      } finally {
+        leave();
+      }
+    });
   }
 
   async analyze(code: string, kind: 'transformation' | 'library'): Promise<CodeAnalysis> {

@@ -7,11 +7,10 @@
 import { createHash } from 'node:crypto';
 import { CodeAnalyzer } from '../analyze.js';
 import { SandboxCache, type Lease } from '../cache.js';
-import { decodeBatchOutput, withStrayRejection } from '../contract.js';
 import { WorkspaceGate } from '../fairness.js';
-import { engineSettingsOf, serializeBatch, validateInput, type EngineSettings } from '../options.js';
+import { engineSettingsOf, type EngineSettings } from '../options.js';
+import { runBatch } from '../run-batch.js';
 import { findLibrary, Sandbox, type SandboxSettings } from '../sandbox.js';
-import { reportBatch } from '../batch-report.js';
 import { RunError, type LibrarySource, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
 
 /** Versions whose import list is remembered; beyond this the oldest are forgotten (costing one compile). */
@@ -160,29 +159,12 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     }
   };
 
-  // In-process runs (tests of the engine itself): the same path the host takes, decoded here.
-  const run = async (input: RunInput): Promise<RunOutput> => {
-    const started = performance.now();
-    const events = Array.isArray(input?.events) ? input.events : [];
-    let coldStart = false;
-    let output: RunOutput | undefined;
-    let failure: unknown;
-    try {
+  // In-process runs (tests of the engine itself): the same path the pool takes, without the process.
+  const run = (input: RunInput): Promise<RunOutput> =>
+    runBatch(input, limits, metrics, (source, batch) => {
       if (closed) throw new RunError('shutting_down', 'the runtime is shutting down');
-      validateInput(input, limits);
-      const { eventsJson, metadataJson } = serializeBatch(input);
-      const captureLogs = input.captureLogs !== false;
-      const answer = await runEncoded({ workspaceId: input.workspaceId, transformation: input.transformation, libraries: input.libraries, eventsJson, metadataJson, captureLogs });
-      coldStart = answer.coldStart;
-      output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), captureLogs ? answer.strayRejection : undefined);
-      return output;
-    } catch (error) {
-      failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
-      throw failure;
-    } finally {
-      if (metrics?.onBatch) reportBatch(metrics, input, events.length, performance.now() - started, coldStart, output, failure);
-    }
-  };
+      return runEncoded({ workspaceId: source.workspaceId, transformation: source.transformation, libraries: source.libraries, ...batch });
+    });
 
   return {
     analyze: (code, kind) => {

@@ -1,0 +1,68 @@
+// One batch from RunInput to RunOutput, the same for the pool (the batch goes to a sandbox host
+// process) and for an engine in the caller's process: check and serialize the input, hand it to
+// `send`, check and decode the encoded answer, and tell the metrics sink. Kept apart from the
+// engine so the server never loads isolated-vm.
+
+import { decodeBatchOutput, withStrayRejection } from './contract.js';
+import type { EncodedAnswer } from './host/engine.js';
+import { serializeBatch, validateInput } from './options.js';
+import { RunError, type RunInput, type RunOutput, type RuntimeLimits, type RuntimeMetricsSink } from './types.js';
+
+/** The serialized batch `send` carries to a sandbox. */
+export interface SerializedBatch {
+  eventsJson: string;
+  metadataJson: string | null;
+  captureLogs: boolean;
+}
+
+export async function runBatch(
+  input: RunInput,
+  limits: RuntimeLimits,
+  metrics: RuntimeMetricsSink | undefined,
+  send: (input: RunInput, batch: SerializedBatch) => Promise<EncodedAnswer>,
+): Promise<RunOutput> {
+  const started = performance.now();
+  const events = Array.isArray(input?.events) ? input.events : [];
+  let coldStart = false;
+  let output: RunOutput | undefined;
+  let failure: unknown;
+  try {
+    validateInput(input, limits);
+    const captureLogs = input.captureLogs !== false;
+    const answer = await send(input, { ...serializeBatch(input), captureLogs });
+    // What a host relays was produced next to user code: check it before use.
+    if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
+    coldStart = answer.coldStart === true;
+    const stray = captureLogs && typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
+    output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), stray);
+    return output;
+  } catch (error) {
+    failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
+    throw failure;
+  } finally {
+    if (metrics?.onBatch) reportBatch(metrics, input, events.length, performance.now() - started, coldStart, output, failure);
+  }
+}
+
+/** Tells the metrics sink about one finished batch; a failing sink never fails the batch. */
+export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, eventsIn: number, durationMs: number, coldStart: boolean, output: RunOutput | undefined, failure: unknown): void {
+  let eventsOut = 0;
+  let failed = 0;
+  if (output) for (const result of output.results) result.statusCode === 200 ? eventsOut++ : failed++;
+  else failed = eventsIn;
+  try {
+    metrics.onBatch?.({
+      workspaceId: String(input?.workspaceId ?? ''),
+      versionId: String(input?.transformation?.versionId ?? ''),
+      eventsIn,
+      eventsOut,
+      dropped: output ? output.dropped.length : 0,
+      failed,
+      durationMs,
+      outcome: failure instanceof RunError ? failure.code : 'ok',
+      coldStart,
+    });
+  } catch {
+    // A failing metrics sink must not fail the batch.
+  }
+}
