@@ -29,6 +29,8 @@ export interface Config {
   runtime: RuntimeLimits & {
     maxIsolates: number;
     isolatesPerVersion: number;
+    /** Warm isolates one workspace may hold in one sandbox process, so it cannot evict the others'. */
+    maxIsolatesPerWorkspace: number;
     workspaceConcurrency: number;
     /** Sandbox host processes that run user code. */
     processes: number;
@@ -98,6 +100,22 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       maxCodeBytes: integer('TILLER_MAX_CODE_BYTES', get('max-code-bytes', 'TILLER_MAX_CODE_BYTES'), defaultRuntimeLimits.maxCodeBytes, 1024, 16 * 1024 * 1024),
       maxIsolates: integer('TILLER_SANDBOX_MAX_ISOLATES', get('sandbox-max-isolates', 'TILLER_SANDBOX_MAX_ISOLATES'), 64, 1, 10_000),
       isolatesPerVersion: integer('TILLER_SANDBOX_ISOLATES_PER_VERSION', get('sandbox-isolates-per-version', 'TILLER_SANDBOX_ISOLATES_PER_VERSION'), 2, 1, 64),
+      maxIsolatesPerWorkspace: integer(
+        'TILLER_SANDBOX_MAX_ISOLATES_PER_WORKSPACE',
+        get('sandbox-max-isolates-per-workspace', 'TILLER_SANDBOX_MAX_ISOLATES_PER_WORKSPACE'),
+        16,
+        1,
+        10_000,
+      ),
+      maxOutputChars:
+        1024 * 1024 * integer('TILLER_SANDBOX_MAX_OUTPUT_MB', get('sandbox-max-output-mb', 'TILLER_SANDBOX_MAX_OUTPUT_MB'), defaultRuntimeLimits.maxOutputChars / (1024 * 1024), 1, 1024),
+      maxOutputsPerEvent: integer(
+        'TILLER_SANDBOX_MAX_OUTPUTS_PER_EVENT',
+        get('sandbox-max-outputs-per-event', 'TILLER_SANDBOX_MAX_OUTPUTS_PER_EVENT'),
+        defaultRuntimeLimits.maxOutputsPerEvent,
+        1,
+        100_000,
+      ),
       workspaceConcurrency: integer('TILLER_WORKSPACE_CONCURRENCY', get('workspace-concurrency', 'TILLER_WORKSPACE_CONCURRENCY'), 4, 1, 1024),
       processes: integer('TILLER_SANDBOX_PROCESSES', get('sandbox-processes', 'TILLER_SANDBOX_PROCESSES'), Math.max(2, availableParallelism()), 1, 256),
       processMaxRssMb: integer('TILLER_SANDBOX_PROCESS_MAX_RSS_MB', get('sandbox-process-max-rss-mb', 'TILLER_SANDBOX_PROCESS_MAX_RSS_MB'), 1024, 64, 65_536),

@@ -43,8 +43,15 @@ export async function createServices(
   // User code runs only in sandbox host processes that the runtime pool starts and replaces; this
   // process never creates an isolate, so no tenant's code can take it down.
   const runtime = createRuntime({
-    limits: { memoryMb: config.runtime.memoryMb, cpuTimeMs: config.runtime.cpuTimeMs, wallTimeMs: config.runtime.wallTimeMs, maxCodeBytes: config.runtime.maxCodeBytes },
-    cache: { maxIsolates: config.runtime.maxIsolates, isolatesPerVersion: config.runtime.isolatesPerVersion },
+    limits: {
+      memoryMb: config.runtime.memoryMb,
+      cpuTimeMs: config.runtime.cpuTimeMs,
+      wallTimeMs: config.runtime.wallTimeMs,
+      maxCodeBytes: config.runtime.maxCodeBytes,
+      maxOutputChars: config.runtime.maxOutputChars,
+      maxOutputsPerEvent: config.runtime.maxOutputsPerEvent,
+    },
+    cache: { maxIsolates: config.runtime.maxIsolates, isolatesPerVersion: config.runtime.isolatesPerVersion, maxIsolatesPerWorkspace: config.runtime.maxIsolatesPerWorkspace },
     workspaceConcurrency: config.runtime.workspaceConcurrency,
     processes: config.runtime.processes,
     processMaxRssMb: config.runtime.processMaxRssMb,

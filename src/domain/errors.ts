@@ -22,6 +22,8 @@ export class DomainError extends Error {
     readonly details?: Record<string, unknown>,
     /** For unavailable and too_many_requests: when to try again (the Retry-After header). */
     readonly retryAfterSeconds?: number,
+    /** What went wrong underneath, for the server log (never shown to the caller). */
+    override readonly cause?: unknown,
   ) {
     super(message);
     this.name = 'DomainError';

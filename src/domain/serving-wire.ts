@@ -14,6 +14,8 @@ export interface WireGroup {
   /** Input positions of the group's events, in input order. */
   positions: number[];
   messages: unknown[];
+  /** Each message as JSON text, serialized while grouping so one that cannot be fails alone. */
+  messageJson: string[];
   metadata: Record<string, unknown>[];
 }
 
@@ -24,8 +26,8 @@ export interface WireBatch {
   rejected: Array<{ position: number; error: string }>;
   /** Library version ids from the first entry: the only `libraries` the protocol honours. */
   libraryVersionIds: string[];
-  /** The metadata an entry carried (an empty object when it had none). */
-  metadata: unknown[];
+  /** The metadata each entry carried, as the JSON text its answers echo (`{}` when it had none). */
+  metadataJson: string[];
 }
 
 const EMPTY_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -59,61 +61,100 @@ function libraryIdsOf(first: unknown): string[] {
 }
 
 /**
+ * JSON text of a parsed body value, or undefined when JSON.stringify cannot write it. A parsed
+ * body holds no functions, BigInts or cycles, so the only failure is nesting deeper than
+ * JSON.stringify's recursion allows (JSON.parse, which is not recursive, accepts it).
+ */
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Metadata that cannot be echoed whole still has to tell rudder-server which job an answer is for:
+ * the top-level fields that serialize are kept (jobId, messageId and the rest), written as text so
+ * that a key such as `__proto__` stays a plain key.
+ */
+function echoableMetadata(metadata: Record<string, unknown>): string {
+  const fields: string[] = [];
+  for (const key of Object.keys(metadata)) {
+    const json = jsonOf(metadata[key]);
+    if (json !== undefined) fields.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return `{${fields.join(',')}}`;
+}
+
+/** Group key part: strings as sent; anything else by its JSON text, so no value can throw here. */
+function keyPart(value: unknown): string {
+  if (typeof value === 'string') return `s${value}`;
+  return `j${jsonOf(value) ?? '?'}`;
+}
+
+const TOO_DEEP = 'is nested too deeply to serialize as JSON';
+
+/**
  * Groups entries by `metadata.destinationId` and `metadata.sourceId`, in order of first appearance.
  * Malformed entries are set aside with a reason and take no part in grouping, so one bad entry
- * never decides which version its neighbours run.
+ * never decides which version its neighbours run, and never fails them.
  */
 export function groupWireBatch(entries: readonly unknown[]): WireBatch {
   const groups: WireGroup[] = [];
   const byKey = new Map<string, WireGroup>();
   const rejected: WireBatch['rejected'] = [];
-  const metadata = new Array<unknown>(entries.length);
+  const metadataJson = new Array<string>(entries.length);
   for (let position = 0; position < entries.length; position++) {
     const entry = entries[position];
     if (!isPlainObject(entry)) {
-      metadata[position] = EMPTY_METADATA;
+      metadataJson[position] = '{}';
       rejected.push({ position, error: 'each event must be an object with message, metadata and destination' });
       continue;
     }
     const meta = isPlainObject(entry.metadata) ? entry.metadata : EMPTY_METADATA;
-    metadata[position] = meta;
+    const metaJson = jsonOf(meta);
+    metadataJson[position] = metaJson ?? echoableMetadata(meta);
     const resolved = versionIdOf(entry);
     if ('error' in resolved) {
       rejected.push({ position, error: resolved.error });
       continue;
     }
-    const key = `${String(meta.destinationId)}\u0000${String(meta.sourceId)}`;
+    if (metaJson === undefined) {
+      rejected.push({ position, error: `metadata ${TOO_DEEP}` });
+      continue;
+    }
+    const messageJson = jsonOf(entry.message);
+    if (messageJson === undefined) {
+      rejected.push({ position, error: `message ${TOO_DEEP}` });
+      continue;
+    }
+    const key = `${keyPart(meta.destinationId)}\u0000${keyPart(meta.sourceId)}`;
     let group = byKey.get(key);
     if (group === undefined) {
-      group = { versionId: resolved.versionId, positions: [], messages: [], metadata: [] };
+      group = { versionId: resolved.versionId, positions: [], messages: [], messageJson: [], metadata: [] };
       byKey.set(key, group);
       groups.push(group);
     }
     group.positions.push(position);
     group.messages.push(entry.message);
+    group.messageJson.push(messageJson);
     group.metadata.push(meta);
   }
-  return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadata };
+  return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadataJson };
 }
 
 /** Builds the answer array as text, one slot per input position so the output keeps input order. */
 export class WireResponse {
   private readonly slots: Array<string | undefined>;
-  private readonly metadataJson: Array<string | undefined>;
 
-  constructor(private readonly metadata: readonly unknown[]) {
-    this.slots = new Array<string | undefined>(metadata.length);
-    this.metadataJson = new Array<string | undefined>(metadata.length);
+  /** `metadataJson[position]` is the metadata text every answer for that entry carries. */
+  constructor(private readonly metadataJson: readonly string[]) {
+    this.slots = new Array<string | undefined>(metadataJson.length);
   }
 
-  /** JSON of an entry's metadata, serialized once however many answers carry it. */
   metadataOf(position: number): string {
-    let json = this.metadataJson[position];
-    if (json === undefined) {
-      json = JSON.stringify(this.metadata[position] ?? EMPTY_METADATA);
-      this.metadataJson[position] = json;
-    }
-    return json;
+    return this.metadataJson[position] ?? '{}';
   }
 
   private append(position: number, fragment: string): void {
@@ -185,10 +226,19 @@ function commonMetadataOf(group: WireGroup): Record<string, unknown> {
   };
 }
 
+/** A store lookup; when the store fails, the request is worth retrying, not a permanent failure of every event (spec 7.6). */
+async function fromStore<T>(lookup: () => Promise<T>): Promise<T> {
+  try {
+    return await lookup();
+  } catch (error) {
+    throw new DomainError('unavailable', 'store_unavailable', 'the store did not answer while looking up transformation versions; try again', undefined, 1, error);
+  }
+}
+
 /** Serves one /customTransform request and returns the answer body as JSON text. */
 export async function serveWireBatch(deps: WireServingDeps, entries: readonly unknown[], options: WireServingOptions): Promise<{ json: string; tally: WireTally }> {
   const batch = groupWireBatch(entries);
-  const response = new WireResponse(batch.metadata);
+  const response = new WireResponse(batch.metadataJson);
   const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0 };
   for (const { position, error } of batch.rejected) response.failure(position, 400, error);
 
@@ -202,7 +252,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
 
   const runGroup = async (group: WireGroup): Promise<void> => {
     const cached = deps.resolver.peekTransformation(group.versionId);
-    const version = cached === undefined ? await deps.resolver.transformation(group.versionId) : (cached ?? undefined);
+    const version = cached === undefined ? await fromStore(() => deps.resolver.transformation(group.versionId)) : (cached ?? undefined);
     if (version === undefined || (options.workspaceId !== undefined && version.workspaceId !== options.workspaceId)) {
       tally.versionNotFound += group.positions.length;
       const message = `transformation version ${group.versionId} not found`;
@@ -213,13 +263,15 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       for (const position of group.positions) response.failure(position, 400, `language ${version.language} is not supported by this runtime`);
       return;
     }
+    const libraries = await fromStore(() => librariesFor(version));
     let output;
     try {
       output = await deps.runtime.run({
         workspaceId: version.workspaceId,
         transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
-        libraries: await librariesFor(version),
+        libraries,
         events: group.messages,
+        eventsJson: `[${group.messageJson.join(',')}]`,
         metadata: group.metadata,
         // Each entry's metadata JSON is needed for the answer anyway; the sandbox gets the same text.
         metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,

@@ -73,6 +73,7 @@ export function handleError(error: FastifyError | DomainError | Error, request: 
       reply.header('Retry-After', String(error.retryAfterSeconds ?? 1));
       reply.header('X-Rudder-Should-Retry', 'true');
       reply.header('X-Rudder-Error-Reason', error.code);
+      if (error.cause !== undefined) request.log.warn({ err: error.cause, code: error.code }, 'answered 503: a dependency failed');
     } else if (error.retryAfterSeconds !== undefined) {
       reply.header('Retry-After', String(error.retryAfterSeconds));
     }

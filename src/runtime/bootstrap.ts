@@ -7,12 +7,20 @@
 //   out: `${header.length}:${header}${body}` where header is comma-separated integers
 //          kind, logCount, logsDropped, logLength*logCount, (index, status, length)*
 //        and body is the log lines followed by the outcome texts, concatenated without separators.
-//        kind: 0 transformEvent result, 1 transformBatch result, 2 batch threw, 3 batch returned a non-array.
+//        kind: 0 transformEvent result, 1 transformBatch result, 2 batch threw, 3 batch returned a non-array,
+//              4 the output broke a bound (maxOutputChars, maxOutputsPerEvent).
 //        status 200: text is the output event as JSON; 400: text is the error message;
 //        204: the event was dropped (length 0). For kinds 2 and 3 one entry (-1, 400, length) carries the message.
-// Everything the runner relies on is captured here, before user code can replace built-ins; the
-// header is built from string concatenation of numbers only, so a module that poisons prototypes
-// can garble its own outputs but never the framing the host decodes.
+// Everything the runner relies on is captured here, before user code can replace built-ins (the
+// "primordials" pattern): methods are called through Reflect.apply on captured functions, and the
+// header is built from string concatenation of numbers only. Promises need one more step. `await p`
+// and resolving a promise with p both read p.constructor and p.then, which a module can replace on
+// Promise.prototype to hand the host a result of its own making. So the runner never awaits or
+// resolves with a promise of its own: it pins each one's `constructor` to undefined (then's species
+// lookup falls back to the real Promise), attaches reactions with the captured `then`, and settles a
+// promise built by the captured constructor with the finished string, a primitive, which is never
+// looked into. A module that poisons prototypes can garble its own outputs, never the framing, and
+// the host checks what it decodes anyway (contract.ts).
 
 export const OUTCOME_KEPT = 200;
 export const OUTCOME_FAILED = 400;
@@ -22,6 +30,7 @@ export const KIND_EVENTS = 0;
 export const KIND_BATCH = 1;
 export const KIND_BATCH_THREW = 2;
 export const KIND_BATCH_INVALID = 3;
+export const KIND_OUTPUT_LIMIT = 4;
 
 /** Prefix of the error createRunner throws when the module's exports are not usable. */
 export const ENTRY_ERROR_PREFIX = 'TillerEntryError:';
@@ -36,6 +45,11 @@ export interface BootstrapConfig {
    * busy isolate would otherwise hold tens of MB of old batches outside its heap limit.
    */
   collectAfterInputChars: number;
+  maxOutputChars: number;
+  maxOutputsPerEvent: number;
+  /** Messages of output_limit failures (contract.ts words them). */
+  outputSizeMessage: string;
+  outputCountMessage: string;
 }
 
 export const bootstrapSource = String.raw`
@@ -59,7 +73,12 @@ export const bootstrapSource = String.raw`
   const mapHas = Map.prototype.has;
   const stringSlice = String.prototype.slice;
   const symbolToString = Symbol.prototype.toString;
+  const stringCharCodeAt = String.prototype.charCodeAt;
   const defineProperty = Object.defineProperty;
+  const PromiseCtor = Promise;
+  const promiseThen = Promise.prototype.then;
+  const maxOutputChars = config.maxOutputChars;
+  const maxOutputsPerEvent = config.maxOutputsPerEvent;
 
   const maxLogLines = config.maxLogLines;
   const maxLogChars = config.maxLogChars;
@@ -252,7 +271,25 @@ export const bootstrapSource = String.raw`
   // JSON text of an output event, or null when it does not serialize to a JSON object.
   function outputJson(value) {
     const json = JSONStringify(value);
-    return typeof json === 'string' && json.charCodeAt(0) === 123 ? json : null;
+    return typeof json === 'string' && ReflectApply(stringCharCodeAt, json, [0]) === 123 ? json : null;
+  }
+
+  // Our own promises never meet Promise.prototype: see the header of this file.
+  function pin(promise) {
+    defineProperty(promise, 'constructor', { value: undefined, writable: false, configurable: false, enumerable: false });
+    return promise;
+  }
+
+  function whenSettled(promise, onFulfilled, onRejected) {
+    ReflectApply(promiseThen, pin(promise), [onFulfilled, onRejected]);
+  }
+
+  function outputTooLarge() {
+    return finish(4, '-1,400,' + config.outputSizeMessage.length + ',', config.outputSizeMessage);
+  }
+
+  function tooManyOutputs() {
+    return finish(4, '-1,400,' + config.outputCountMessage.length + ',', config.outputCountMessage);
   }
 
   function finish(kind, header, body) {
@@ -322,6 +359,7 @@ export const bootstrapSource = String.raw`
           header += i + ',204,0,';
           continue;
         }
+        if (value.length > maxOutputsPerEvent) return tooManyOutputs();
         let fanHeader = '';
         let fanBody = '';
         for (let j = 0; j < value.length; j++) {
@@ -343,6 +381,7 @@ export const bootstrapSource = String.raw`
           }
           fanHeader += i + ',200,' + json.length + ',';
           fanBody += json;
+          if (body.length + fanBody.length > maxOutputChars) return outputTooLarge();
         }
         if (failure === null) {
           header += fanHeader;
@@ -360,6 +399,7 @@ export const bootstrapSource = String.raw`
         if (failure === null) {
           header += i + ',200,' + json.length + ',';
           body += json;
+          if (body.length > maxOutputChars) return outputTooLarge();
           continue;
         }
       } else {
@@ -397,6 +437,7 @@ export const bootstrapSource = String.raw`
     if (!isArray(output)) {
       return failBatch(3, 'transformBatch returned ' + describeType(output) + '; expected an array of objects');
     }
+    if (output.length > maxOutputsPerEvent * (events.length > 0 ? events.length : 1)) return tooManyOutputs();
     // An output traces back to its input by identity, else by messageId, else by its position.
     let inputIndex = null;
     let messageIdIndex = null;
@@ -443,6 +484,7 @@ export const bootstrapSource = String.raw`
       if (failure === null) {
         header += indexOf(element, j) + ',200,' + json.length + ',';
         body += json;
+        if (body.length > maxOutputChars) return outputTooLarge();
       } else {
         failure = truncate(failure, maxErrorChars);
         header += j + ',400,' + failure.length + ',';
@@ -474,12 +516,8 @@ export const bootstrapSource = String.raw`
     // isolated-vm fails a call that leaves an unhandled promise rejection behind, even when the
     // batch itself finished; the host then collects the finished output with runBatch(null).
     let lastOutput;
-    return async function runBatch(eventsJson, metadataJson, captureLogs) {
-      if (eventsJson === null) {
-        const output = lastOutput;
-        lastOutput = undefined;
-        return output;
-      }
+
+    function begin(eventsJson, metadataJson, captureLogs) {
       lastOutput = undefined;
       inputCharsSinceCollect += eventsJson.length + (metadataJson === null ? 0 : metadataJson.length);
       if (collectGarbage !== null && inputCharsSinceCollect > config.collectAfterInputChars) {
@@ -503,17 +541,55 @@ export const bootstrapSource = String.raw`
       runMetadataJson = metadataJson;
       metadataByEvent = null;
       metadataByMessageId = null;
-      try {
-        lastOutput = hasEvent ? await runEventMode(transformEvent, events) : await runBatchMode(transformBatch, events);
-        return lastOutput;
-      } finally {
-        runEvents = null;
-        runMessageIds = null;
-        runMetadataJson = null;
-        metadataByEvent = null;
-        metadataByMessageId = null;
-        capturing = false;
+      return events;
+    }
+
+    function end() {
+      runEvents = null;
+      runMessageIds = null;
+      runMetadataJson = null;
+      metadataByEvent = null;
+      metadataByMessageId = null;
+      capturing = false;
+    }
+
+    // Answers the encoded string at once when the code ran synchronously, else a promise of it.
+    return function runBatch(eventsJson, metadataJson, captureLogs) {
+      if (eventsJson === null) {
+        const output = lastOutput;
+        lastOutput = undefined;
+        return output;
       }
+      let result;
+      try {
+        const events = begin(eventsJson, metadataJson, captureLogs);
+        result = hasEvent ? runEventMode(transformEvent, events) : runBatchMode(transformBatch, events);
+      } catch (error) {
+        end();
+        throw error;
+      }
+      if (typeof result === 'string') {
+        end();
+        lastOutput = result;
+        return result;
+      }
+      // result is a promise of one of the async functions above, which settle with a string.
+      return pin(
+        new PromiseCtor((resolve, reject) => {
+          whenSettled(
+            result,
+            (text) => {
+              end();
+              lastOutput = text;
+              resolve(typeof text === 'string' ? text : undefined);
+            },
+            (error) => {
+              end();
+              reject(error);
+            },
+          );
+        }),
+      );
     };
   };
 })

@@ -4,7 +4,10 @@
 // A "pool" holds the isolates of one cache key (transformation version id + the version ids of the
 // libraries it links). A hot pool may grow to `isolatesPerVersion` isolates so concurrent batches of
 // one version use several cores. All isolates count against `maxIsolates`; when a new one is needed
-// and the bound is reached, idle isolates of the least recently used pools are disposed. When every
+// and the bound is reached, an idle isolate is disposed to make room: of the requesting workspace
+// when it is at its own bound (maxIsolatesPerWorkspace) or holds the most, else of the workspace
+// holding the most isolates, least recently used first. So one workspace's burst of distinct
+// versions (70 test snippets, say) evicts its own isolates, never a smaller workspace's. When every
 // isolate is busy, requests wait (FIFO, without head-of-line blocking across pools).
 
 import { RunError, type RuntimeCacheOptions } from './types.js';
@@ -12,6 +15,7 @@ import type { Sandbox } from './sandbox.js';
 
 interface Pool {
   key: string;
+  workspace: string;
   idle: Sandbox[];
   /** Idle + busy + being created. */
   size: number;
@@ -20,6 +24,7 @@ interface Pool {
 /** A request waiting for an isolate of one key, or (key null) for any free slot to build in. */
 interface Waiter {
   key: string | null;
+  workspace: string;
   build: () => Promise<Sandbox>;
   resolve: (lease: Lease | null) => void;
   reject: (error: unknown) => void;
@@ -39,6 +44,8 @@ export class SandboxCache {
   private readonly waiters: Waiter[] = [];
   private readonly busy = new Set<Sandbox>();
   private total = 0;
+  /** Isolates (idle, busy and being built) per workspace. */
+  private readonly held = new Map<string, number>();
   private closed = false;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
 
@@ -80,17 +87,22 @@ export class SandboxCache {
     return sum;
   }
 
-  /** A warm isolate for `key`, or a new one from `build`; waits when the bounds say so. */
-  acquire(key: string, build: () => Promise<Sandbox>): Promise<Lease> {
-    if (this.closed) return Promise.reject(new RunError('shutting_down', 'the runtime is shutting down'));
-    const immediate = this.tryAcquire(key, build);
-    if (immediate) return immediate;
-    return this.wait(key, build) as Promise<Lease>;
+  /** Isolates `workspace` holds (idle, busy and being built). */
+  heldBy(workspace: string): number {
+    return this.held.get(workspace) ?? 0;
   }
 
-  private wait(key: string | null, build: () => Promise<Sandbox>): Promise<Lease | null> {
+  /** A warm isolate for `key`, or a new one from `build`; waits when the bounds say so. */
+  acquire(key: string, workspace: string, build: () => Promise<Sandbox>): Promise<Lease> {
+    if (this.closed) return Promise.reject(new RunError('shutting_down', 'the runtime is shutting down'));
+    const immediate = this.tryAcquire(key, workspace, build);
+    if (immediate) return immediate;
+    return this.wait(key, workspace, build) as Promise<Lease>;
+  }
+
+  private wait(key: string | null, workspace: string, build: () => Promise<Sandbox>): Promise<Lease | null> {
     return new Promise<Lease | null>((resolve, reject) => {
-      const waiter: Waiter = { key, build, resolve, reject, timer: undefined };
+      const waiter: Waiter = { key, workspace, build, resolve, reject, timer: undefined };
       waiter.timer = setTimeout(() => {
         const at = this.waiters.indexOf(waiter);
         if (at >= 0) this.waiters.splice(at, 1);
@@ -105,21 +117,21 @@ export class SandboxCache {
    * Builds an isolate outside any pool (used when the cache key is not known until the code is
    * compiled), then files it under the key the build reports. Counts against maxIsolates meanwhile.
    */
-  async acquireUnkeyed(build: () => Promise<Sandbox>, keyOf: (sandbox: Sandbox) => string): Promise<Lease> {
+  async acquireUnkeyed(workspace: string, build: () => Promise<Sandbox>, keyOf: (sandbox: Sandbox) => string): Promise<Lease> {
     if (this.closed) throw new RunError('shutting_down', 'the runtime is shutting down');
     // Without a key there is no idle isolate to reuse: wait for a free slot to build in.
-    if (!this.reserveSlot(null)) await this.wait(null, build);
+    if (!this.reserveSlot(null, workspace)) await this.wait(null, workspace, build);
     let sandbox: Sandbox;
     try {
       this.misses++;
       sandbox = await build();
     } catch (error) {
-      this.total--;
+      this.unreserve(workspace);
       this.pump();
       throw error;
     }
     const key = keyOf(sandbox);
-    const pool = this.poolFor(key);
+    const pool = this.poolFor(key, workspace);
     pool.size++;
     this.busy.add(sandbox);
     poolOf.set(sandbox, pool);
@@ -157,7 +169,7 @@ export class SandboxCache {
     for (const sandbox of this.busy) sandbox.dispose();
   }
 
-  private tryAcquire(key: string, build: () => Promise<Sandbox>): Promise<Lease> | null {
+  private tryAcquire(key: string, workspace: string, build: () => Promise<Sandbox>): Promise<Lease> | null {
     const existing = this.pools.get(key);
     const sandbox = existing?.idle.pop();
     if (existing && sandbox) {
@@ -166,8 +178,8 @@ export class SandboxCache {
       this.busy.add(sandbox);
       return Promise.resolve({ sandbox, created: false });
     }
-    if ((existing && existing.size >= this.options.isolatesPerVersion) || !this.reserveSlot(existing ?? null)) return null;
-    const pool = this.poolFor(key);
+    if ((existing && existing.size >= this.options.isolatesPerVersion) || !this.reserveSlot(existing ?? null, workspace)) return null;
+    const pool = this.poolFor(key, workspace);
     pool.size++;
     this.misses++;
     return build().then(
@@ -178,7 +190,7 @@ export class SandboxCache {
       },
       (error: unknown) => {
         pool.size--;
-        this.total--;
+        this.unreserve(pool.workspace);
         if (pool.size === 0) this.pools.delete(pool.key);
         this.pump();
         throw error;
@@ -186,28 +198,61 @@ export class SandboxCache {
     );
   }
 
-  /** Takes one slot of maxIsolates, disposing the least recently used idle isolate if needed. */
-  private reserveSlot(forPool: Pool | null): boolean {
-    if (this.total < this.options.maxIsolates) {
-      this.total++;
-      return true;
+  /**
+   * Takes one slot of maxIsolates for `workspace`, disposing an idle isolate to make room when a
+   * bound says so: the workspace's own past its bound, else (the process is full) one of the
+   * workspace holding the most, as long as that holds more than `workspace` does.
+   */
+  private reserveSlot(forPool: Pool | null, workspace: string): boolean {
+    const mine = this.heldBy(workspace);
+    let victimPool: Pool | undefined;
+    if (mine >= this.options.maxIsolatesPerWorkspace) {
+      victimPool = this.largestIdleHolder(forPool, (candidate) => candidate === workspace);
+      if (!victimPool) return false;
+    } else if (this.total >= this.options.maxIsolates) {
+      victimPool = this.largestIdleHolder(forPool, (candidate) => candidate === workspace || this.heldBy(candidate) > mine);
+      if (!victimPool) return false;
     }
+    if (victimPool) {
+      this.evictions++;
+      this.discard(victimPool.idle.shift() as Sandbox, victimPool);
+    }
+    this.total++;
+    this.held.set(workspace, mine + (victimPool?.workspace === workspace ? 0 : 1));
+    return true;
+  }
+
+  /** Gives back a slot reserveSlot took for an isolate that was never built. */
+  private unreserve(workspace: string): void {
+    this.total--;
+    this.dropHeld(workspace);
+  }
+
+  /** One isolate fewer for `workspace`. */
+  private dropHeld(workspace: string): void {
+    const left = this.heldBy(workspace) - 1;
+    if (left > 0) this.held.set(workspace, left);
+    else this.held.delete(workspace);
+  }
+
+  /** The least recently used pool with an idle isolate among those of the workspace holding the most (of the allowed ones). */
+  private largestIdleHolder(exclude: Pool | null, allowed: (workspace: string) => boolean): Pool | undefined {
+    let best: Pool | undefined;
+    let bestHeld = 0;
     for (const pool of this.pools.values()) {
-      if (pool === forPool) continue;
-      const victim = pool.idle.shift();
-      if (victim) {
-        this.evictions++;
-        this.discard(victim, pool);
-        this.total++;
-        return true;
+      if (pool === exclude || pool.idle.length === 0 || !allowed(pool.workspace)) continue;
+      const held = this.heldBy(pool.workspace);
+      if (held > bestHeld) {
+        best = pool;
+        bestHeld = held;
       }
     }
-    return false;
+    return best;
   }
 
   /** The pool for `key` (created if needed), marked most recently used. */
-  private poolFor(key: string): Pool {
-    const pool = this.pools.get(key) ?? { key, idle: [], size: 0 };
+  private poolFor(key: string, workspace: string): Pool {
+    const pool = this.pools.get(key) ?? { key, workspace, idle: [], size: 0 };
     this.touch(pool);
     return pool;
   }
@@ -221,24 +266,23 @@ export class SandboxCache {
     sandbox.dispose();
     this.total--;
     if (pool) {
+      this.dropHeld(pool.workspace);
       pool.size--;
       if (pool.size <= 0 && this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
     }
   }
 
-  /** Disposes idle isolates (least recently used first) while all heaps together exceed the bound. */
+  /** Disposes idle isolates (of the largest holder, least recently used first) while all heaps together exceed the bound. */
   private trimHeap(): void {
     const limit = this.options.maxTotalHeapMb * ONE_MB;
     let heap = this.heapUsedBytes();
-    if (heap <= limit) return;
-    for (const pool of [...this.pools.values()]) {
-      while (heap > limit && pool.idle.length > 0) {
-        const victim = pool.idle.shift() as Sandbox;
-        heap -= victim.heapUsedBytes;
-        this.evictions++;
-        this.discard(victim, pool);
-      }
-      if (heap <= limit) return;
+    while (heap > limit) {
+      const pool = this.largestIdleHolder(null, () => true);
+      if (!pool) return;
+      const victim = pool.idle.shift() as Sandbox;
+      heap -= victim.heapUsedBytes;
+      this.evictions++;
+      this.discard(victim, pool);
     }
   }
 
@@ -263,12 +307,12 @@ export class SandboxCache {
       const waiter = this.waiters[i] as Waiter;
       let served = false;
       if (waiter.key === null) {
-        if (this.reserveSlot(null)) {
+        if (this.reserveSlot(null, waiter.workspace)) {
           served = true;
           waiter.resolve(null);
         }
       } else {
-        const lease = this.tryAcquire(waiter.key, waiter.build);
+        const lease = this.tryAcquire(waiter.key, waiter.workspace, waiter.build);
         if (lease) {
           served = true;
           lease.then(waiter.resolve, waiter.reject);

@@ -6,7 +6,7 @@
 // `output` parses it on first access. Callers that only forward events (the serving endpoints) can
 // splice `outputJsonOf(outcome)` into their response and never parse or re-serialize them.
 
-import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
+import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, KIND_OUTPUT_LIMIT, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
 import { RunError, type EventOutcome, type RunOutput } from './types.js';
 
 // outputJsonOf() reads an outcome's `output` getter in "peek" mode, in which the getter hands over
@@ -58,10 +58,42 @@ function corrupt(detail: string): RunError {
   return new RunError('invalid_output', `the sandbox produced malformed output (${detail})`);
 }
 
-/** Decodes one batch answer. `eventCount` bounds the input indexes a transformEvent run may name. */
-export function decodeBatchOutput(encoded: string, eventCount: number): RunOutput {
+/** The output bounds a batch answer is held to (RuntimeLimits' names). */
+export interface OutputBounds {
+  maxOutputChars: number;
+  maxOutputsPerEvent: number;
+}
+
+/** The message of an output_limit failure; the bootstrap writes the same words. */
+export function outputSizeMessage(maxOutputChars: number): string {
+  return `the batch's output is larger than the ${Math.round(maxOutputChars / (1024 * 1024))} MB output limit`;
+}
+
+export function outputCountMessage(maxOutputsPerEvent: number): string {
+  return `the transformation returned more than ${maxOutputsPerEvent} output events for one input event (the limit)`;
+}
+
+export interface DecodeOptions {
+  /**
+   * Only check the answer, output events' JSON included (the sandbox host process does, so that only
+   * valid JSON ever reaches the server, which splices the text into its answers unparsed). A
+   * whole-batch failure the answer reports is then not thrown: it is a valid answer.
+   */
+  checkOnly?: boolean;
+}
+
+/**
+ * Decodes one batch answer and holds it to the contract, whatever the code inside the isolate did
+ * to its own runtime: indexes within the batch, every input of a transformEvent run accounted for
+ * exactly once (one failure, one drop, or up to maxOutputsPerEvent outputs), output events that are
+ * JSON objects, and the output bounds. Anything else fails the batch (RunError), never a neighbour.
+ */
+export function decodeBatchOutput(encoded: string, eventCount: number, bounds: OutputBounds, options: DecodeOptions = {}): RunOutput {
+  // Before any splitting: an honest answer is its outputs (at most maxOutputChars), the header
+  // (some 20 characters per outcome) and at most 64 KB of logs.
+  if (encoded.length > bounds.maxOutputChars * 1.25 + 2 * 1024 * 1024) throw new RunError('output_limit', outputSizeMessage(bounds.maxOutputChars));
   const colon = encoded.indexOf(':');
-  const headerLength = colon > 0 ? Number(encoded.slice(0, colon)) : NaN;
+  const headerLength = colon > 0 && colon <= 16 ? Number(encoded.slice(0, colon)) : NaN;
   if (!Number.isSafeInteger(headerLength) || headerLength < 0 || colon + 1 + headerLength > encoded.length) throw corrupt('header length');
   const header = encoded.slice(colon + 1, colon + 1 + headerLength);
   const fields = header.split(',');
@@ -86,30 +118,54 @@ export function decodeBatchOutput(encoded: string, eventCount: number): RunOutpu
   const kind = next();
   const logCount = next();
   const logsDropped = next();
+  if (logCount < 0 || logsDropped < 0) throw corrupt('log count');
   const logs: string[] = [];
   for (let i = 0; i < logCount; i++) logs.push(take(next()));
   if (logsDropped > 0) logs.push(`[tiller] ${logsDropped} more log lines were dropped (log limit reached)`);
 
-  if (kind === KIND_BATCH_THREW || kind === KIND_BATCH_INVALID) {
+  if (kind === KIND_BATCH_THREW || kind === KIND_BATCH_INVALID || kind === KIND_OUTPUT_LIMIT) {
     next();
     next();
     const message = take(next());
     if (at !== numbers.length || offset !== encoded.length) throw corrupt('trailing data');
-    throw new RunError(kind === KIND_BATCH_THREW ? 'batch_error' : 'invalid_output', message, logs);
+    if (options.checkOnly) return { results: [], dropped: [], logs };
+    const code = kind === KIND_BATCH_THREW ? 'batch_error' : kind === KIND_OUTPUT_LIMIT ? 'output_limit' : 'invalid_output';
+    throw new RunError(code, message, logs);
   }
   if (kind !== KIND_EVENTS && kind !== KIND_BATCH) throw corrupt('kind');
 
   const results: EventOutcome[] = [];
   const dropped: number[] = [];
   const seen = kind === KIND_BATCH ? new Uint8Array(eventCount) : null;
+  const maxEntries = kind === KIND_BATCH ? bounds.maxOutputsPerEvent * Math.max(1, eventCount) : Infinity;
+  let outputChars = 0;
+  // transformEvent: entries come in input order, every input once (a run of outputs, one failure or one drop).
+  let current = -1;
+  let currentClosed = false;
+  let currentOutputs = 0;
   while (at < numbers.length) {
     const index = next();
     const status = next();
     const length = next();
     if (index < 0 || (kind === KIND_EVENTS && index >= eventCount)) throw corrupt('index');
+    if (kind === KIND_EVENTS) {
+      if (index === current) {
+        if (currentClosed || status !== OUTCOME_KEPT) throw corrupt('outcomes of one event');
+      } else if (index === current + 1) {
+        current = index;
+        currentOutputs = 0;
+        currentClosed = status !== OUTCOME_KEPT;
+      } else {
+        throw corrupt('event order');
+      }
+    }
     if (status === OUTCOME_KEPT) {
       const json = take(length);
       if (json.charCodeAt(0) !== 123 || json.charCodeAt(json.length - 1) !== 125) throw corrupt('output event');
+      outputChars += length;
+      if (outputChars > bounds.maxOutputChars) throw new RunError('output_limit', outputSizeMessage(bounds.maxOutputChars), logs);
+      if (kind === KIND_EVENTS && ++currentOutputs > bounds.maxOutputsPerEvent) throw new RunError('output_limit', outputCountMessage(bounds.maxOutputsPerEvent), logs);
+      if (options.checkOnly) checkObjectJson(json);
       results.push(keptOutcome(index, json));
     } else if (status === OUTCOME_FAILED) {
       results.push({ index, statusCode: 400, error: take(length) });
@@ -118,12 +174,25 @@ export function decodeBatchOutput(encoded: string, eventCount: number): RunOutpu
     } else {
       throw corrupt('status');
     }
+    if (results.length > maxEntries) throw new RunError('output_limit', outputCountMessage(bounds.maxOutputsPerEvent), logs);
     if (seen && index < eventCount) seen[index] = 1;
   }
   if (offset !== encoded.length) throw corrupt('trailing data');
+  if (kind === KIND_EVENTS && current !== eventCount - 1) throw corrupt('missing events');
   // transformBatch: an input no output traces back to was dropped.
   if (seen) for (let i = 0; i < eventCount; i++) if (seen[i] === 0) dropped.push(i);
   return { results, dropped, logs };
+}
+
+/** Throws unless `json` is one JSON object: the text is spliced into answers as it is. */
+function checkObjectJson(json: string): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw corrupt('output event is not JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw corrupt('output event is not a JSON object');
 }
 
 /**

@@ -14,6 +14,7 @@ import {
 export const defaultCacheOptions: RuntimeCacheOptions = {
   maxIsolates: 64,
   isolatesPerVersion: 2,
+  maxIsolatesPerWorkspace: 16,
   maxTotalHeapMb: 2048,
   recycleHeapFraction: 0.5,
   maxRunsPerIsolate: 10_000,
@@ -42,7 +43,7 @@ export function engineSettingsOf(options: RuntimeOptions): EngineSettings {
     limits[key] = positiveNumber(options.limits?.[key], defaultRuntimeLimits[key], `limits.${key}`);
   }
   const cache: RuntimeCacheOptions = { ...defaultCacheOptions, ...stripUndefined(options.cache ?? {}) };
-  for (const key of ['maxIsolates', 'isolatesPerVersion', 'maxTotalHeapMb', 'recycleHeapFraction', 'maxRunsPerIsolate'] as const) {
+  for (const key of ['maxIsolates', 'isolatesPerVersion', 'maxIsolatesPerWorkspace', 'maxTotalHeapMb', 'recycleHeapFraction', 'maxRunsPerIsolate'] as const) {
     positiveNumber(cache[key], 1, `cache.${key}`);
   }
   return {
@@ -82,7 +83,7 @@ export function validateInput(input: RunInput, limits: RuntimeLimits): void {
 export function serializeBatch(input: RunInput): { eventsJson: string; metadataJson: string | null } {
   try {
     const metadataJson = typeof input.metadataJson === 'string' ? input.metadataJson : input.metadata !== undefined ? JSON.stringify(input.metadata) : null;
-    return { eventsJson: JSON.stringify(input.events), metadataJson };
+    return { eventsJson: typeof input.eventsJson === 'string' ? input.eventsJson : JSON.stringify(input.events), metadataJson };
   } catch (error) {
     throw new RunError('invalid_input', `events and metadata must be serializable as JSON (${error instanceof Error ? error.message : String(error)})`);
   }

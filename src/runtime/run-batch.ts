@@ -11,6 +11,7 @@ import { RunError, type RunInput, type RunOutput, type RuntimeLimits, type Runti
 /** The serialized batch `send` carries to a sandbox. */
 export interface SerializedBatch {
   eventsJson: string;
+  eventCount: number;
   metadataJson: string | null;
   captureLogs: boolean;
 }
@@ -29,12 +30,12 @@ export async function runBatch(
   try {
     validateInput(input, limits);
     const captureLogs = input.captureLogs !== false;
-    const answer = await send(input, { ...serializeBatch(input), captureLogs });
+    const answer = await send(input, { ...serializeBatch(input), eventCount: events.length, captureLogs });
     // What a host relays was produced next to user code: check it before use.
     if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
     coldStart = answer.coldStart === true;
     const stray = captureLogs && typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
-    output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length), stray);
+    output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length, limits), stray);
     return output;
   } catch (error) {
     failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));

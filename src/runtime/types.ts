@@ -36,6 +36,8 @@ export interface RunInput {
    * answers with it): used instead of serializing `metadata` again.
    */
   metadataJson?: string;
+  /** `events` as JSON text, for callers that serialized each event on its own (to fail only the ones that cannot be). */
+  eventsJson?: string;
   /**
    * Whether `log()`/`console.*` lines are recorded (default true). Live traffic can pass false:
    * logging then costs nothing and `RunOutput.logs` stays empty.
@@ -79,6 +81,13 @@ export interface RuntimeLimits {
   wallTimeMs: number;
   /** Largest module source accepted, in bytes (default 1 MiB). */
   maxCodeBytes: number;
+  /**
+   * Largest output of one batch (one /customTransform group, one test call), in characters of JSON
+   * text, which is bytes for ASCII (default 16 MiB, half the /customTransform body limit).
+   */
+  maxOutputChars: number;
+  /** Most output events one input event may become (a transformBatch: this many times its input count; default 100). */
+  maxOutputsPerEvent: number;
 }
 
 export const defaultRuntimeLimits: RuntimeLimits = {
@@ -86,6 +95,8 @@ export const defaultRuntimeLimits: RuntimeLimits = {
   cpuTimeMs: 4000,
   wallTimeMs: 10000,
   maxCodeBytes: 1024 * 1024,
+  maxOutputChars: 16 * 1024 * 1024,
+  maxOutputsPerEvent: 100,
 };
 
 /**
@@ -97,7 +108,8 @@ export class RunError extends Error {
   constructor(
     /**
      * The code's fault: cpu_limit | wall_limit | memory_limit | code_error | code_too_large | link_error |
-     * batch_error | invalid_output | invalid_input | sandbox_crashed (this batch crashed its sandbox
+     * batch_error | invalid_output | output_limit (output larger than maxOutputChars, or more outputs than
+     * maxOutputsPerEvent allows) | invalid_input | sandbox_crashed (this batch crashed its sandbox
      * process) | quarantined (the version crashed one recently and is not run for a while) |
      * crash_limited (the workspace's inline code crashed sandboxes too often; see retryAfterSeconds).
      * Tiller's state, worth retrying: overloaded | shutting_down | sandbox_lost (the sandbox process
@@ -132,6 +144,13 @@ export interface RuntimeCacheOptions {
   maxIsolates: number;
   /** Isolates one hot version may use at once, so concurrent batches of it run on several cores (default 2). */
   isolatesPerVersion: number;
+  /**
+   * Warm isolates one workspace may hold in one sandbox process (default 16). Past it, the workspace's
+   * own least recently used idle isolate makes room; and when the process is full, a workspace can
+   * only displace isolates of a workspace that holds more than it does, so none can evict another's
+   * fair share.
+   */
+  maxIsolatesPerWorkspace: number;
   /** Idle isolates are disposed (least recently used first) while the heaps of all isolates exceed this (default 2048). */
   maxTotalHeapMb: number;
   /** An isolate is recycled after a run that leaves its heap above this fraction of memoryMb (default 0.5). */

@@ -274,9 +274,11 @@ describe('POST /customTransform: malformed input', () => {
     expect(res.status).toBe(415);
   });
 
-  it('refuses prototype-poisoning keys', async () => {
-    const res = await transform(`[{"message": {"__proto__": {"polluted": true}}, "metadata": {}, "destination": {"Transformations": [{"VersionID": "${versions.tagA}"}]}}]`);
-    expect(res.status).toBe(400);
+  it('keeps prototype-poisoning keys as plain data instead of failing the batch (as rudder-transformer does)', async () => {
+    const res = await transform(`[{"message": {"__proto__": {"polluted": true}, "properties": {}}, "metadata": {}, "destination": {"Transformations": [{"VersionID": "${versions.tagA}"}]}}]`);
+    expect(res.status).toBe(200);
+    expect(res.body[0].statusCode).toBe(200);
+    expect(Object.keys(res.body[0].output)).toContain('__proto__');
     expect(({} as any).polluted).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { compatTestResult, publishVersions, testInlineCode, testSuiteResult, testVersions } from '../../domain/publish.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
+import { parseEventBodies } from '../event-bodies.js';
 import { Nullable, errors } from '../schemas.js';
 import { EventsSchema, catalogContext } from './transformations.js';
 
@@ -118,6 +119,8 @@ const Tags = ['publish and test'];
 
 export async function publishRoutes(app: App): Promise<void> {
   const ctx = catalogContext(app);
+  // Every route here carries test events, which may hold any key a real event does.
+  parseEventBodies(app);
 
   for (const path of PUBLISH_PATHS) {
     app.post(

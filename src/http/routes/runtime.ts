@@ -7,6 +7,7 @@ import { versionResolverFor } from '../../domain/serving.js';
 import { outputJsonOf } from '../../runtime/index.js';
 import type { App, Surface } from '../app.js';
 import { workspaceIdOf } from '../auth.js';
+import { parseEventBodies } from '../event-bodies.js';
 import { runtimeMetricsFor } from '../runtime-metrics.js';
 import { errors } from '../schemas.js';
 
@@ -93,6 +94,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     metrics.observeVersionCache(resolver);
   }
   const wireDeps = { runtime, resolver, outputJson: outputJsonOf };
+  parseEventBodies(app);
 
   app.post(
     '/customTransform',

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { CodeAnalyzer } from '../analyze.js';
+import { decodeBatchOutput, outputCountMessage, outputSizeMessage } from '../contract.js';
 import { SandboxCache, type Lease } from '../cache.js';
 import { WorkspaceGate } from '../fairness.js';
 import { engineSettingsOf, type EngineSettings } from '../options.js';
@@ -30,6 +31,8 @@ export interface EncodedBatch {
   transformation: TransformationSource;
   libraries: LibrarySource[];
   eventsJson: string;
+  /** How many events eventsJson holds. */
+  eventCount: number;
   metadataJson: string | null;
   captureLogs: boolean;
   /** Passed to onCatastrophicError should this batch make V8 give up on its isolate. */
@@ -61,7 +64,16 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     hooks.onCatastrophicError ?? options.onCatastrophicError ?? ((message: string) => process.stderr.write(`tiller runtime: isolated-vm reported an unrecoverable error: ${message}\n`));
   const sandboxSettings: SandboxSettings = {
     limits,
-    bootstrap: { maxLogLines: settings.logs.maxLines, maxLogChars: settings.logs.maxChars, maxErrorChars: 2000, collectAfterInputChars: COLLECT_AFTER_INPUT_CHARS },
+    bootstrap: {
+      maxLogLines: settings.logs.maxLines,
+      maxLogChars: settings.logs.maxChars,
+      maxErrorChars: 2000,
+      collectAfterInputChars: COLLECT_AFTER_INPUT_CHARS,
+      maxOutputChars: limits.maxOutputChars,
+      maxOutputsPerEvent: limits.maxOutputsPerEvent,
+      outputSizeMessage: outputSizeMessage(limits.maxOutputChars),
+      outputCountMessage: outputCountMessage(limits.maxOutputsPerEvent),
+    },
     onCatastrophicError: (message, sandbox) => onCatastrophicError(message, sandbox.runTag),
   };
   const metrics = hooks.metrics ?? options.metrics;
@@ -112,7 +124,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     for (;;) {
       const known = knownVersions.get(versionKey);
       if (known && known.code === code) {
-        return cache.acquire(cacheKey(versionKey, linkedFor(known.imports, batch.libraries)), build);
+        return cache.acquire(cacheKey(versionKey, linkedFor(known.imports, batch.libraries)), batch.workspaceId, build);
       }
       const pending = firstCompiles.get(versionKey);
       if (pending) {
@@ -120,7 +132,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
         await pending.catch(() => undefined);
         if (knownVersions.get(versionKey)?.code === code) continue;
       }
-      const compile = cache.acquireUnkeyed(build, (sandbox) => {
+      const compile = cache.acquireUnkeyed(batch.workspaceId, build, (sandbox) => {
         remember(versionKey, code, sandbox.imports);
         return cacheKey(versionKey, sandbox.linked);
       });
@@ -143,6 +155,9 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
       try {
         const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs);
         retire = lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
+        // The answer was made next to user code: held to the contract here, JSON included, so that
+        // only well-formed output leaves this process (the server decodes it again, framing only).
+        decodeBatchOutput(answer.encoded, batch.eventCount, limits, { checkOnly: true });
         return { ...answer, coldStart: lease.created };
       } catch (error) {
         if (lease.sandbox.killedBy === 'cpu_limit') limitKills.cpu++;

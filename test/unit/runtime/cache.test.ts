@@ -47,6 +47,41 @@ describe('isolate cache', () => {
       expect(runtime.stats()).toMatchObject({ isolates: 2, evictions: 2, cacheMisses: 4 });
     }));
 
+  it('keeps another workspace warm while one workspace bursts through many distinct versions (the eviction attack)', () =>
+    withRuntime({ cache: { maxIsolates: 8, maxIsolatesPerWorkspace: 4 } }, async (runtime) => {
+      const victim = version(IDENTITY);
+      await runtime.run(victim([{}], 'ws-victim'));
+      // 70 distinct snippets from one workspace, as a read-only token's test calls can send.
+      for (let i = 0; i < 70; i++) await runtime.run(version(IDENTITY)([{}], 'ws-burst'));
+      expect(runtime.stats().isolates).toBeLessThanOrEqual(5);
+      const before = runtime.stats().cacheHits;
+      await runtime.run(victim([{}], 'ws-victim'));
+      expect(runtime.stats().cacheHits).toBe(before + 1);
+    }));
+
+  it('lets a workspace displace only isolates of a workspace holding more than it does when the process is full', () =>
+    withRuntime({ cache: { maxIsolates: 4, maxIsolatesPerWorkspace: 4 } }, async (runtime) => {
+      const big = [version(IDENTITY), version(IDENTITY), version(IDENTITY)];
+      for (const run of big) await runtime.run(run([{}], 'ws-big'));
+      const small = version(IDENTITY);
+      await runtime.run(small([{}], 'ws-small'));
+      // Full (3 + 1). A newcomer displaces the largest holder's least recently used isolate.
+      await runtime.run(version(IDENTITY)([{}], 'ws-new'));
+      expect(runtime.stats()).toMatchObject({ isolates: 4, evictions: 1 });
+      let hits = runtime.stats().cacheHits;
+      await runtime.run(small([{}], 'ws-small'));
+      expect(runtime.stats().cacheHits).toBe(++hits);
+      // Another newcomer: ws-big holds 2, more than 0, so it gives up one more; ws-small keeps its one.
+      await runtime.run(version(IDENTITY)([{}], 'ws-new-2'));
+      await runtime.run(small([{}], 'ws-small'));
+      expect(runtime.stats().cacheHits).toBe(++hits);
+      // Now every workspace holds 1: the next newcomer's own burst can only reuse its own slot.
+      const newcomer = version(IDENTITY);
+      await runtime.run(newcomer([{}], 'ws-new-2'));
+      await runtime.run(small([{}], 'ws-small'));
+      expect(runtime.stats().cacheHits).toBe(++hits);
+    }));
+
   it('grows a hot version to isolatesPerVersion isolates and no further', () =>
     withRuntime({ cache: { isolatesPerVersion: 2 }, workspaceConcurrency: 8 }, async (runtime) => {
       const run = version(BUSY);
