@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import proxyAddr from '@fastify/proxy-addr';
+import { ensurePrivateDir } from './private-files.js';
 import { defaultRuntimeLimits, type RuntimeLimits } from './runtime/types.js';
 
 /** Every setting Tiller reads, in one typed object. Built once at start and validated there. */
@@ -26,6 +29,12 @@ export interface Config {
   runtimeListener: { host: string; port: number } | undefined;
   /** Whether the main listener also accepts runtime/config-backend calls without credentials. */
   runtimeAuth: 'token' | 'none';
+  /** Bearer token that GET /metrics needs on the main listener; while unset it is refused there. */
+  metricsToken: string | undefined;
+  /** Separate credential-free listener that serves GET /metrics and nothing else. */
+  metricsListener: { host: string; port: number } | undefined;
+  /** Whether per-version metrics carry workspace_id and version_id labels (off: one series per metric). */
+  metricsTenantLabels: boolean;
   runtime: RuntimeLimits & {
     maxIsolates: number;
     isolatesPerVersion: number;
@@ -41,7 +50,12 @@ export interface Config {
   };
   /** Where the built dashboard lives. */
   webDistDir: string;
-  trustProxy: boolean;
+  /**
+   * Whose X-Forwarded-For entries to believe for the client address (request.ip): false (none: the
+   * socket's peer is the client); a hop count (that many proxies in front, whatever their address);
+   * trusted proxy addresses and CIDRs; or true (every entry, so the left-most, which the client writes).
+   */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -66,6 +80,7 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
   const dataDir = resolve(get('data-dir', 'TILLER_DATA_DIR') ?? './data');
   const runtimeHost = get('runtime-host', 'TILLER_RUNTIME_HOST');
   const runtimePortRaw = get('runtime-port', 'TILLER_RUNTIME_PORT');
+  const metricsPortRaw = get('metrics-port', 'TILLER_METRICS_PORT');
 
   const config: Config = {
     port: integer('PORT', get('port', 'PORT'), 8080, 0, 65535),
@@ -93,6 +108,12 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
         ? { host: runtimeHost ?? '127.0.0.1', port: integer('TILLER_RUNTIME_PORT', runtimePortRaw, 0, 0, 65535) }
         : undefined,
     runtimeAuth: oneOf('TILLER_RUNTIME_AUTH', get('runtime-auth', 'TILLER_RUNTIME_AUTH'), ['token', 'none'] as const, 'token'),
+    metricsToken: metricsToken(get('metrics-token', 'TILLER_METRICS_TOKEN')),
+    metricsListener:
+      metricsPortRaw !== undefined
+        ? { host: get('metrics-host', 'TILLER_METRICS_HOST') ?? '127.0.0.1', port: integer('TILLER_METRICS_PORT', metricsPortRaw, 0, 0, 65535) }
+        : undefined,
+    metricsTenantLabels: bool('TILLER_METRICS_TENANT_LABELS', get('metrics-tenant-labels', 'TILLER_METRICS_TENANT_LABELS'), false),
     runtime: {
       memoryMb: integer('TILLER_SANDBOX_MEMORY_MB', get('sandbox-memory-mb', 'TILLER_SANDBOX_MEMORY_MB'), defaultRuntimeLimits.memoryMb, 8, 4096),
       cpuTimeMs: integer('TILLER_SANDBOX_CPU_MS', get('sandbox-cpu-ms', 'TILLER_SANDBOX_CPU_MS'), defaultRuntimeLimits.cpuTimeMs, 10, 600_000),
@@ -122,7 +143,7 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       quarantineSeconds: integer('TILLER_SANDBOX_QUARANTINE_SECONDS', get('sandbox-quarantine-seconds', 'TILLER_SANDBOX_QUARANTINE_SECONDS'), 60, 1, 86_400),
     },
     webDistDir: resolve(get('web-dir', 'TILLER_WEB_DIR') ?? join(projectRoot(), 'dist', 'web')),
-    trustProxy: bool('TILLER_TRUST_PROXY', get('trust-proxy', 'TILLER_TRUST_PROXY'), false),
+    trustProxy: trustProxySetting('TILLER_TRUST_PROXY', get('trust-proxy', 'TILLER_TRUST_PROXY')),
   };
   if (config.runtime.wallTimeMs < config.runtime.cpuTimeMs) {
     throw new ConfigError('TILLER_SANDBOX_WALL_MS', 'must be at least TILLER_SANDBOX_CPU_MS');
@@ -146,11 +167,19 @@ function loadPepper(given: string | undefined, dataDir: string): Buffer {
     if (text.length < 32) throw new ConfigError('TILLER_PEPPER', `${file} is too short; delete it only if no tokens exist`);
     return Buffer.from(text, 'utf8');
   }
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const text = randomBytes(32).toString('base64url');
   writeFileSync(file, text + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return Buffer.from(text, 'utf8');
+}
+
+/** Sent as `Authorization: Bearer <token>`, so printable ASCII without spaces; long enough not to guess. */
+function metricsToken(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(raw)) throw new ConfigError('TILLER_METRICS_TOKEN', 'must be printable ASCII without spaces');
+  if (raw.length < 16 || raw.length > 1024) throw new ConfigError('TILLER_METRICS_TOKEN', `must be 16 to 1024 characters, got ${raw.length}`);
+  return raw;
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -165,6 +194,46 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
+}
+
+/** The names proxy-addr knows for the loopback, link-local and private ranges. */
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TILLER_TRUST_PROXY: true/false, a hop count (0 is false), or a comma-separated list of proxy
+ * addresses, CIDRs and named ranges, each checked by proxy-addr (what Fastify compiles them with).
+ */
+function trustProxySetting(name: string, raw: string | undefined): Config['trustProxy'] {
+  if (raw === undefined) return false;
+  const text = raw.trim().toLowerCase();
+  if (['false', 'no', 'off'].includes(text)) return false;
+  if (['true', 'yes', 'on'].includes(text)) return true;
+  if (/^\d+$/.test(text)) {
+    const hops = integer(name, text, 0, 0, 32);
+    return hops === 0 ? false : hops;
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const expected = 'expected false, true, a hop count, or a comma-separated list of proxy addresses or CIDRs';
+  for (const entry of entries) {
+    if (NAMED_RANGES.includes(entry)) continue;
+    // proxy-addr alone would also take forms such as "10.1" or "0x0a.0.0.1".
+    if (isIP(entry.split('/')[0] ?? '') === 0) throw new ConfigError(name, `${JSON.stringify(entry)} is not an IP address or CIDR (${expected})`);
+    try {
+      proxyAddr.compile(entry);
+    } catch (err) {
+      throw new ConfigError(name, `${JSON.stringify(entry)}: ${(err as Error).message} (${expected})`);
+    }
+  }
+  return entries;
+}
+
+/**
+ * Fastify's trustProxy for the setting. Fastify 5 ignores a bare hop count (it then trusts nobody),
+ * so a count becomes proxy-addr's per-hop function: hop 0 is the socket's peer, and the client is
+ * the first address past the last trusted hop, counted from the right of X-Forwarded-For.
+ */
+export function fastifyTrustProxy(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
 function bool(name: string, raw: string | undefined, fallback: boolean): boolean {

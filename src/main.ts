@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { loadConfig, type Config } from './config.js';
 import { ensureDefaultWorkspace } from './domain/workspaces.js';
 import { REDACTED_LOG_PATHS, buildApp, type App } from './http/app.js';
+import { ensurePrivateDir } from './private-files.js';
 import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
@@ -10,6 +12,9 @@ export interface RunningServer {
   services: Services;
   url: string;
   runtimeUrl: string | undefined;
+  /** The credential-free GET /metrics listener (TILLER_METRICS_PORT), when set. */
+  metricsApp: App | undefined;
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -18,13 +23,23 @@ export function createLogger(config: Pick<Config, 'logLevel'>, stream?: NodeJS.W
   return stream ? pino(options, stream) : pino(options);
 }
 
-/** Opens the store, migrates, and listens on the main port (and the runtime port when set). */
+/** Opens the store, migrates, and listens on the main port (and the runtime and metrics ports when set). */
 export async function startServer(config: Config, options: { logStream?: NodeJS.WritableStream; announce?: boolean } = {}): Promise<RunningServer> {
   const logger = createLogger(config, options.logStream);
+  if (config.trustProxy === true) {
+    logger.warn(
+      { setting: 'TILLER_TRUST_PROXY' },
+      'TILLER_TRUST_PROXY=true believes every X-Forwarded-For entry, so any client can claim any address: pass an allowedIps list, dodge the failed-authentication limit, and forge lastUsedIp and the audit log. Set it to the number of proxies in front of Tiller, or to their addresses or CIDRs.',
+    );
+  }
   const services = await createServices(config, logger);
   let app: App | undefined;
   let runtimeApp: App | undefined;
+  let metricsApp: App | undefined;
   try {
+    // Tightened (or created 0700) by the store and the pepper already; one owned by someone else is named here.
+    const dataDirWarning = existsSync(config.dataDir) ? ensurePrivateDir(config.dataDir) : undefined;
+    if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
     if (options.announce !== false) {
       const created = await ensureDefaultWorkspace(services.store, config.pepper, config.ownerEmail);
       if (created) printFirstStartBanner(config, created.workspace.id, created.workspaceToken);
@@ -36,6 +51,11 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       runtimeApp = await buildApp({ services, logger, surface: 'runtime' });
       runtimeUrl = await runtimeApp.listen({ port: config.runtimeListener.port, host: config.runtimeListener.host });
     }
+    let metricsUrl: string | undefined;
+    if (config.metricsListener) {
+      metricsApp = await buildApp({ services, logger, surface: 'metrics' });
+      metricsUrl = await metricsApp.listen({ port: config.metricsListener.port, host: config.metricsListener.host });
+    }
     const main = app;
     return {
       app: main,
@@ -43,14 +63,16 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       services,
       url: displayUrl(url),
       runtimeUrl: runtimeUrl && displayUrl(runtimeUrl),
+      metricsApp,
+      metricsUrl: metricsUrl && displayUrl(metricsUrl),
       close: async () => {
         // Stop accepting, let in-flight requests finish, then release the store.
-        await Promise.all([main.close(), runtimeApp?.close()]);
+        await Promise.all([main.close(), runtimeApp?.close(), metricsApp?.close()]);
         await services.close();
       },
     };
   } catch (err) {
-    await Promise.all([app?.close(), runtimeApp?.close()]).catch(() => undefined);
+    await Promise.all([app?.close(), runtimeApp?.close(), metricsApp?.close()]).catch(() => undefined);
     await services.close();
     throw err;
   }

@@ -136,16 +136,16 @@ export async function attackPart(info: BenchServerInfo, child: ChildProcess, set
     // The baseline starts once the hosts the last repetition's bombs killed are replaced and no bomb still runs.
     const quiet = await runtimeQuiet(child);
     if (settings.warmup > 0) await victimLoad(url, victimBody, settings.warmup);
-    const crashesAtStart = await metricValue(info.url, CRASH_RESTARTS);
+    const crashesAtStart = await metricValue(info.metricsUrl, CRASH_RESTARTS);
     const calm = await victimLoad(url, victimBody, settings.seconds);
 
-    const crashesBefore = await metricValue(info.url, CRASH_RESTARTS);
-    const memoryRestartsBefore = await metricValue(info.url, MEMORY_RESTARTS);
+    const crashesBefore = await metricValue(info.metricsUrl, CRASH_RESTARTS);
+    const memoryRestartsBefore = await metricValue(info.metricsUrl, MEMORY_RESTARTS);
     const attacker = startAttacker(url, bombs, next);
     const attacked = await victimLoad(url, victimBody, settings.seconds);
     const bombsOutcome = await attacker.stop();
-    const crashes = (await metricValue(info.url, CRASH_RESTARTS)) - crashesBefore;
-    const memoryRestarts = (await metricValue(info.url, MEMORY_RESTARTS)) - memoryRestartsBefore;
+    const crashes = (await metricValue(info.metricsUrl, CRASH_RESTARTS)) - crashesBefore;
+    const memoryRestarts = (await metricValue(info.metricsUrl, MEMORY_RESTARTS)) - memoryRestartsBefore;
 
     const row: AttackRep = {
       quiet,

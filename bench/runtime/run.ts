@@ -269,10 +269,10 @@ async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Prom
   } finally {
     memory.stop();
   }
-  const isolates = await metricValue(info.url, 'tiller_runtime_isolates');
-  const evictions = await metricValue(info.url, 'tiller_runtime_isolate_evictions');
-  const cached = await metricValue(info.url, 'tiller_serving_version_cache_entries');
-  const recycles = await metricValue(info.url, 'tiller_sandbox_process_restarts{reason="memory"}');
+  const isolates = await metricValue(info.metricsUrl, 'tiller_runtime_isolates');
+  const evictions = await metricValue(info.metricsUrl, 'tiller_runtime_isolate_evictions');
+  const cached = await metricValue(info.metricsUrl, 'tiller_serving_version_cache_entries');
+  const recycles = await metricValue(info.metricsUrl, 'tiller_sandbox_process_restarts{reason="memory"}');
   lines.unshift(`  RSS before: ${describeTotals(before)}`, `  peak while cycling: ${describeTotals(memory.peak)}`);
   lines.push(`  now ${await memoryBreakdown(child, info.pid)}`);
   lines.push(

@@ -15,6 +15,8 @@ import { bombCode, scenarios } from './scenarios.js';
 
 export interface BenchServerInfo {
   url: string;
+  /** GET /metrics without credentials (the runtime listener does not serve it). */
+  metricsUrl: string;
   pid: number;
   /** Version id per scenario key. */
   scenarioVersions: Record<string, string>;
@@ -82,8 +84,9 @@ for (let i = 0; i < attackCount; i++) attackVersions.push((await createTransform
 const app = await buildApp({ services, logger, surface: 'runtime' });
 await app.register(nativeBenchRoutes);
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
+const metricsUrl = await (await buildApp({ services, logger, surface: 'metrics' })).listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
+const info: BenchServerInfo = { url, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.

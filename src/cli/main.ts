@@ -33,6 +33,8 @@ workspace token once.
   --runtime-port P    TILLER_RUNTIME_PORT  also serve /customTransform and the config-backend
                                            routes without credentials on this port
   --runtime-host H    TILLER_RUNTIME_HOST  (default 127.0.0.1; bind it to a private interface)
+  --metrics-port P    TILLER_METRICS_PORT  serve GET /metrics without credentials on this port
+  --metrics-host H    TILLER_METRICS_HOST  (default 127.0.0.1; bind it to a private interface)
 ${COMMON_FLAGS}`,
   'workspace create': `Usage: tiller workspace create --name N --owner-email E [--json]
 
@@ -62,6 +64,8 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'runtime-port': { type: 'string' },
   'runtime-host': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   name: { type: 'string' },
   'owner-email': { type: 'string' },
   id: { type: 'string' },
@@ -96,6 +100,8 @@ export async function runCli(argv: string[]): Promise<number> {
     'log-level': values['log-level'],
     'runtime-port': values['runtime-port'],
     'runtime-host': values['runtime-host'],
+    'metrics-port': values['metrics-port'],
+    'metrics-host': values['metrics-host'],
   };
 
   try {
@@ -163,8 +169,9 @@ async function workspaceCommand(command: string, config: ReturnType<typeof loadC
 
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   const server = await startServer(config);
-  server.app.log.info({ url: server.url, runtimeUrl: server.runtimeUrl, store: server.services.store.dialect }, 'tiller listening');
-  process.stdout.write(`Tiller is listening on ${server.url}${server.runtimeUrl ? ` (runtime without credentials on ${server.runtimeUrl})` : ''}\n`);
+  server.app.log.info({ url: server.url, runtimeUrl: server.runtimeUrl, metricsUrl: server.metricsUrl, store: server.services.store.dialect }, 'tiller listening');
+  const extras = [server.runtimeUrl && `runtime without credentials on ${server.runtimeUrl}`, server.metricsUrl && `metrics without credentials on ${server.metricsUrl}/metrics`].filter(Boolean);
+  process.stdout.write(`Tiller is listening on ${server.url}${extras.length > 0 ? ` (${extras.join('; ')})` : ''}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -5,6 +5,7 @@ import type { AccessTokensTable, Database } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
+import { MAX_TOKEN_NAME_CHARS, codePoints, validName } from './names.js';
 import { digestSecret, generateSecret, secretHint } from './secrets.js';
 import { TOKENS_CHANNEL } from './workspaces.js';
 
@@ -52,11 +53,9 @@ type TokenRow = AccessTokensTable & { email: string };
 /** A token's stored fields and its member's e-mail, without the digest: what a verifier keeps. */
 export type AccessTokenRecord = Omit<TokenRow, 'digest'>;
 
-const codePoints = (s: string): number => [...s].length;
-
 /** Validates and normalizes what a caller asked for; every failure names its field. */
 function validateIssueInput(input: IssueTokenInput, now: Date): { name: string; description: string; scopes: Scope[]; expiresAt: string | null; allowedIps: string[] | null; email: string | null } {
-  const name = validName(input.name);
+  const name = validName(input.name, MAX_TOKEN_NAME_CHARS);
   const description = input.description ?? '';
   if (codePoints(description) > 1000) throw invalid('invalid_field', 'description must be at most 1000 characters', { field: 'description' });
   // NUL cannot be stored in PostgreSQL text and a lone surrogate would come back as U+FFFD, so
@@ -99,19 +98,10 @@ function validateIssueInput(input: IssueTokenInput, now: Date): { name: string; 
   return { name, description, scopes, expiresAt, allowedIps, email };
 }
 
-// C0 and C1 control characters (tabs and newlines included) have no place in a one-line name.
+// C0 and C1 control characters (tabs and newlines included) have no place in a one-line e-mail address.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 // With the u flag a surrogate matches only when unpaired, i.e. when the text is not valid Unicode.
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
-
-/** A token name as stored and matched: trimmed, 1 to 100 characters, printable, valid Unicode. */
-export function validName(raw: string): string {
-  const name = raw.trim();
-  if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
-  if (codePoints(name) > 100) throw invalid('invalid_field', 'name must be at most 100 characters', { field: 'name' });
-  if (LONE_SURROGATE.test(name) || CONTROL_CHARACTERS.test(name)) throw invalid('invalid_field', 'name must be printable Unicode text without control characters', { field: 'name' });
-  return name;
-}
 
 function normalizeCidr(cidr: string): string {
   const [rawAddress = '', prefixText, ...rest] = cidr.trim().split('/');
@@ -264,33 +254,83 @@ export async function getAccessToken(store: Store, workspaceId: string, id: stri
   return toView(row, now);
 }
 
-/** Revokes every live token with this name (names are not unique). Returns the revoked ids. */
+/**
+ * Revokes every live token with this name (names are not unique), with their rotation chains.
+ * Returns the revoked ids.
+ */
 export async function deleteAccessTokensByName(store: Store, workspaceId: string, actor: Actor, rawName: string): Promise<string[]> {
+  // Not the name rule: a name stored before it (or before it grew stricter) must stay deletable.
   const name = rawName.trim();
   if (name.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
   const now = nowIso();
   return store.db.transaction().execute(async (trx) => {
     const rows = await liveTokens(trx, workspaceId, now).where('access_tokens.name', '=', name).execute();
     if (rows.length === 0) throw notFound(`access token named ${JSON.stringify(name)}`);
-    const ids = rows.map((r) => r.id);
-    await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', 'in', ids).execute();
-    for (const id of ids) {
-      await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
-      await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(id));
-    }
-    return ids;
+    return revokeWithChains(store, trx, workspaceId, actor, rows, now);
   });
 }
 
-export async function revokeAccessToken(store: Store, workspaceId: string, actor: Actor, id: string): Promise<void> {
+/** Revokes one token and its rotation chain's secrets still in grace. Returns the revoked ids. */
+export async function revokeAccessToken(store: Store, workspaceId: string, actor: Actor, id: string): Promise<string[]> {
   const now = nowIso();
-  await store.db.transaction().execute(async (trx) => {
+  return store.db.transaction().execute(async (trx) => {
     const row = await liveTokens(trx, workspaceId, now).where('access_tokens.id', '=', id).executeTakeFirst();
     if (!row) throw notFound('access token');
-    await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', '=', id).execute();
-    await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id });
-    await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(id));
+    return revokeWithChains(store, trx, workspaceId, actor, [row], now);
   });
+}
+
+/**
+ * Inside the revoking transaction: revokes `targets` and, with each, every other secret of its
+ * rotation chain (predecessors and successors, linked by rotated_from) that still works because its
+ * grace period has not ended. Revoking the replacement of a leaked secret must not leave the leaked
+ * one working for up to MAX_GRACE_SECONDS. The chain's live head is revoked only when it is a target
+ * itself: revoking an old secret leaves its replacement working.
+ *
+ * Each revoked id is audited (chain members as access_token.revoke_chain, naming the target) and
+ * announced, so every instance's cache forgets it. Returns every revoked id.
+ */
+async function revokeWithChains(store: Store, trx: Kysely<Database>, workspaceId: string, actor: Actor, targets: TokenRow[], now: string): Promise<string[]> {
+  const targetIds = new Set(targets.map((t) => t.id));
+  // A rotation copies the name and names never change, so a chain lies among the tokens of its name
+  // (one indexed read, whatever the chain's length).
+  const relatives = await trx
+    .selectFrom('access_tokens')
+    .select(['id', 'rotated_from', 'grace_until', 'revoked_at'])
+    .where('workspace_id', '=', workspaceId)
+    .where('name', 'in', [...new Set(targets.map((t) => t.name))])
+    .execute();
+  const byId = new Map(relatives.map((r) => [r.id, r]));
+  const successorOf = new Map<string, string>();
+  for (const r of relatives) if (r.rotated_from !== null) successorOf.set(r.rotated_from, r.id);
+  const walks = [(id: string) => byId.get(id)?.rotated_from ?? undefined, (id: string) => successorOf.get(id)];
+
+  /** Chain member id -> the target whose chain it is on. */
+  const chained = new Map<string, string>();
+  for (const target of targetIds) {
+    for (const next of walks) {
+      // Bounded by the rows read: a corrupt link can never loop.
+      let id = next(target);
+      for (let steps = 0; id !== undefined && steps < relatives.length; steps++, id = next(id)) {
+        const member = byId.get(id);
+        if (!member) break;
+        const inGrace = member.revoked_at === null && member.grace_until !== null && member.grace_until > now;
+        if (inGrace && !targetIds.has(id) && !chained.has(id)) chained.set(id, target);
+      }
+    }
+  }
+
+  const ids = [...targetIds, ...chained.keys()];
+  await trx.updateTable('access_tokens').set({ revoked_at: now }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+  for (const id of targetIds) {
+    const members = [...chained.values()].filter((t) => t === id).length;
+    await recordAudit(trx, workspaceId, actor, { action: 'access_token.delete', target: id, reason: members > 0 ? `also revoked ${members} secret${members === 1 ? '' : 's'} of its rotation chain still in grace` : null });
+  }
+  for (const [id, target] of chained) {
+    await recordAudit(trx, workspaceId, actor, { action: 'access_token.revoke_chain', target: id, reason: `in grace on the rotation chain of ${target}, which was revoked` });
+  }
+  for (const id of ids) await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(id));
+  return ids;
 }
 
 /**
@@ -310,11 +350,16 @@ export async function rotateAccessToken(store: Store, pepper: Buffer, workspaceI
     if (old.grace_until !== null) throw conflict('already_rotated', 'this token was already rotated; rotate its replacement instead');
     const graceUntil = new Date(now.getTime() + graceSeconds * 1000).toISOString();
     // A zero grace period is the same as revoking the old secret now.
-    await trx
+    // Only while still live and unrotated: a concurrent rotation or revocation of the same token
+    // (PostgreSQL re-checks this after waiting for its row lock) must not fork or revive its chain.
+    const updated = await trx
       .updateTable('access_tokens')
       .set(graceSeconds === 0 ? { grace_until: graceUntil, revoked_at: nowText } : { grace_until: graceUntil })
       .where('id', '=', id)
-      .execute();
+      .where('grace_until', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) throw conflict('already_rotated', 'this token was rotated or revoked meanwhile');
     const values: AccessTokensTable = {
       ...stripEmail(old),
       id: newId(),

@@ -43,7 +43,8 @@ export async function recordAudit(executor: Kysely<Database>, workspaceId: strin
       actor_id: actor.id,
       action: entry.action,
       target: entry.target ?? null,
-      ip: actor.ip ?? null,
+      // The column holds 64 characters; with TILLER_TRUST_PROXY the address comes from a header.
+      ip: actor.ip?.slice(0, 64) ?? null,
       user_agent: actor.userAgent?.slice(0, 512) ?? null,
       outcome: entry.outcome ?? 'success',
       reason: entry.reason ?? null,

@@ -5,6 +5,7 @@
 import { RunError, type Runtime } from '../runtime/types.js';
 import type { Store } from '../store/db.js';
 import { invalid, runFailureOf } from './errors.js';
+import { codePoints } from './names.js';
 
 /** What the Transformations API needs from the process: the store, the sandbox and its code limit. */
 export interface CatalogContext {
@@ -14,16 +15,9 @@ export interface CatalogContext {
 }
 
 export const SUPPORTED_LANGUAGE = 'javascript';
-export const MAX_NAME_CHARS = 200;
 export const MAX_DESCRIPTION_CHARS = 5000;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-const codePoints = (text: string): number => {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-};
 
 /**
  * Text Tiller stores must round-trip byte for byte on both dialects: PostgreSQL refuses NUL in text
@@ -40,15 +34,6 @@ export function assertLanguage(language: string | undefined): string {
     throw invalid('unsupported_language', `language "${value}" is not supported; the only supported language is ${SUPPORTED_LANGUAGE}`, { field: 'language' });
   }
   return value;
-}
-
-/** A trimmed, non-empty name of at most MAX_NAME_CHARS characters. */
-export function normalizeName(name: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length === 0) throw invalid('invalid_field', 'name must not be empty', { field: 'name' });
-  if (codePoints(trimmed) > MAX_NAME_CHARS) throw invalid('invalid_field', `name must be at most ${MAX_NAME_CHARS} characters`, { field: 'name' });
-  assertStorableText('name', trimmed);
-  return trimmed;
 }
 
 /** Clients send null or omit the field when there is none; both mean the empty description. */

@@ -7,9 +7,10 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.js';
 import type { Database, LibrariesTable, LibraryVersionsTable } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
-import { assertLanguage, checkLibraryCode, normalizeDescription, normalizeName, type CatalogContext } from './code-checks.js';
+import { assertLanguage, checkLibraryCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
+import { MAX_NAME_CHARS, validName } from './names.js';
 import { importNameOf } from './import-name.js';
 import { quoteList } from './test-runs.js';
 
@@ -135,7 +136,7 @@ function importNameTaken(importName: string, name: string): Error {
 
 export async function createLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, input: CreateLibraryInput, options: { publish: boolean }): Promise<LibraryView> {
   const language = assertLanguage(input.language);
-  const name = normalizeName(input.name);
+  const name = validName(input.name, MAX_NAME_CHARS);
   const importName = importNameOf(name);
   if (importName === '') throw invalid('invalid_field', 'name must contain at least one letter or digit, so that it gives an import name', { field: 'name' });
   const description = normalizeDescription(input.description);

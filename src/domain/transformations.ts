@@ -5,9 +5,10 @@
 import type { Kysely } from 'kysely';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
-import { assertLanguage, checkTransformationCode, normalizeDescription, normalizeName, type CatalogContext } from './code-checks.js';
+import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
+import { MAX_NAME_CHARS, validName } from './names.js';
 import { activeQuarantines, type ActiveQuarantines } from './quarantines.js';
 import { lockImportedLibraries, type VersionOrder } from './libraries.js';
 import { LibraryLinker, describeFailure, runBatch, sampleEvents } from './test-runs.js';
@@ -240,7 +241,7 @@ export async function createTransformation(
   options: { publish: boolean; draft?: boolean },
 ): Promise<TransformationView> {
   const language = assertLanguage(input.language);
-  const name = normalizeName(input.name);
+  const name = validName(input.name, MAX_NAME_CHARS);
   const description = normalizeDescription(input.description);
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish) ?? [];
   const versionId = newId();
@@ -301,7 +302,7 @@ export async function updateTransformation(
   }
   const latest = await db.selectFrom('transformation_versions').selectAll().where('id', '=', current.latest_version_id).executeTakeFirstOrThrow();
   // Omitted fields carry over from the latest version.
-  const name = input.name === undefined ? latest.name : normalizeName(input.name);
+  const name = input.name === undefined ? latest.name : validName(input.name, MAX_NAME_CHARS);
   const description = input.description === undefined ? latest.description : normalizeDescription(input.description);
   const code = input.code ?? latest.code;
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish);

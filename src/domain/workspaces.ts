@@ -2,6 +2,7 @@ import type { Store } from '../store/db.js';
 import { recordAudit, systemActor } from './audit.js';
 import { notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
+import { MAX_NAME_CHARS, validName } from './names.js';
 import { digestSecret, generateSecret, secretHint } from './secrets.js';
 
 export interface Workspace {
@@ -15,8 +16,9 @@ export interface Workspace {
 export const TOKENS_CHANNEL = 'tiller_tokens';
 
 export async function createWorkspace(store: Store, pepper: Buffer, input: { name: string; ownerEmail: string }): Promise<{ workspace: Workspace; workspaceToken: string }> {
+  const name = validName(input.name, MAX_NAME_CHARS);
   const workspaceToken = generateSecret('workspace');
-  const workspace: Workspace = { id: newId(), name: input.name, ownerEmail: input.ownerEmail.toLowerCase(), tokenHint: secretHint(workspaceToken), createdAt: nowIso() };
+  const workspace: Workspace = { id: newId(), name, ownerEmail: input.ownerEmail.toLowerCase(), tokenHint: secretHint(workspaceToken), createdAt: nowIso() };
   await store.db.transaction().execute(async (trx) => {
     await trx
       .insertInto('workspaces')

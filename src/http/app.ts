@@ -6,14 +6,16 @@ import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fastifyTrustProxy } from '../config.js';
 import { redactSecrets } from '../domain/secrets.js';
 import type { Services } from '../services.js';
 import { AuthThrottle, authPlugin, type AuthPolicy } from './auth.js';
 import { handleError, sendError } from './errors.js';
 import { accessTokenRoutes } from './routes/access-tokens.js';
 import { auditRoutes } from './routes/audit.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, metricsRoutes } from './routes/health.js';
 import { extraRoutes } from './routes/index.js';
+import { setPageSafetyHeaders } from './routes/web.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -26,8 +28,11 @@ declare module 'fastify' {
 // ajv-formats is CommonJS whose default export TypeScript sees as a namespace.
 const addFormats = (ajvFormats as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
-/** Which routes a listener serves: everything, or only the credential-free runtime surface. */
-export type Surface = 'main' | 'runtime';
+/**
+ * Which routes a listener serves: everything, only the credential-free runtime surface, or only
+ * GET /metrics without credentials (TILLER_METRICS_PORT).
+ */
+export type Surface = 'main' | 'runtime' | 'metrics';
 
 export interface BuildAppOptions {
   services: Services;
@@ -83,7 +88,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     ...(isLoggerInstance ? { loggerInstance: loggerOption as FastifyBaseLogger } : { logger: loggerOption as FastifyServerOptions['logger'] }),
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -111,6 +116,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    reply.header('X-Content-Type-Options', 'nosniff');
+    if (/^\/docs(?:[/?]|$)/.test(request.url)) setPageSafetyHeaders(reply);
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -122,6 +129,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   app.setErrorHandler((error, request, reply) => handleError(error as Error, request, reply));
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+
+  if (surface === 'metrics') {
+    await app.register(metricsRoutes, { open: true });
+    return app;
+  }
 
   if (surface === 'main') {
     await app.register(swagger, {
@@ -138,6 +150,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
             workspaceToken: { type: 'http', scheme: 'basic', description: 'Basic base64(<workspace token>:)' },
             accessTokenBasic: { type: 'http', scheme: 'basic', description: 'Basic base64(:<access token>), base64(<access token>:) or base64(<email>:<access token>)' },
             accessTokenBearer: { type: 'http', scheme: 'bearer', description: 'Bearer <access token>' },
+            metricsToken: { type: 'http', scheme: 'bearer', description: 'Bearer <TILLER_METRICS_TOKEN> (operators only)' },
           },
         },
       },
@@ -165,6 +178,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   await app.register(healthRoutes);
   if (surface === 'main') {
+    await app.register(metricsRoutes, { open: false });
     await app.register(accessTokenRoutes);
     await app.register(auditRoutes);
     app.get('/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());

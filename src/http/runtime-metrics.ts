@@ -2,10 +2,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { VersionResolver } from '../domain/serving.js';
 import type { BatchReport, Runtime, RuntimeMetricsSink, RuntimeStats } from '../runtime/types.js';
 
-// Per-version Prometheus counters fed by the runtime's metrics sink, plus gauges that read the
-// runtime's and the version cache's state at scrape time. Per-version series are bounded: only the
-// most recently active versions keep series, so cycling through many versions cannot grow /metrics
-// (or the process) without bound.
+// Transformation counters fed by the runtime's metrics sink, plus gauges that read the runtime's
+// and the version cache's state at scrape time. The counters carry no tenant ids by default (one
+// series per metric, whoever reads /metrics learns no workspace or version id); with
+// TILLER_METRICS_TENANT_LABELS=true they are per version, labelled workspace_id and version_id.
+// Per-version series are bounded: only the most recently active versions keep series, so cycling
+// through many versions cannot grow /metrics (or the process) without bound.
 
 type VersionLabels = 'workspace_id' | 'version_id';
 
@@ -29,13 +31,15 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
   private runtime: Runtime | undefined;
   private resolver: VersionResolver | undefined;
 
-  constructor(
-    registry: Registry,
-    private readonly maxVersionSeries = DEFAULT_MAX_VERSION_SERIES,
-  ) {
+  private readonly tenantLabels: boolean;
+  private readonly maxVersionSeries: number;
+
+  constructor(registry: Registry, options: { tenantLabels?: boolean; maxVersionSeries?: number } = {}) {
+    this.tenantLabels = options.tenantLabels ?? false;
+    this.maxVersionSeries = options.maxVersionSeries ?? DEFAULT_MAX_VERSION_SERIES;
     const registers = [registry];
-    const labelNames = ['workspace_id', 'version_id'] as const;
-    this.batches = new Counter({ name: 'tiller_transformation_batches_total', help: 'Batches run per transformation version, by outcome (ok or the error code)', labelNames: [...labelNames, 'outcome'] as const, registers });
+    const labelNames: readonly VersionLabels[] = this.tenantLabels ? ['workspace_id', 'version_id'] : [];
+    this.batches = new Counter({ name: 'tiller_transformation_batches_total', help: 'Batches run, by outcome (ok or the error code); per version with TILLER_METRICS_TENANT_LABELS', labelNames: [...labelNames, 'outcome'] as const, registers });
     this.eventsIn = new Counter({ name: 'tiller_transformation_events_in_total', help: 'Events given to a transformation version', labelNames, registers });
     this.eventsOut = new Counter({ name: 'tiller_transformation_events_out_total', help: 'Events a transformation version returned (fan-out counts each)', labelNames, registers });
     this.eventsDropped = new Counter({ name: 'tiller_transformation_events_dropped_total', help: 'Input events a transformation version dropped', labelNames, registers });
@@ -163,8 +167,8 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
   }
 
   onBatch(report: BatchReport): void {
-    const labels = { workspace_id: report.workspaceId, version_id: report.versionId };
-    this.track(report.versionId, report.workspaceId, report.outcome);
+    const labels = this.tenantLabels ? { workspace_id: report.workspaceId, version_id: report.versionId } : {};
+    if (this.tenantLabels) this.track(report.versionId, report.workspaceId, report.outcome);
     this.batches.inc({ ...labels, outcome: report.outcome });
     this.eventsIn.inc(labels, report.eventsIn);
     this.eventsOut.inc(labels, report.eventsOut);
@@ -196,10 +200,10 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
 // serving routes of both listeners reach the same instance through the shared registry.
 const instances = new WeakMap<Registry, RuntimeMetrics>();
 
-export function runtimeMetricsFor(registry: Registry): RuntimeMetrics {
+export function runtimeMetricsFor(registry: Registry, options: { tenantLabels?: boolean } = {}): RuntimeMetrics {
   let metrics = instances.get(registry);
   if (!metrics) {
-    metrics = new RuntimeMetrics(registry);
+    metrics = new RuntimeMetrics(registry, options);
     instances.set(registry, metrics);
   }
   return metrics;

@@ -29,3 +29,11 @@ export function errors(...codes: number[]): Record<number, TSchema> {
 
 export const SuccessTrue = Type.Object({ success: Type.Literal(true) });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/**
+ * A user-supplied name (token, transformation, library). No maxLength: the one name rule in
+ * src/domain/names.ts counts characters after trimming and answers every kind of bad name with the
+ * same error, which a schema limit on the untrimmed text would pre-empt with another.
+ */
+export const NameField = (maxChars: number, more = '') =>
+  Type.String({ description: `1 to ${maxChars} characters after trimming, printable Unicode without control or format characters${more}` });

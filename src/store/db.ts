@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { createPrivateFile, ensurePrivateDir, makeFilePrivate } from '../private-files.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 
@@ -51,8 +51,14 @@ async function runMigrations(db: Kysely<Database>): Promise<void> {
 }
 
 function openSqlite(dataDir: string): Store {
-  mkdirSync(dataDir, { recursive: true });
-  const database = new SQLite(join(dataDir, 'tiller.db'));
+  ensurePrivateDir(dataDir);
+  // SQLite creates a new database 0644 whatever the umask, and its -wal and -shm files with the
+  // database file's mode: so the database is created 0600 first, and files of older installs are
+  // tightened before opening.
+  const file = join(dataDir, 'tiller.db');
+  createPrivateFile(file);
+  for (const journal of ['-wal', '-shm', '-journal']) makeFilePrivate(file + journal);
+  const database = new SQLite(file);
   // WAL for concurrent readers; synchronous=FULL so an answered write survives a power cut or SIGKILL.
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = FULL');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/domain/secrets.js';
+import { eventually } from '../helpers/observe.js';
 import { basicAuth, startTestServer, type TestServer } from '../helpers/server.js';
 
 // How the access-token service authenticates: every header form of spec section 1, the one 401
@@ -30,17 +31,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function auditLog(auth = server.workspaceAuth): Promise<{ action: string; target: string | null; outcome: string; reason: string | null; actor: { type: string; id: string | null } }[]> {
   return (await get('/auditLog?limit=1000', { authorization: auth })).body;
-}
-
-/** Polls until `check` passes or `timeoutMs` passes; answers the last value either way. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let value = await read();
-  while (!check(value) && Date.now() < until) {
-    await sleep(50);
-    value = await read();
-  }
-  return value;
 }
 
 function expectUnauthorized(answer: Answer) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret } from '../../src/domain/secrets.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_METRICS_TOKEN, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 
@@ -39,7 +39,7 @@ describe('operations endpoints', () => {
     await fetch(`${server.url}/accessTokens/self`, { headers: { authorization: `Bearer ${generateSecret('access')}` } });
     await fetch(`${server.url}/accessTokens/self`, { headers: { authorization: 'Digest x' } });
     await fetch(`${server.url}/accessTokens/self`);
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();

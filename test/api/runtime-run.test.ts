@@ -36,7 +36,7 @@ export function transformEvent(event, metadata) {
 }`;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0', TILLER_SANDBOX_CPU_MS: '300', TILLER_SANDBOX_WALL_MS: '2000' } });
+  server = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0', TILLER_SANDBOX_CPU_MS: '300', TILLER_SANDBOX_WALL_MS: '2000', TILLER_METRICS_TENANT_LABELS: 'true' } });
   readAuth = basicAuth('', (await server.issueAccessToken({ name: 'reader', scopes: ['read'] })).token);
   const library = await createLibrary(server, { workspaceId: server.workspaceId, name: 'labels', code: `export function label() { return 'published'; }` });
   libraryId = library.id;
@@ -174,7 +174,7 @@ describe('per-version counters on /metrics', () => {
       body: JSON.stringify(messages.map((message, n) => wireEvent(n, { versionId, message }))),
     });
     expect(res.status).toBe(200);
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await server.metricsText();
     expect(sample(text, 'tiller_transformation_events_in_total', versionId)).toBe(5);
     expect(sample(text, 'tiller_transformation_events_out_total', versionId)).toBe(4);
     expect(sample(text, 'tiller_transformation_events_dropped_total', versionId)).toBe(1);
@@ -192,13 +192,14 @@ describe('per-version counters on /metrics', () => {
       headers: { authorization: readAuth, 'content-type': 'application/json' },
       body: JSON.stringify([wireEvent(0, { versionId: 'missing-version' }), { message: {} }]),
     });
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await server.metricsText();
     expect(text).toMatch(/^tiller_custom_transform_rejected_events_total\{reason="version_not_found"\} [1-9]/m);
     expect(text).toMatch(/^tiller_custom_transform_rejected_events_total\{reason="malformed"\} [1-9]/m);
   });
 
-  it('serves the same counters on the runtime listener', async () => {
-    const text = await (await fetch(`${server.runtimeUrl}/metrics`)).text();
-    expect(text).toContain('tiller_transformation_events_in_total{');
+  it('is never served on the credential-free runtime listener', async () => {
+    const res = await fetch(`${server.runtimeUrl}/metrics`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('tiller_transformation_events_in_total');
   });
 });

@@ -35,7 +35,7 @@ async function transform(entries: unknown[]): Promise<{ status: number; body: Wi
 }
 
 async function metricsText(): Promise<string> {
-  return (await fetch(`${base}/metrics`)).text();
+  return server.metricsText();
 }
 
 function gauge(text: string, name: string): number {
@@ -55,6 +55,7 @@ beforeAll(async () => {
       TILLER_SANDBOX_CPU_MS: '1000',
       TILLER_SANDBOX_WALL_MS: '2000',
       TILLER_WORKSPACE_CONCURRENCY: '2',
+      TILLER_METRICS_TENANT_LABELS: 'true',
     },
   });
   base = server.runtimeUrl!;
@@ -151,7 +152,7 @@ describe('warm isolates under a small cache bound', () => {
   let small: TestServer;
 
   beforeAll(async () => {
-    small = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0', TILLER_SANDBOX_MAX_ISOLATES: '2', TILLER_SANDBOX_ISOLATES_PER_VERSION: '1' } });
+    small = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0', TILLER_SANDBOX_MAX_ISOLATES: '2', TILLER_SANDBOX_ISOLATES_PER_VERSION: '1', TILLER_METRICS_TENANT_LABELS: 'true' } });
   });
   afterAll(async () => {
     await small?.close();
@@ -168,10 +169,10 @@ describe('warm isolates under a small cache bound', () => {
         const res = await fetch(`${small.runtimeUrl}/customTransform`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([wireEvent(0, { versionId })]) });
         const body = (await res.json()) as WireAnswer[];
         expect(body[0]).toMatchObject({ statusCode: 200, output: { version: i } });
-        maxIsolates = Math.max(maxIsolates, gauge(await (await fetch(`${small.runtimeUrl}/metrics`)).text(), 'tiller_runtime_isolates'));
+        maxIsolates = Math.max(maxIsolates, gauge(await small.metricsText(), 'tiller_runtime_isolates'));
       }
     }
-    const metrics = await (await fetch(`${small.runtimeUrl}/metrics`)).text();
+    const metrics = await small.metricsText();
     expect(maxIsolates).toBeLessThanOrEqual(2);
     expect(gauge(metrics, 'tiller_runtime_isolate_evictions')).toBeGreaterThanOrEqual(10);
     // Every batch after the first round was a cold start again: the bound really held.

@@ -1,18 +1,15 @@
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLog } from '../helpers/observe.js';
 import { basicAuth, startTestServer, type TestServer } from '../helpers/server.js';
 
 // Secrets never reach the log: a whole token lifecycle runs at LOG_LEVEL info with the log
 // captured, then every secret, in every form a client sends it, is searched for.
 
 let server: TestServer;
-let log = '';
+const captured = captureLog();
 
 beforeAll(async () => {
-  const stream = new PassThrough();
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => (log += chunk));
-  server = await startTestServer({ logStream: stream });
+  server = await startTestServer({ logStream: captured.stream });
 });
 afterAll(async () => {
   await server?.close();
@@ -88,6 +85,7 @@ describe('log redaction', () => {
 
     // Let the background writes (last use, failure audit) and their log lines settle.
     await new Promise((resolve) => setTimeout(resolve, 300));
+    const log = captured.text();
 
     expect(log.length).toBeGreaterThan(0);
     expect(log).toContain('authentication failed');

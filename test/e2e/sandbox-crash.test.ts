@@ -114,7 +114,7 @@ describe('sandbox host crashes', () => {
     const victimAudit = (await (await fetch(`${server.url}/auditLog`, { headers: { authorization: server.workspaceAuth } })).json()) as Array<{ action: string }>;
     expect(victimAudit.some((event) => event.action === 'transformation.quarantine')).toBe(false);
 
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await server.metricsText();
     expect(metric(metrics, 'tiller_sandbox_quarantined_versions')).toBeGreaterThanOrEqual(1);
     expect(metric(metrics, 'tiller_sandbox_process_restarts', '{reason="crash"}')).toBeGreaterThanOrEqual(1);
 

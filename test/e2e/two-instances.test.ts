@@ -69,4 +69,14 @@ describe.skipIf(testDialect() !== 'postgres')('two instances sharing PostgreSQL'
     expect(await refusedWithinOneSecond(b, token)).toBe(401);
     expect(await selfOn(b, fresh)).toBe(200);
   });
+
+  it('revoking a successor on one instance stops its predecessor, still in grace and cached, on the other', async () => {
+    const { token, id } = await a.issueAccessToken({ name: 'chain' });
+    const res = await fetch(`${a.url}/accessTokens/${id}/rotate`, { method: 'POST', headers: { authorization: a.workspaceAuth, 'content-type': 'application/json' }, body: '{"gracePeriodSeconds": 3600}' });
+    const successor = ((await res.json()) as { data: { id: string } }).data.id;
+    expect(await selfOn(b, token)).toBe(200);
+    expect((await fetch(`${a.url}/accessTokens/${successor}`, { method: 'DELETE', headers: { authorization: a.workspaceAuth } })).status).toBe(200);
+    expect(await selfOn(a, token)).toBe(401);
+    expect(await refusedWithinOneSecond(b, token)).toBe(401);
+  });
 });

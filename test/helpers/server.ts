@@ -43,10 +43,14 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 }
 
 export const TEST_PEPPER = 'test-pepper-0123456789abcdef0123456789abcdef';
+/** TILLER_METRICS_TOKEN of every test server unless a test sets another (or '' to leave it unset). */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789';
 
 export interface TestServer {
   url: string;
   runtimeUrl: string | undefined;
+  /** The credential-free metrics listener, when TILLER_METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   server: RunningServer;
   config: Config;
   workspaceId: string;
@@ -57,6 +61,8 @@ export interface TestServer {
   createWorkspace(name?: string): Promise<{ workspaceId: string; workspaceToken: string; workspaceAuth: string }>;
   /** Issues an access token through the public API. */
   issueAccessToken(body?: Record<string, unknown>, workspaceAuth?: string): Promise<{ token: string; id: string }>;
+  /** GET /metrics on the main listener with the metrics token, as Prometheus scrapes it. */
+  metricsText(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -95,6 +101,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     TILLER_PEPPER: TEST_PEPPER,
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     TILLER_AUTH_FAILURE_LIMIT: '100000',
+    TILLER_METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   });
@@ -110,6 +117,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return {
     url,
     runtimeUrl: server.runtimeUrl,
+    metricsUrl: server.metricsUrl,
     server,
     config,
     workspaceId: first.workspaceId,
@@ -125,6 +133,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const json = (await res.json()) as { data?: { token: string; id: string } };
       if (res.status !== 200 || !json.data) throw new Error(`issuing a token failed: ${res.status} ${JSON.stringify(json)}`);
       return { token: json.data.token, id: json.data.id };
+    },
+    metricsText: async () => {
+      const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${config.metricsToken}` } });
+      if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}: ${await res.text()}`);
+      return res.text();
     },
     close: async () => {
       await server.close();

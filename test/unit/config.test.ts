@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
+import { ConfigError, fastifyTrustProxy, loadConfig, type Config } from '../../src/config.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -60,6 +62,13 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://localhost/x'],
     ['TILLER_OWNER_EMAIL', 'not-an-email'],
     ['TILLER_TRUST_PROXY', 'maybe'],
+    ['TILLER_TRUST_PROXY', '10.0.0.0/33'],
+    ['TILLER_TRUST_PROXY', '10.0.0.0/8,not-an-address'],
+    ['TILLER_TRUST_PROXY', '10.1'],
+    ['TILLER_TRUST_PROXY', '127.0.0.1,'],
+    ['TILLER_TRUST_PROXY', '::1/129'],
+    ['TILLER_TRUST_PROXY', '33'],
+    ['TILLER_TRUST_PROXY', '-1'],
     ['TILLER_PEPPER', 'short'],
   ])('names %s in the error when it is %j', (name, value) => {
     const err = settingError({ [name]: value });
@@ -76,6 +85,44 @@ describe('loadConfig', () => {
     expect(second.pepper.equals(first.pepper)).toBe(true);
     expect(statSync(join(dir, 'pepper')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'pepper'), 'utf8').trim()).toBe(first.pepper.toString());
+  });
+
+  describe('TILLER_TRUST_PROXY', () => {
+    const trustProxy = (value?: string) => loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, ...(value === undefined ? {} : { TILLER_TRUST_PROXY: value }) }).trustProxy;
+
+    it('trusts no proxy when unset, false or 0', () => {
+      for (const value of [undefined, '', 'false', 'off', '0']) expect(trustProxy(value), String(value)).toBe(false);
+    });
+
+    it('still takes true (start-up warns about it)', () => {
+      expect(trustProxy('true')).toBe(true);
+      expect(trustProxy('YES')).toBe(true);
+    });
+
+    it('takes a hop count', () => {
+      expect(trustProxy('1')).toBe(1);
+      expect(trustProxy(' 2 ')).toBe(2);
+    });
+
+    it('takes a list of proxy addresses, CIDRs and named ranges', () => {
+      expect(trustProxy('127.0.0.1')).toEqual(['127.0.0.1']);
+      expect(trustProxy(' 10.0.0.0/8 , ::1, 2001:db8::/32,loopback ')).toEqual(['10.0.0.0/8', '::1', '2001:db8::/32', 'loopback']);
+    });
+
+    it('makes a hop count trust that many hops from the right, which Fastify 5 would ignore as a bare number', () => {
+      const request = { headers: { 'x-forwarded-for': '10.1.2.3, 203.0.113.9, 198.51.100.1' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+      const client = (setting: Config['trustProxy']) => proxyAddr.all(request, fastifyTrustProxy(setting) as (address: string, hop: number) => boolean).at(-1);
+      expect(client(1)).toBe('198.51.100.1');
+      expect(client(2)).toBe('203.0.113.9');
+      expect(client(3)).toBe('10.1.2.3');
+      expect(client(9)).toBe('10.1.2.3');
+      expect(client(['127.0.0.1', '198.51.100.0/24'])).toBe('203.0.113.9');
+    });
+
+    it('names the setting and the bad entry of a list', () => {
+      const err = settingError({ TILLER_TRUST_PROXY: '127.0.0.1, 10.0.0.0/40' });
+      expect(err.message).toMatch(/^invalid setting TILLER_TRUST_PROXY: "10\.0\.0\.0\/40"/);
+    });
   });
 
   it('refuses a pepper file that is too short', () => {

@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { MAX_GRACE_SECONDS, accessCacheKey, accessTokenStatus, deleteAccessTokensByName, describeAccessToken, type AccessTokenRecord, issueAccessToken, listAccessTokens, revokeAccessToken, rotateAccessToken, type IssuedToken } from '../../domain/access-tokens.js';
+import { MAX_TOKEN_NAME_CHARS } from '../../domain/names.js';
 import type { App } from '../app.js';
 import { actorOf, principalOf, workspaceIdOf } from '../auth.js';
-import { SuccessTrue, errors } from '../schemas.js';
+import { NameField, SuccessTrue, errors } from '../schemas.js';
 
 const Scope = Type.Union([Type.Literal('read'), Type.Literal('write')]);
 
@@ -71,7 +72,7 @@ export async function accessTokenRoutes(app: App): Promise<void> {
         description: 'Authenticate with Basic base64(<workspace token>:). The secret is in the answer once and never again.',
         tags: ['access tokens'],
         body: Type.Object({
-          name: Type.String({ maxLength: 1000, description: '1 to 100 characters after trimming; names need not be unique' }),
+          name: NameField(MAX_TOKEN_NAME_CHARS, '; names need not be unique'),
           description: Type.Optional(Type.String({ maxLength: 1000, description: 'At most 1000 characters' })),
           scopes: Type.Optional(Type.Array(Type.String({ maxLength: 16 }), { maxItems: 10, description: 'ext: subset of read, write (default both)' })),
           expiresAt: Type.Optional(Type.String({ maxLength: 64, description: 'ext: ISO-8601 date-time in the future; give this or expiresInDays' })),
@@ -149,14 +150,15 @@ export async function accessTokenRoutes(app: App): Promise<void> {
       config: { auth: 'workspace' },
       schema: {
         summary: 'Revoke one access token (ext)',
+        description: 'Also revokes every secret of its rotation chain whose grace period has not ended (the secrets it replaced, and those that replaced it).',
         tags: ['access tokens'],
         params: IdParams,
         response: { 200: SuccessTrue, ...errors(401, 404, 429) },
       },
     },
     async (request) => {
-      await revokeAccessToken(store, workspaceIdOf(request), actorOf(request), request.params.id);
-      forgetAccessTokens([request.params.id]);
+      // The token, and the secrets of its rotation chain still in grace.
+      forgetAccessTokens(await revokeAccessToken(store, workspaceIdOf(request), actorOf(request), request.params.id));
       return { success: true as const };
     },
   );

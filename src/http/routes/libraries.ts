@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { createLibrary, deleteLibrary, getLibrary, getLibraryVersion, listLibraries, listLibraryVersions, updateLibrary } from '../../domain/libraries.js';
+import { MAX_NAME_CHARS } from '../../domain/names.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { Nullable, SuccessTrue, errors } from '../schemas.js';
+import { NameField, Nullable, SuccessTrue, errors } from '../schemas.js';
 import { IdParams, PublishQuery, VersionParams, VersionsQuery, versionsPage, catalogContext } from './transformations.js';
 
 const LibraryFields = {
@@ -39,7 +40,7 @@ export async function libraryRoutes(app: App): Promise<void> {
         tags: Tags,
         querystring: PublishQuery,
         body: Type.Object({
-          name: Type.String({ maxLength: 1000, description: '1 to 200 characters after trimming; must give a non-empty importName' }),
+          name: NameField(MAX_NAME_CHARS, '; must give a non-empty importName'),
           code: Type.String({ description: 'At most the configured code size (1 MiB by default)' }),
           description: Type.Optional(Description),
           language: Type.Optional(Language),
@@ -89,7 +90,7 @@ export async function libraryRoutes(app: App): Promise<void> {
         params: IdParams,
         querystring: PublishQuery,
         body: Type.Object({
-          name: Type.Optional(Type.String({ maxLength: 1000 })),
+          name: Type.Optional(Type.String({ description: 'The current name, or left out: a library\'s name cannot change' })),
           code: Type.Optional(Type.String()),
           description: Type.Optional(Description),
           language: Type.Optional(Language),

@@ -86,7 +86,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
   const { services } = app;
   const { runtime, store } = services;
   const resolver = versionResolverFor(store.db);
-  const metrics = runtimeMetricsFor(services.metrics.registry);
+  const metrics = runtimeMetricsFor(services.metrics.registry, { tenantLabels: services.config.metricsTenantLabels });
   if (!subscribed.has(services)) {
     subscribed.add(services);
     services.runtimeBatchListeners.add((report) => metrics.onBatch(report));

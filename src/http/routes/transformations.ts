@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { CatalogContext } from '../../domain/code-checks.js';
+import { MAX_NAME_CHARS } from '../../domain/names.js';
 import {
   createTransformation,
   deleteTransformation,
@@ -11,7 +12,7 @@ import {
 } from '../../domain/transformations.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { Nullable, SuccessTrue, errors } from '../schemas.js';
+import { NameField, Nullable, SuccessTrue, errors } from '../schemas.js';
 
 /** An analytics event as clients send it; any properties, kept as given. */
 export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });
@@ -98,7 +99,7 @@ export async function transformationRoutes(app: App): Promise<void> {
         tags: Tags,
         querystring: PublishQuery,
         body: Type.Object({
-          name: Type.String({ maxLength: 1000, description: '1 to 200 characters after trimming' }),
+          name: NameField(MAX_NAME_CHARS),
           code: Type.String({ description: 'At most the configured code size (1 MiB by default)' }),
           description: Type.Optional(Description),
           language: Type.Optional(Language),
@@ -150,7 +151,7 @@ export async function transformationRoutes(app: App): Promise<void> {
         params: IdParams,
         querystring: PublishQuery,
         body: Type.Object({
-          name: Type.Optional(Type.String({ maxLength: 1000 })),
+          name: Type.Optional(NameField(MAX_NAME_CHARS)),
           code: Type.Optional(Type.String()),
           description: Type.Optional(Description),
           language: Type.Optional(Language),
