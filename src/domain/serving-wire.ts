@@ -14,8 +14,6 @@ export interface WireGroup {
   /** Input positions of the group's events, in input order. */
   positions: number[];
   messages: unknown[];
-  /** Each message as JSON text, serialized while grouping so one that cannot be fails alone. */
-  messageJson: string[];
   metadata: Record<string, unknown>[];
 }
 
@@ -124,21 +122,15 @@ export function groupWireBatch(entries: readonly unknown[]): WireBatch {
       rejected.push({ position, error: `metadata ${TOO_DEEP}` });
       continue;
     }
-    const messageJson = jsonOf(entry.message);
-    if (messageJson === undefined) {
-      rejected.push({ position, error: `message ${TOO_DEEP}` });
-      continue;
-    }
     const key = `${keyPart(meta.destinationId)}\u0000${keyPart(meta.sourceId)}`;
     let group = byKey.get(key);
     if (group === undefined) {
-      group = { versionId: resolved.versionId, positions: [], messages: [], messageJson: [], metadata: [] };
+      group = { versionId: resolved.versionId, positions: [], messages: [], metadata: [] };
       byKey.set(key, group);
       groups.push(group);
     }
     group.positions.push(position);
     group.messages.push(entry.message);
-    group.messageJson.push(messageJson);
     group.metadata.push(meta);
   }
   return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadataJson };
@@ -226,6 +218,31 @@ function commonMetadataOf(group: WireGroup): Record<string, unknown> {
   };
 }
 
+/**
+ * The group's messages as one JSON array, serialized in one pass. Should one be nested too deeply
+ * for JSON.stringify, each is serialized on its own: those that cannot be answer 400 and leave the
+ * group (which may end up empty), the rest run.
+ */
+function messagesJson(group: WireGroup, response: WireResponse): string {
+  const whole = jsonOf(group.messages);
+  if (whole !== undefined) return whole;
+  const kept: WireGroup = { ...group, positions: [], messages: [], metadata: [] };
+  const parts: string[] = [];
+  group.positions.forEach((position, i) => {
+    const json = jsonOf(group.messages[i]);
+    if (json === undefined) {
+      response.failure(position, 400, `message ${TOO_DEEP}`);
+      return;
+    }
+    parts.push(json);
+    kept.positions.push(position);
+    kept.messages.push(group.messages[i]);
+    kept.metadata.push(group.metadata[i] as Record<string, unknown>);
+  });
+  Object.assign(group, kept);
+  return `[${parts.join(',')}]`;
+}
+
 /** A store lookup; when the store fails, the request is worth retrying, not a permanent failure of every event (spec 7.6). */
 async function fromStore<T>(lookup: () => Promise<T>): Promise<T> {
   try {
@@ -264,6 +281,8 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       return;
     }
     const libraries = await fromStore(() => librariesFor(version));
+    const eventsJson = messagesJson(group, response);
+    if (group.positions.length === 0) return;
     let output;
     try {
       output = await deps.runtime.run({
@@ -271,7 +290,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
         transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
         libraries,
         events: group.messages,
-        eventsJson: `[${group.messageJson.join(',')}]`,
+        eventsJson,
         metadata: group.metadata,
         // Each entry's metadata JSON is needed for the answer anyway; the sandbox gets the same text.
         metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,

@@ -139,6 +139,7 @@ export function decodeBatchOutput(encoded: string, eventCount: number, bounds: O
   const seen = kind === KIND_BATCH ? new Uint8Array(eventCount) : null;
   const maxEntries = kind === KIND_BATCH ? bounds.maxOutputsPerEvent * Math.max(1, eventCount) : Infinity;
   let outputChars = 0;
+  let entries = 0;
   // transformEvent: entries come in input order, every input once (a run of outputs, one failure or one drop).
   let current = -1;
   let currentClosed = false;
@@ -165,16 +166,20 @@ export function decodeBatchOutput(encoded: string, eventCount: number, bounds: O
       outputChars += length;
       if (outputChars > bounds.maxOutputChars) throw new RunError('output_limit', outputSizeMessage(bounds.maxOutputChars), logs);
       if (kind === KIND_EVENTS && ++currentOutputs > bounds.maxOutputsPerEvent) throw new RunError('output_limit', outputCountMessage(bounds.maxOutputsPerEvent), logs);
+      entries++;
+      // Checking only: the JSON must parse, and nothing is built from it.
       if (options.checkOnly) checkObjectJson(json);
-      results.push(keptOutcome(index, json));
+      else results.push(keptOutcome(index, json));
     } else if (status === OUTCOME_FAILED) {
-      results.push({ index, statusCode: 400, error: take(length) });
+      entries++;
+      const error = take(length);
+      if (!options.checkOnly) results.push({ index, statusCode: 400, error });
     } else if (status === OUTCOME_DROPPED && kind === KIND_EVENTS && length === 0) {
       dropped.push(index);
     } else {
       throw corrupt('status');
     }
-    if (results.length > maxEntries) throw new RunError('output_limit', outputCountMessage(bounds.maxOutputsPerEvent), logs);
+    if (entries > maxEntries) throw new RunError('output_limit', outputCountMessage(bounds.maxOutputsPerEvent), logs);
     if (seen && index < eventCount) seen[index] = 1;
   }
   if (offset !== encoded.length) throw corrupt('trailing data');

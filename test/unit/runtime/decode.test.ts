@@ -26,9 +26,12 @@ function failure(encoded: string, eventCount: number, checkOnly = false): RunErr
 
 describe('decodeBatchOutput', () => {
   it('decodes an honest answer: outputs, a fan-out, a failure and a drop', () => {
-    const output = decodeBatchOutput(encode(0, [[0, 200, '{"a":1}'], [1, 200, '{"b":1}'], [1, 200, '{"b":2}'], [2, 400, 'boom'], [3, 204, '']]), 4, bounds, { checkOnly: true });
+    const honest = encode(0, [[0, 200, '{"a":1}'], [1, 200, '{"b":1}'], [1, 200, '{"b":2}'], [2, 400, 'boom'], [3, 204, '']]);
+    const output = decodeBatchOutput(honest, 4, bounds);
     expect(output.results.map((r) => [r.index, r.statusCode])).toEqual([[0, 200], [1, 200], [1, 200], [2, 400]]);
     expect(output.dropped).toEqual([3]);
+    // The host's check passes it and builds nothing.
+    expect(decodeBatchOutput(honest, 4, bounds, { checkOnly: true }).results).toEqual([]);
   });
 
   it('refuses an output event that splices extra entries into the answer (not one JSON object)', () => {
