@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import proxyAddr from '@fastify/proxy-addr';
-import { ensurePrivateDir } from './private-files.js';
+import { ensurePrivateDir, makeFilePrivate } from './private-files.js';
 import { defaultRuntimeLimits, type RuntimeLimits } from './runtime/types.js';
 
 /** Every setting Tiller reads, in one typed object. Built once at start and validated there. */
@@ -163,6 +163,8 @@ function loadPepper(given: string | undefined, dataDir: string): Buffer {
   }
   const file = join(dataDir, 'pepper');
   if (existsSync(file)) {
+    // A pepper written by an older Tiller, or copied in by hand, may be readable by others.
+    makeFilePrivate(file);
     const text = readFileSync(file, 'utf8').trim();
     if (text.length < 32) throw new ConfigError('TILLER_PEPPER', `${file} is too short; delete it only if no tokens exist`);
     return Buffer.from(text, 'utf8');

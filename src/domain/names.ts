@@ -13,7 +13,11 @@ export const MAX_NAME_CHARS = 200;
 // Control (Cc: C0, DEL, C1, so tabs and newlines too) and format characters (Cf: bidi controls,
 // zero-width space and joiners, soft hyphen, tags...), line and paragraph separators, and, with the
 // u flag, an unpaired surrogate (Cs: the text is not valid Unicode and could not round-trip).
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+// Private-use (Co) and unassigned (Cn) code points render as nothing or as boxes.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/u;
+// A name needs one character that shows: fillers such as U+3164 or the blank Braille cell are
+// neither whitespace nor control characters, yet show nothing.
+const VISIBLE = /[^\s\p{Default_Ignorable_Code_Point}\u2800]/u;
 
 /** Length in characters (code points), as people count them, rather than UTF-16 units. */
 export const codePoints = (text: string): number => {
@@ -36,5 +40,6 @@ export function validName(raw: string, maxChars: number, field = 'name'): string
     const codePoint = `U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     throw invalid('invalid_field', `${field} must be printable Unicode text without control or format characters (it has ${codePoint})`, { field });
   }
+  if (!VISIBLE.test(name)) throw invalid('invalid_field', `${field} must contain a visible character`, { field });
   return name;
 }

@@ -32,6 +32,12 @@ export const KIND_BATCH_THREW = 2;
 export const KIND_BATCH_INVALID = 3;
 export const KIND_OUTPUT_LIMIT = 4;
 
+/**
+ * Deepest nesting of an output event. Deeper output fails its own event: rudder-server's JSON
+ * reader (Go) stops at 10,000 levels and this process's JSON.stringify at a few thousand.
+ */
+export const MAX_OUTPUT_DEPTH = 1000;
+
 /** Prefix of the error createRunner throws when the module's exports are not usable. */
 export const ENTRY_ERROR_PREFIX = 'TillerEntryError:';
 
@@ -47,6 +53,8 @@ export interface BootstrapConfig {
   collectAfterInputChars: number;
   maxOutputChars: number;
   maxOutputsPerEvent: number;
+  /** Deepest nesting an output event may have (MAX_OUTPUT_DEPTH). */
+  maxOutputDepth: number;
   /** Messages of output_limit failures (contract.ts words them). */
   outputSizeMessage: string;
   outputCountMessage: string;
@@ -79,6 +87,8 @@ export const bootstrapSource = String.raw`
   const promiseThen = Promise.prototype.then;
   const maxOutputChars = config.maxOutputChars;
   const maxOutputsPerEvent = config.maxOutputsPerEvent;
+  const maxOutputDepth = config.maxOutputDepth;
+  const RangeErrorCtor = RangeError;
 
   const maxLogLines = config.maxLogLines;
   const maxLogChars = config.maxLogChars;
@@ -271,7 +281,29 @@ export const bootstrapSource = String.raw`
   // JSON text of an output event, or null when it does not serialize to a JSON object.
   function outputJson(value) {
     const json = JSONStringify(value);
-    return typeof json === 'string' && ReflectApply(stringCharCodeAt, json, [0]) === 123 ? json : null;
+    if (typeof json !== 'string' || ReflectApply(stringCharCodeAt, json, [0]) !== 123) return null;
+    if (json.length > 2 * maxOutputDepth && jsonDepthExceeds(json, maxOutputDepth)) {
+      throw new RangeErrorCtor('it nests deeper than the limit of ' + maxOutputDepth + ' levels');
+    }
+    return json;
+  }
+
+  // Whether JSON text nests deeper than max. Only text longer than 2 * max can, so short outputs
+  // are never scanned. The same rule as contract.ts's; readers such as Go's encoding/json stop at 10,000.
+  function jsonDepthExceeds(json, max) {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < json.length; i++) {
+      const c = ReflectApply(stringCharCodeAt, json, [i]);
+      if (inString) {
+        if (c === 92) i++;
+        else if (c === 34) inString = false;
+      } else if (c === 34) inString = true;
+      else if (c === 123 || c === 91) {
+        if (++depth > max) return true;
+      } else if (c === 125 || c === 93) depth--;
+    }
+    return false;
   }
 
   // Our own promises never meet Promise.prototype: see the header of this file.

@@ -6,7 +6,7 @@
 // `output` parses it on first access. Callers that only forward events (the serving endpoints) can
 // splice `outputJsonOf(outcome)` into their response and never parse or re-serialize them.
 
-import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, KIND_OUTPUT_LIMIT, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
+import { KIND_BATCH, KIND_BATCH_INVALID, KIND_BATCH_THREW, KIND_EVENTS, KIND_OUTPUT_LIMIT, MAX_OUTPUT_DEPTH, OUTCOME_DROPPED, OUTCOME_FAILED, OUTCOME_KEPT } from './bootstrap.js';
 import { RunError, type EventOutcome, type RunOutput } from './types.js';
 
 // outputJsonOf() reads an outcome's `output` getter in "peek" mode, in which the getter hands over
@@ -58,6 +58,9 @@ function corrupt(detail: string): RunError {
   return new RunError('invalid_output', `the sandbox produced malformed output (${detail})`);
 }
 
+/** Longest failure message the runner writes for one event (its maxErrorChars, plus the ellipsis). */
+export const MAX_ERROR_CHARS = 2001;
+
 /** The output bounds a batch answer is held to (RuntimeLimits' names). */
 export interface OutputBounds {
   maxOutputChars: number;
@@ -89,9 +92,11 @@ export interface DecodeOptions {
  * JSON objects, and the output bounds. Anything else fails the batch (RunError), never a neighbour.
  */
 export function decodeBatchOutput(encoded: string, eventCount: number, bounds: OutputBounds, options: DecodeOptions = {}): RunOutput {
-  // Before any splitting: an honest answer is its outputs (at most maxOutputChars), the header
-  // (some 20 characters per outcome) and at most 64 KB of logs.
-  if (encoded.length > bounds.maxOutputChars * 1.25 + 2 * 1024 * 1024) throw new RunError('output_limit', outputSizeMessage(bounds.maxOutputChars));
+  // Before any splitting: an honest answer is its outputs (at most maxOutputChars), at most one
+  // failure message per event (MAX_ERROR_CHARS), the header (some 20 characters per outcome) and at
+  // most 64 KB of logs.
+  const honestMost = bounds.maxOutputChars * 1.25 + eventCount * (MAX_ERROR_CHARS + 32) + 2 * 1024 * 1024;
+  if (encoded.length > honestMost) throw new RunError('output_limit', outputSizeMessage(bounds.maxOutputChars));
   const colon = encoded.indexOf(':');
   const headerLength = colon > 0 && colon <= 16 ? Number(encoded.slice(0, colon)) : NaN;
   if (!Number.isSafeInteger(headerLength) || headerLength < 0 || colon + 1 + headerLength > encoded.length) throw corrupt('header length');
@@ -198,6 +203,24 @@ function checkObjectJson(json: string): void {
     throw corrupt('output event is not JSON');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw corrupt('output event is not a JSON object');
+  if (json.length > 2 * MAX_OUTPUT_DEPTH && nestsDeeperThan(json, MAX_OUTPUT_DEPTH)) throw corrupt('output event nests too deeply');
+}
+
+/** The runner's depth rule (bootstrap.ts), checked again: only text longer than 2 * max can nest deeper. */
+function nestsDeeperThan(json: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
 }
 
 /**

@@ -62,7 +62,7 @@ describe.runIf(testDialect() === 'sqlite')('files Tiller writes', () => {
     for (const file of readdirSync(dataDir)) chmodSync(join(dataDir, file), 0o644);
     await runOnce(dataDir);
     expect(mode(dataDir)).toBe('0700');
-    for (const file of readdirSync(dataDir).filter((name) => name.startsWith('tiller.db'))) expect(mode(join(dataDir, file)), file).toBe('0600');
+    for (const file of readdirSync(dataDir).filter((name) => name.startsWith('tiller.db') || name === 'pepper')) expect(mode(join(dataDir, file)), file).toBe('0600');
   });
 
   it.runIf(process.getuid?.() === 0)('names a wide data directory owned by another user in one warning line, and still starts', async () => {

@@ -34,6 +34,8 @@ const unprintable: [string, string, string][] = [
   ['a zero-width space', 'ad\u200Bmin', 'U+200B'],
   ['a byte-order mark inside', 'ad\uFEFFmin', 'U+FEFF'],
   ['a line separator', 'a\u2028b', 'U+2028'],
+  ['a private-use character', 'a\uE000b', 'U+E000'],
+  ['an unassigned code point', 'a\u0378b', 'U+0378'],
 ];
 
 /** Each kind of name, created through its own entry point; answers the error body or null. */
@@ -85,6 +87,10 @@ describe.each(kinds)('$kind names', ({ kind, max, create }) => {
   it(`refuses a name over ${max} characters, counted after trimming`, async () => {
     expect(await create('n'.repeat(max + 1))).toEqual({ code: 'invalid_field', message: `name must be at most ${max} characters`, field: 'name' });
     expect(await create('🚀'.repeat(max + 1))).toEqual({ code: 'invalid_field', message: `name must be at most ${max} characters`, field: 'name' });
+  });
+
+  it('refuses a name that shows nothing (Hangul filler, blank Braille cells)', async () => {
+    for (const name of ['\u3164', '\u2800\u2800']) expect(await create(name)).toEqual({ code: 'invalid_field', message: 'name must contain a visible character', field: 'name' });
   });
 
   it('refuses a blank name', async () => {

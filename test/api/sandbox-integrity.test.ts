@@ -123,6 +123,18 @@ describe('output bounds', () => {
     }
   });
 
+  it('fails only the events whose output nests deeper than the limit, keeping the answer parseable', async () => {
+    const deep = await createTransformation(server, {
+      workspaceId: server.workspaceId,
+      code: `export function transformEvent(e) { if (e.messageId === 'msg-2') return e; let o = {}; for (let i = 0; i < 30000; i++) o = { o }; return { ...e, o }; }`,
+    });
+    const { status, text } = await customTransform(mixedBatch(deep.versionId));
+    expect(status).toBe(200);
+    const answer = JSON.parse(text);
+    expect(answer.map((entry: any) => [entry.metadata.jobId, entry.statusCode])).toEqual([[0, 400], [1, 200], [2, 200], [3, 200], [4, 400], [5, 200]]);
+    expect(answer[0].error).toMatch(/nests deeper than the limit of 1000 levels/);
+  });
+
   it('caps transformBatch output at the per-event cap times the inputs', async () => {
     const fan = await createTransformation(server, { workspaceId: server.workspaceId, code: `export function transformBatch(events) { return Array.from({ length: events.length * 50 + 1 }, (_, i) => ({ i })); }` });
     const answer = JSON.parse((await customTransform(mixedBatch(fan.versionId))).text);

@@ -5,8 +5,10 @@
 // to examine the cache and the limits directly.
 
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { CodeAnalyzer } from '../analyze.js';
-import { decodeBatchOutput, outputCountMessage, outputSizeMessage } from '../contract.js';
+import { MAX_OUTPUT_DEPTH } from '../bootstrap.js';
+import { MAX_ERROR_CHARS, decodeBatchOutput, outputCountMessage, outputSizeMessage } from '../contract.js';
 import { SandboxCache, type Lease } from '../cache.js';
 import { WorkspaceGate } from '../fairness.js';
 import { engineSettingsOf, type EngineSettings } from '../options.js';
@@ -67,10 +69,11 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     bootstrap: {
       maxLogLines: settings.logs.maxLines,
       maxLogChars: settings.logs.maxChars,
-      maxErrorChars: 2000,
+      maxErrorChars: MAX_ERROR_CHARS - 1,
       collectAfterInputChars: COLLECT_AFTER_INPUT_CHARS,
       maxOutputChars: limits.maxOutputChars,
       maxOutputsPerEvent: limits.maxOutputsPerEvent,
+      maxOutputDepth: MAX_OUTPUT_DEPTH,
       outputSizeMessage: outputSizeMessage(limits.maxOutputChars),
       outputCountMessage: outputCountMessage(limits.maxOutputsPerEvent),
     },
@@ -80,23 +83,18 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
   const analyzer = new CodeAnalyzer(limits.maxCodeBytes, (message) => onCatastrophicError(message, undefined));
   const cache = new SandboxCache(cacheOptions, queueTimeoutMs);
   const gate = new WorkspaceGate(settings.workspaceConcurrency, settings.workspaceQueueLimit, queueTimeoutMs);
-  const knownVersions = new Map<string, KnownVersion>();
-  let knownCodeBytes = 0;
+  // Import lists of compiled versions, bounded by count and by code size (lru-cache's maxSize).
+  const knownVersions = new LRUCache<string, KnownVersion>({
+    max: MAX_REMEMBERED_VERSIONS,
+    maxSize: MAX_REMEMBERED_CODE_BYTES,
+    sizeCalculation: (known) => Math.max(1, known.code.length),
+  });
   const firstCompiles = new Map<string, Promise<unknown>>();
   const limitKills = { cpu: 0, wall: 0, memory: 0 };
   let closed = false;
 
   const remember = (versionKey: string, code: string, imports: string[]): void => {
-    const previous = knownVersions.get(versionKey);
-    if (previous) knownCodeBytes -= previous.code.length;
-    knownVersions.delete(versionKey);
     knownVersions.set(versionKey, { code, imports });
-    knownCodeBytes += code.length;
-    for (const [oldest, entry] of knownVersions) {
-      if (knownVersions.size <= MAX_REMEMBERED_VERSIONS && knownCodeBytes <= MAX_REMEMBERED_CODE_BYTES) break;
-      knownVersions.delete(oldest);
-      knownCodeBytes -= entry.code.length;
-    }
   };
 
   const cacheKey = (versionKey: string, linked: Array<{ importName: string; versionId: string }>): string =>

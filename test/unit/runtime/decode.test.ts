@@ -57,8 +57,19 @@ describe('decodeBatchOutput', () => {
     expect(failure(batch, 2).code).toBe('output_limit');
     const big = encode(0, [[0, 200, `{"pad":"${'x'.repeat(1000)}"}`]]);
     expect(failure(big, 1).code).toBe('output_limit');
-    // Failure texts or logs cannot smuggle a huge answer past the bound either.
+    // Failure texts or logs cannot smuggle a huge answer past the bound either...
     expect(failure(encode(0, [[0, 400, 'x'.repeat(3 * 1024 * 1024)]]), 1).code).toBe('output_limit');
+    // ...but a failure message of full length for every event is an honest answer.
+    const failures = Array.from({ length: 3000 }, (_, i) => [i, 400, 'e'.repeat(2001)] as [number, number, string]);
+    expect(decodeBatchOutput(encode(0, failures), 3000, bounds).results).toHaveLength(3000);
+  });
+
+  it('refuses an output event nested deeper than the runner allows', () => {
+    const deep = '{"a":'.repeat(1500) + '1' + '}'.repeat(1500);
+    const roomy = { ...bounds, maxOutputChars: 1e6 };
+    expect(() => decodeBatchOutput(encode(0, [[0, 200, deep]]), 1, roomy, { checkOnly: true })).toThrow(/nests too deeply/);
+    const deepInString = `{"a":"${'['.repeat(5000)}"}`;
+    expect(decodeBatchOutput(encode(0, [[0, 200, deepInString]]), 1, roomy, { checkOnly: true }).results).toEqual([]);
   });
 
   it('refuses broken framing: a header length past the end, a forged huge length, trailing data, negative counts', () => {
