@@ -1,21 +1,32 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
-import { CredentialVerifier } from './domain/authentication.js';
+import { CredentialVerifier } from './domain/auth/verifier.js';
+import type { CatalogContext } from './domain/code-checks.js';
 import { recordQuarantine } from './domain/quarantines.js';
-import { Metrics } from './http/metrics.js';
+import { VersionResolver } from './domain/serving/version-resolver.js';
+import { Metrics } from './metrics/metrics.js';
+import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import { createRuntime } from './runtime/index.js';
-import type { BatchReport, SandboxRuntime } from './runtime/types.js';
+import type { SandboxRuntime } from './runtime/types.js';
 import { openStore, type Store } from './store/db.js';
 
-/** Everything a request handler may reach, built once per process and closed on shutdown. */
+/**
+ * Everything a request handler may reach, built once per process by createServices (the one
+ * composition root) and shared by every listener; closed on shutdown.
+ */
 export interface Services {
   config: Config;
   store: Store;
   verifier: CredentialVerifier;
+  /** The registry and the HTTP, auth and token-cache metrics. */
   metrics: Metrics;
+  /** Transformation counters (fed by the runtime) and runtime / version-cache gauges, in metrics.registry. */
+  runtimeMetrics: RuntimeMetrics;
+  /** Transformation and library versions by id, cached for the serving paths. */
+  resolver: VersionResolver;
+  /** Where the catalog's domain functions find the store, the sandbox and the code-size limit. */
+  catalog: CatalogContext;
   runtime: SandboxRuntime;
-  /** Listeners told about every finished batch (per-version metrics subscribe here). */
-  runtimeBatchListeners: Set<(report: BatchReport) => void>;
   close(): Promise<void>;
 }
 
@@ -39,7 +50,8 @@ export async function createServices(
     onBackgroundError: (err) => log.error({ err }, 'background credential write failed'),
   });
   await verifier.start();
-  const runtimeBatchListeners = new Set<(report: BatchReport) => void>();
+  const runtimeMetrics = new RuntimeMetrics(metrics.registry, { tenantLabels: config.metricsTenantLabels });
+  const resolver = new VersionResolver(store.db);
   // User code runs only in sandbox host processes that the runtime pool starts and replaces; this
   // process never creates an isolate, so no tenant's code can take it down.
   const runtime = createRuntime({
@@ -56,7 +68,7 @@ export async function createServices(
     processes: config.runtime.processes,
     processMaxRssMb: config.runtime.processMaxRssMb,
     quarantine: { baseMs: config.runtime.quarantineSeconds * 1000, maxMs: config.runtime.quarantineSeconds * 60 * 1000 },
-    metrics: { onBatch: (report) => runtimeBatchListeners.forEach((listener) => listener(report)) },
+    metrics: runtimeMetrics,
     onHostEvent: (event) => {
       if (event.type === 'started') log.debug({ sandboxHost: event }, 'sandbox host process started');
       else if (event.type === 'recycling') log.info({ sandboxHost: event }, 'sandbox host process passed its memory bound; replacing it');
@@ -67,13 +79,17 @@ export async function createServices(
       recordQuarantine(store.db, notice).catch((err: unknown) => log.error({ err }, 'recording a quarantine failed'));
     },
   });
+  runtimeMetrics.observeRuntime(runtime);
+  runtimeMetrics.observeVersionCache(resolver);
   return {
     config,
     store,
     verifier,
     metrics,
+    runtimeMetrics,
+    resolver,
+    catalog: { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes },
     runtime,
-    runtimeBatchListeners,
     close: async () => {
       await runtime.close();
       // Writes the last uses still batched in memory before the store goes away.

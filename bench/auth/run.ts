@@ -1,6 +1,9 @@
 // Authentication benchmark: `npm run bench:auth`
 //   options: --duration S (5) --warmup S (5) --rounds N (5) --connections N (32)
 //            --dialect sqlite|postgres (sqlite) --small N (1000) --large N (100000) --rotating-set N (1000)
+//            --profile DIR (each server writes a V8 CPU profile there on exit: node --cpu-prof)
+//            --only TEXT (measure only the figures whose label contains TEXT, e.g. "cache on: /health",
+//            and print their runs instead of the ratios: with --profile, one profile per kind of request)
 //
 // Servers run in child processes with the production flags (--no-node-snapshot, MALLOC_ARENA_MAX=2,
 // LOG_LEVEL=warn); the load generator (autocannon) runs here, so they share no event loop.
@@ -53,6 +56,8 @@ const { values: flags } = parseArgs({
     small: { type: 'string', default: '1000' },
     large: { type: 'string', default: '100000' },
     'rotating-set': { type: 'string', default: '1000' },
+    profile: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration);
@@ -115,7 +120,8 @@ function sample<T>(items: T[], n: number): T[] {
 }
 
 function startServer(env: Record<string, string>): Promise<BenchServer> {
-  return startBenchServer(join(root, 'bench', 'auth', 'serve.ts'), { cwd: root, env: { TILLER_PEPPER: PEPPER, ...env } });
+  const nodeArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${flags.profile}`] : [];
+  return startBenchServer(join(root, 'bench', 'auth', 'serve.ts'), { cwd: root, nodeArgs, env: { TILLER_PEPPER: PEPPER, ...env } });
 }
 
 /** CPU seconds (user + system) the process has used so far, from /proc; 0 where there is none. */
@@ -260,6 +266,10 @@ async function main(): Promise<void> {
     // Pairs that form a ratio run next to each other, in either direction of a round.
     const order = [`${SMALL} tokens, cache on: /health`, `${SMALL} tokens, cache on: /accessTokens/self`, `${LARGE} tokens, cache on: /accessTokens/self`, `${LARGE} tokens, cache on: /health`, `${SMALL} tokens, cache off: /accessTokens/self`, `${LARGE} tokens, cache off: /accessTokens/self`];
     targets.sort((x, y) => order.indexOf(x.label) - order.indexOf(y.label));
+    if (flags.only !== undefined) {
+      await measureInterleaved(targets.filter((t) => t.label.includes(flags.only!)));
+      return;
+    }
     await measureInterleaved(targets);
 
     const find = (size: number, label: string) => targets.find((t) => t.label === `${size} tokens, ${label}`)!.runs;

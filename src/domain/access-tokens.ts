@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { Store } from '../store/db.js';
 import type { Kysely } from 'kysely';
 import type { AccessTokensTable, Database } from '../store/schema.js';
@@ -117,25 +117,6 @@ function normalizeCidr(cidr: string): string {
     throw invalid('invalid_field', `allowedIps entry ${JSON.stringify(cidr)} is not an IPv4 or IPv6 CIDR`, { field: 'allowedIps' });
   }
   return `${address}/${prefix}`;
-}
-
-/** Compiles CIDRs once, so per-request checks are a lookup. */
-export function compileAllowList(cidrs: string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = '', prefix = ''] = cidr.split('/');
-    list.addSubnet(address, Number(prefix), isIP(address) === 6 ? 'ipv6' : 'ipv4');
-  }
-  return list;
-}
-
-export function ipAllowed(list: BlockList, ip: string): boolean {
-  // A v4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  const address = mapped?.[1] ?? ip;
-  const family = isIP(address);
-  if (family === 0) return false;
-  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 export function tokenStatus(row: Pick<AccessTokensTable, 'expires_at' | 'grace_until'>, now: string): AccessTokenView['status'] {

@@ -12,7 +12,7 @@ import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { importNameOf } from './import-name.js';
-import { quoteList } from './test-runs.js';
+import { quoteList, unknownImportsMessage, unpublishedImportsMessage } from './serving/linking.js';
 
 export interface LibraryView {
   id: string;
@@ -296,12 +296,12 @@ export async function lockImportedLibraries(
   const live = new Map(rows.map((row) => [row.import_name, row.published_version_id]));
   const missing = imports.filter((name) => !live.has(name));
   if (missing.length > 0 && !options.allowMissing) {
-    throw invalid('unknown_import', `the code imports ${quoteList(missing)}, which ${missing.length === 1 ? 'is not a library' : 'are not libraries'} of this workspace`, { imports: missing });
+    throw invalid('unknown_import', unknownImportsMessage(missing), { imports: missing });
   }
   if (options.requirePublished) {
     const unpublished = imports.filter((name) => live.get(name) === null);
     if (unpublished.length > 0) {
-      throw invalid('unpublished_import', `the code imports ${quoteList(unpublished)}, which ${unpublished.length === 1 ? 'has' : 'have'} no published version`, { imports: unpublished });
+      throw invalid('unpublished_import', unpublishedImportsMessage(unpublished), { imports: unpublished });
     }
   }
 }

@@ -11,7 +11,8 @@ import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { activeQuarantines, type ActiveQuarantines } from './quarantines.js';
 import { lockImportedLibraries, type VersionOrder } from './libraries.js';
-import { LibraryLinker, describeFailure, runBatch, sampleEvents } from './test-runs.js';
+import { describeFailure, runBatch, sampleEvents } from './publish/test-runs.js';
+import { LibraryLinker } from './serving/linking.js';
 
 export const CODE_VERSION = '1';
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
@@ -11,10 +10,7 @@ import { redactSecrets } from '../domain/secrets.js';
 import type { Services } from '../services.js';
 import { AuthThrottle, authPlugin, type AuthPolicy } from './auth.js';
 import { handleError, sendError } from './errors.js';
-import { accessTokenRoutes } from './routes/access-tokens.js';
-import { auditRoutes } from './routes/audit.js';
-import { healthRoutes, metricsRoutes } from './routes/health.js';
-import { extraRoutes } from './routes/index.js';
+import { registerRoutes } from './route-table.js';
 import { setPageSafetyHeaders } from './routes/web.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -130,11 +126,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.setErrorHandler((error, request, reply) => handleError(error as Error, request, reply));
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
 
-  if (surface === 'metrics') {
-    await app.register(metricsRoutes, { open: true });
-    return app;
-  }
-
   if (surface === 'main') {
     await app.register(swagger, {
       openapi: {
@@ -169,21 +160,17 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     });
   }
 
-  await app.register(authPlugin, {
-    verifier: services.verifier,
-    throttle: new AuthThrottle(config.authFailureLimit, config.authFailureWindowMs),
-    runtimeOpen: surface === 'runtime' || config.runtimeAuth === 'none',
-    onFailure: (reason) => services.metrics.authFailures.inc({ reason }),
-  });
-
-  await app.register(healthRoutes);
-  if (surface === 'main') {
-    await app.register(metricsRoutes, { open: false });
-    await app.register(accessTokenRoutes);
-    await app.register(auditRoutes);
-    app.get('/openapi.json', { schema: { hide: true }, config: { auth: 'none' } }, async () => app.swagger());
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+  // The metrics listener serves only the credential-free GET /metrics: it has nothing to guard.
+  if (surface !== 'metrics') {
+    await app.register(authPlugin, {
+      verifier: services.verifier,
+      throttle: new AuthThrottle(config.authFailureLimit, config.authFailureWindowMs),
+      runtimeOpen: surface === 'runtime' || config.runtimeAuth === 'none',
+      onFailure: (reason) => services.metrics.authFailures.inc({ reason }),
+    });
   }
-  await extraRoutes(app, surface);
+
+  // Every route comes from the one route table (src/http/route-table.ts).
+  await registerRoutes(app, surface);
   return app;
 }

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Scope } from '../domain/access-tokens.js';
-import type { AuthFailureReason, CredentialVerifier, Principal } from '../domain/authentication.js';
+import type { AuthFailureReason, Principal, VerifyResult } from '../domain/auth/credential.js';
+import type { CredentialVerifier } from '../domain/auth/verifier.js';
 import { sendError, sendUnauthorized } from './errors.js';
 
 /**
@@ -85,6 +86,13 @@ export class AuthThrottle {
   }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Answers a failed authentication (401, or 429 past the per-address limit) and counts it. */
+    refuseCredential(request: FastifyRequest, reply: FastifyReply, reason: AuthFailureReason): false;
+  }
+}
+
 export interface AuthPluginOptions {
   verifier: CredentialVerifier;
   throttle: AuthThrottle;
@@ -93,67 +101,97 @@ export interface AuthPluginOptions {
   onFailure?: (reason: AuthFailureReason) => void;
 }
 
+const READ: readonly Scope[] = ['read'];
+const WRITE: readonly Scope[] = ['write'];
 
 /**
  * One guard for every route, driven by the route's declared policy. Authentication runs before the
  * body is read, so unauthenticated callers cannot make the server parse large bodies.
+ *
+ * The guard is attached to each route that needs one, with its policy and scopes resolved when the
+ * route is registered: public routes (health, docs) carry no authentication work at all, and a
+ * request reads nothing from the route's options. It is a callback hook, so a cached credential
+ * passes without a promise; only a store lookup is waited for.
  */
 export const authPlugin = fp<AuthPluginOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('principal', null);
 
-    app.addHook('onRoute', (route) => {
-      // Fail closed: a route that forgot to declare its policy would otherwise be public.
-      const policy = (route.config as { auth?: AuthPolicy } | undefined)?.auth;
-      if (policy === undefined && !String(route.url).startsWith('/docs')) {
-        throw new Error(`route ${String(route.method)} ${route.url} declares no auth policy`);
-      }
-    });
-
     // Only failures are throttled: a valid credential from a throttled address still passes, so
     // one noisy client behind a shared NAT cannot lock out its neighbours.
-    const refuse = (request: FastifyRequest, reply: FastifyReply, reason: AuthFailureReason) => {
+    const refuse = (request: FastifyRequest, reply: FastifyReply, reason: AuthFailureReason): false => {
       options.onFailure?.(reason);
       request.log.info({ authFailure: reason }, 'authentication failed');
       const wait = options.throttle.retryAfter(request.ip);
       if (wait > 0) {
         reply.header('Retry-After', String(wait));
-        return sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
+        sendError(reply, 429, 'too_many_requests', `too many failed authentication attempts; retry in ${wait} s`);
+        return false;
       }
       options.throttle.recordFailure(request.ip);
-      return sendUnauthorized(reply);
+      sendUnauthorized(reply);
+      return false;
+    };
+    // Routes that check a secret of their own (GET /metrics) refuse through the same limiter.
+    app.decorate('refuseCredential', refuse);
+
+    const guard = (policy: Exclude<AuthPolicy, 'none'>, declaredScope: Scope | readonly Scope[] | undefined): onRequestHookHandler => {
+      const wanted = policy === 'workspace' ? 'workspace' : policy === 'access' ? 'access' : null;
+      const declared = typeof declaredScope === 'string' ? [declaredScope] : declaredScope;
+      /** Whether the verifier's answer lets the request on (the principal is then set); otherwise the refusal is sent. */
+      const admit = (request: FastifyRequest, reply: FastifyReply, result: VerifyResult): boolean => {
+        if (!result.ok) return refuse(request, reply, result.reason);
+        const principal = result.principal;
+        if (wanted !== null && principal.kind !== wanted) return refuse(request, reply, 'wrong_kind');
+        if (principal.kind === 'access') {
+          const accepted = declared ?? (request.method === 'GET' || request.method === 'HEAD' ? READ : WRITE);
+          if (!hasScope(principal.scopes, accepted)) {
+            sendError(reply, 403, 'insufficient_scope', `this access token needs the ${accepted.join(' or ')} scope`);
+            return false;
+          }
+        }
+        request.principal = principal;
+        return true;
+      };
+      return (request, reply, done) => {
+        const header = request.headers.authorization ?? (request.headers['authorisation'] as string | undefined);
+        if (policy === 'runtime' && options.runtimeOpen && header === undefined) return done();
+        const parsed = parseAuthorization(header);
+        if (!parsed.ok) {
+          refuse(request, reply, parsed.reason);
+          return;
+        }
+        const pending = options.verifier.verify(parsed.secret, { ip: request.ip, email: parsed.email, userAgent: request.headers['user-agent'] ?? null });
+        if (!(pending instanceof Promise)) {
+          if (admit(request, reply, pending)) done();
+          return;
+        }
+        // A failing lookup (the store is away) goes to the error handler, like a throw would.
+        pending.then((result) => admit(request, reply, result)).then((pass) => pass && done(), done);
+      };
     };
 
-    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      // routeOptions is rebuilt on every read: read it once.
-      const route = request.routeOptions;
-      const policy = route.config.auth ?? (route.url === undefined || route.url.startsWith('/docs') ? 'none' : 'access');
-      if (policy === 'none') return;
-      const header = request.headers.authorization ?? (request.headers['authorisation'] as string | undefined);
-      if (policy === 'runtime' && options.runtimeOpen && header === undefined) return;
-
-      const parsed = parseAuthorization(header);
-      if (!parsed.ok) return refuse(request, reply, parsed.reason);
-      // A cached credential is answered synchronously; only a store lookup is awaited.
-      const pending = options.verifier.verify(parsed.secret, { ip: request.ip, email: parsed.email, userAgent: request.headers['user-agent'] ?? null });
-      const result = pending instanceof Promise ? await pending : pending;
-      if (!result.ok) return refuse(request, reply, result.reason);
-      const principal = result.principal;
-
-      const wanted = policy === 'workspace' ? 'workspace' : policy === 'access' ? 'access' : null;
-      if (wanted !== null && principal.kind !== wanted) return refuse(request, reply, 'wrong_kind');
-      if (principal.kind === 'access') {
-        const scope = route.config.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
-        const accepted = typeof scope === 'string' ? [scope] : scope;
-        if (!accepted.some((s) => principal.scopes.includes(s))) {
-          return sendError(reply, 403, 'insufficient_scope', `this access token needs the ${accepted.join(' or ')} scope`);
-        }
+    app.addHook('onRoute', (route) => {
+      const config = route.config as { auth?: AuthPolicy; scope?: Scope | readonly Scope[] } | undefined;
+      const policy = config?.auth;
+      // Fail closed: a route that forgot to declare its policy would otherwise be public.
+      if (policy === undefined && !String(route.url).startsWith('/docs')) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no auth policy`);
       }
-      request.principal = principal;
+      if (policy === undefined || policy === 'none') return;
+      // A new array, never the route's own: Fastify copies a GET route's options for its HEAD
+      // route before this hook runs, and that copy gets its own guard.
+      const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+      route.onRequest = [guard(policy, config?.scope), ...own];
     });
   },
   { name: 'tiller-auth' },
 );
+
+function hasScope(held: readonly Scope[], accepted: readonly Scope[]): boolean {
+  for (const scope of accepted) if (held.includes(scope)) return true;
+  return false;
+}
 
 /** The principal of a route whose policy guarantees one; throws if the guard was bypassed. */
 export function principalOf(request: FastifyRequest): Principal {

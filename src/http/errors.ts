@@ -68,14 +68,15 @@ export function handleError(error: FastifyError | DomainError | Error, request: 
   if (error instanceof DomainError) {
     const status = STATUS_BY_KIND[error.kind];
     if (status === 401) reply.header('WWW-Authenticate', WWW_AUTHENTICATE);
+    // Every 503 clears by itself, so it always says when to try again (in 1 s unless the error knows
+    // better); a 429 says so when the error knows.
+    const retryAfter = error.retryAfterSeconds ?? (error.kind === 'unavailable' ? 1 : undefined);
+    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
     if (error.kind === 'unavailable') {
-      // rudder-server retries a 503 without limit only when told to; every 503 here clears by itself.
-      reply.header('Retry-After', String(error.retryAfterSeconds ?? 1));
+      // rudder-server retries a 503 without limit only when told to.
       reply.header('X-Rudder-Should-Retry', 'true');
       reply.header('X-Rudder-Error-Reason', error.code);
       if (error.cause !== undefined) request.log.warn({ err: error.cause, code: error.code }, 'answered 503: a dependency failed');
-    } else if (error.retryAfterSeconds !== undefined) {
-      reply.header('Retry-After', String(error.retryAfterSeconds));
     }
     return sendError(reply, status, error.code, error.message, error.details);
   }

@@ -1,5 +1,8 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 
+// The shared-schema module: every schema more than one route file uses (a schema only one file
+// uses stays in that file), the error envelope and the error responses a route declares.
+
 export const ErrorEnvelope = Type.Object(
   {
     success: Type.Literal(false),
@@ -18,6 +21,7 @@ const errorDescriptions: Record<number, string> = {
   413: 'Body over the configured limit',
   415: 'Body is not application/json',
   429: 'Too many failed authentication attempts; see Retry-After',
+  503: 'Not available for now (the store, a sandbox process or the runtime is busy or down); try again later',
 };
 
 /** Response schemas for the error codes a route can answer. */
@@ -37,3 +41,33 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
  */
 export const NameField = (maxChars: number, more = '') =>
   Type.String({ description: `1 to ${maxChars} characters after trimming, printable Unicode without control or format characters${more}` });
+
+/** The description field of a transformation or library body. */
+export const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
+export const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
+
+/** An analytics event as clients send it; any properties, kept as given. */
+export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });
+export const EventsSchema = Type.Array(EventSchema, { maxItems: 10_000 });
+
+export const PublishQuery = Type.Object({
+  publish: Type.Optional(
+    Type.Boolean({
+      description:
+        'true publishes the new version right away (after the same tests a publish call runs). An explicit false saves a draft: on transformations, imports of libraries that do not exist yet are then allowed (reported under warnings) and checked at test and publish time. Default false.',
+    }),
+  ),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), versionId: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const VersionsQuery = Type.Object({
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'How many versions (1 to 1000, default 5)' })),
+  orderBy: Type.Optional(Type.String({ enum: ['asc', 'desc', 'ASC', 'DESC'], default: 'asc', description: 'By creation time; asc (default) lists the oldest first' })),
+});
+
+/** The paging a versions list asked for, with the compat defaults (5, oldest first). */
+export function versionsPage(query: { count?: number; orderBy?: string }): { count: number; order: 'asc' | 'desc' } {
+  return { count: query.count ?? 5, order: (query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc' };
+}

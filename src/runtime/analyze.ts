@@ -1,9 +1,9 @@
 // Save-time checks of transformation and library code. V8 compiles the module in a dedicated
 // isolate (compiling never runs user code) for syntax errors and import specifiers; export names
-// come from a static scan, so no top-level code of an unsaved module ever executes.
+// come from es-module-lexer (module-syntax.ts), so no top-level code of an unsaved module ever executes.
 
 import ivm from 'isolated-vm';
-import { positionOf, scanModuleSyntax } from './module-syntax.js';
+import { ModuleTooDeepError, positionOf, scanModuleSyntax, type ModuleSyntax } from './module-syntax.js';
 import { describeCompileError, libraryFilename, TRANSFORMATION_FILENAME } from './sandbox.js';
 import type { CodeAnalysis } from './types.js';
 
@@ -50,9 +50,17 @@ export class CodeAnalyzer {
       this.releaseCompiler(compiler);
     }
 
+    let syntax: ModuleSyntax;
+    try {
+      syntax = scanModuleSyntax(code);
+    } catch (error) {
+      if (error instanceof ModuleTooDeepError) return { ok: false, error: { code: 'compile_error', message: error.message } };
+      throw error;
+    }
+
     if (kind === 'library') {
       if (imports.length > 0) {
-        const first = scanModuleSyntax(code).importOffsets[0];
+        const first = syntax.importOffsets[0];
         return {
           ok: false,
           error: {
@@ -65,7 +73,6 @@ export class CodeAnalyzer {
       return { ok: true, entry: null, imports: [] };
     }
 
-    const syntax = scanModuleSyntax(code);
     const hasEvent = syntax.exports.includes('transformEvent');
     const hasBatch = syntax.exports.includes('transformBatch');
     if (hasEvent && hasBatch) {

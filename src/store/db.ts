@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createPrivateFile, ensurePrivateDir, makeFilePrivate } from '../private-files.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
+import { withStatementCache } from './sqlite-statements.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -64,7 +65,7 @@ function openSqlite(dataDir: string): Store {
   database.pragma('synchronous = FULL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   const handlers = new Map<string, Set<ChangeHandler>>();
   return {
     db,

@@ -56,7 +56,6 @@ export interface Transformation {
   publishedVersionId?: string | null;
   /** When a version crashed a sandbox process: until when it is not run. */
   quarantinedUntil?: string | null;
-  isPublished?: boolean;
 }
 
 export interface Library {
@@ -70,11 +69,18 @@ export interface Library {
   createdAt?: string;
   updatedAt?: string;
   publishedVersionId?: string | null;
-  isPublished?: boolean;
 }
 
 /** Either kind of versioned resource, as the editor sees it. */
 export type Resource = Transformation | Library;
+
+/** One entry of a version history: the resource as it was, and whether it is the live version. */
+export interface VersionFlag {
+  isPublished?: boolean;
+}
+export type TransformationVersion = Transformation & VersionFlag;
+export type LibraryVersion = Library & VersionFlag;
+export type ResourceVersion = TransformationVersion | LibraryVersion;
 export type ResourceKind = 'transformation' | 'library';
 
 export class ApiError extends Error {
@@ -254,20 +260,25 @@ export async function generateAccessToken(input: GenerateTokenInput): Promise<Is
   return issuedFrom(await request<unknown>('workspace', 'POST', '/accessTokens', { body: input }));
 }
 
+export interface RotateTokenInput {
+  gracePeriodSeconds: number;
+}
+
 export async function rotateAccessToken(id: string, gracePeriodSeconds: number): Promise<IssuedToken> {
-  return issuedFrom(
-    await request<unknown>('workspace', 'POST', `/accessTokens/${encodeURIComponent(id)}/rotate`, {
-      body: { gracePeriodSeconds },
-    }),
-  );
+  const body: RotateTokenInput = { gracePeriodSeconds };
+  return issuedFrom(await request<unknown>('workspace', 'POST', `/accessTokens/${encodeURIComponent(id)}/rotate`, { body }));
 }
 
 export async function deleteAccessToken(id: string): Promise<void> {
   await request<unknown>('workspace', 'DELETE', `/accessTokens/${encodeURIComponent(id)}`);
 }
 
+export interface DeletedCount {
+  deleted?: number;
+}
+
 export async function deleteAccessTokensByName(name: string): Promise<number | undefined> {
-  const answer = await request<{ deleted?: number }>('workspace', 'DELETE', '/accessTokens', { query: { name } });
+  const answer = await request<DeletedCount>('workspace', 'DELETE', '/accessTokens', { query: { name } });
   return typeof answer?.deleted === 'number' ? answer.deleted : undefined;
 }
 
@@ -315,7 +326,11 @@ export interface SaveInput {
   code: string;
 }
 
-export async function createResource(kind: ResourceKind, input: SaveInput): Promise<Resource> {
+export interface CreateInput extends SaveInput {
+  name: string;
+}
+
+export async function createResource(kind: ResourceKind, input: CreateInput): Promise<Resource> {
   return request<Resource>('access', 'POST', collection(kind), { body: input, query: { publish: 'false' } });
 }
 
@@ -330,11 +345,11 @@ export async function deleteResource(kind: ResourceKind, id: string): Promise<vo
   await request<unknown>('access', 'DELETE', `${collection(kind)}/${encodeURIComponent(id)}`);
 }
 
-export async function listVersions(kind: ResourceKind, id: string, count: number): Promise<Resource[]> {
+export async function listVersions(kind: ResourceKind, id: string, count: number): Promise<ResourceVersion[]> {
   const answer = await request<unknown>('access', 'GET', `${collection(kind)}/${encodeURIComponent(id)}/versions`, {
     query: { count, orderBy: 'desc' },
   });
-  return pickArray<Resource>(answer, kind === 'transformation' ? 'TransformationVersions' : 'libraryVersions');
+  return pickArray<ResourceVersion>(answer, kind === 'transformation' ? 'TransformationVersions' : 'libraryVersions');
 }
 
 export interface PublishInput {
@@ -350,7 +365,14 @@ export async function testSavedVersion(input: PublishInput): Promise<unknown> {
   return request<unknown>('access', 'POST', '/transformations/libraries/test', { body: input });
 }
 
-export async function testInlineCode(input: { code: string; libraries: string[]; events: unknown[] }): Promise<unknown> {
+export interface InlineTestInput {
+  code: string;
+  /** Library version ids. */
+  libraries: string[];
+  events: unknown[];
+}
+
+export async function testInlineCode(input: InlineTestInput): Promise<unknown> {
   return request<unknown>('access', 'POST', '/transformations/test', { body: input });
 }
 

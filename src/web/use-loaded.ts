@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
+import { useAction } from './use-action.js';
 
 /**
  * Loads a page's data on mount and on `reload()`, keeping the last failure for the page to show.
@@ -6,17 +7,10 @@ import { useCallback, useEffect, useState } from 'react';
  */
 export function useLoaded<T>(fetcher: () => Promise<T>): { data: T | null; error: unknown; reload: () => Promise<void> } {
   const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const reload = useCallback(async () => {
-    setError(null);
-    try {
-      setData(await fetcher());
-    } catch (caught) {
-      setError(caught);
-    }
-  }, [fetcher]);
+  const load = useAction(async () => setData(await fetcher()));
+  const reload = load.run;
   useEffect(() => {
     void reload();
-  }, [reload]);
-  return { data, error, reload };
+  }, [fetcher, reload]);
+  return { data, error: load.error, reload };
 }

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueAccessToken } from '../../src/domain/access-tokens.js';
 import { systemActor } from '../../src/domain/audit.js';
-import { CredentialVerifier } from '../../src/domain/authentication.js';
+import { CredentialVerifier } from '../../src/domain/auth/verifier.js';
 import { ACCESS_TOKEN_PREFIX, WORKSPACE_TOKEN_PREFIX, generateSecret, secretKind } from '../../src/domain/secrets.js';
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { parseAuthorization } from '../../src/http/auth.js';

@@ -3,7 +3,7 @@ import { MAX_GRACE_SECONDS, accessCacheKey, accessTokenStatus, deleteAccessToken
 import { MAX_TOKEN_NAME_CHARS } from '../../domain/names.js';
 import type { App } from '../app.js';
 import { actorOf, principalOf, workspaceIdOf } from '../auth.js';
-import { NameField, SuccessTrue, errors } from '../schemas.js';
+import { IdParams, NameField, SuccessTrue, errors } from '../schemas.js';
 
 const Scope = Type.Union([Type.Literal('read'), Type.Literal('write')]);
 
@@ -41,8 +41,6 @@ const IssuedTokenBody = Type.Object({
     expiresAt: NullableString({ format: 'date-time' }),
   }),
 });
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 function issuedBody(issued: IssuedToken) {
   const { view } = issued;

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../../domain/errors.js';
-import { versionResolverFor } from '../../domain/serving.js';
 import type { App } from '../app.js';
 import { errors } from '../schemas.js';
 
@@ -67,7 +66,7 @@ function visible(request: FastifyRequest, workspaceId: string): boolean {
 const IMMUTABLE = 'private, max-age=86400, immutable';
 
 export async function configBackendRoutes(app: App): Promise<void> {
-  const resolver = versionResolverFor(app.services.store.db);
+  const { resolver } = app.services;
 
   app.get(
     '/transformation/getByVersionId',

@@ -3,8 +3,7 @@ import { createLibrary, deleteLibrary, getLibrary, getLibraryVersion, listLibrar
 import { MAX_NAME_CHARS } from '../../domain/names.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { NameField, Nullable, SuccessTrue, errors } from '../schemas.js';
-import { IdParams, PublishQuery, VersionParams, VersionsQuery, versionsPage, catalogContext } from './transformations.js';
+import { Description, IdParams, Language, NameField, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
 
 const LibraryFields = {
   id: Type.String(),
@@ -22,12 +21,10 @@ const LibraryFields = {
 const LibrarySchema = Type.Object(LibraryFields);
 const LibraryVersionSchema = Type.Object({ ...LibraryFields, isPublished: Type.Boolean({ description: 'ext' }) });
 
-const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
-const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
 const Tags = ['libraries'];
 
 export async function libraryRoutes(app: App): Promise<void> {
-  const ctx = catalogContext(app);
+  const ctx = app.services.catalog;
   const { db } = ctx.store;
 
   app.post(

@@ -1,10 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import { compatTestResult, publishVersions, testInlineCode, testSuiteResult, testVersions } from '../../domain/publish.js';
+import { testInlineCode } from '../../domain/publish/inline-test.js';
+import { publishVersions } from '../../domain/publish/publish.js';
+import { compatTestResult, testSuiteResult } from '../../domain/publish/test-answers.js';
+import { testVersions } from '../../domain/publish/version-tests.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
-import { Nullable, errors } from '../schemas.js';
-import { EventsSchema, catalogContext } from './transformations.js';
+import { EventsSchema, Nullable, errors } from '../schemas.js';
 
 const VersionId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -118,7 +120,7 @@ const PUBLISH_PATHS = ['/transformations/libraries/publish', '/libraries/publish
 const Tags = ['publish and test'];
 
 export async function publishRoutes(app: App): Promise<void> {
-  const ctx = catalogContext(app);
+  const ctx = app.services.catalog;
   // Every route here carries test events, which may hold any key a real event does.
   parseEventBodies(app);
 

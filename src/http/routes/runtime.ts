@@ -1,18 +1,16 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { invalid } from '../../domain/errors.js';
-import { librariesForManualRun, resolveRunVersion, runVersion } from '../../domain/serving-run.js';
-import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving-wire.js';
-import { versionResolverFor } from '../../domain/serving.js';
+import { runStoredVersion } from '../../domain/serving/developer-runs.js';
+import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving/wire.js';
 import { outputJsonOf } from '../../runtime/index.js';
 import type { App, Surface } from '../app.js';
 import { workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
-import { runtimeMetricsFor } from '../runtime-metrics.js';
-import { errors } from '../schemas.js';
+import { IdParams, VersionParams, errors } from '../schemas.js';
 
 // Live traffic (POST /customTransform, rudder-server's wire protocol) and developer runs of stored
-// versions (the run endpoints). The wire route is the hot path: see src/domain/serving-wire.ts.
+// versions (the run endpoints). The wire route is the hot path: see src/domain/serving/wire.ts.
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
 
@@ -72,28 +70,15 @@ const RunAnswer = Type.Object({
   logs: Type.Array(Type.String()),
 });
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), versionId: Type.String({ minLength: 1, maxLength: 64 }) });
-
 /** rudder-server refuses a 200 whose apiVersion header is not the one it speaks. */
 const WIRE_API_VERSION = '2';
-
-// Both listeners share one set of services; the batch listener must be added once per process.
-const subscribed = new WeakSet<object>();
 
 export async function runtimeRoutes(app: App, options: { surface: Surface }): Promise<void> {
   const { surface } = options;
   const { services } = app;
-  const { runtime, store } = services;
-  const resolver = versionResolverFor(store.db);
-  const metrics = runtimeMetricsFor(services.metrics.registry, { tenantLabels: services.config.metricsTenantLabels });
-  if (!subscribed.has(services)) {
-    subscribed.add(services);
-    services.runtimeBatchListeners.add((report) => metrics.onBatch(report));
-    metrics.observeRuntime(runtime);
-    metrics.observeVersionCache(resolver);
-  }
-  const wireDeps = { runtime, resolver, outputJson: outputJsonOf };
+  const { runtime, store, resolver, runtimeMetrics: metrics } = services;
+  // Four groups' worth of output per answer (each group's is bounded by maxOutputChars).
+  const wireDeps = { runtime, resolver, outputJson: outputJsonOf, maxAnswerChars: 4 * services.config.runtime.maxOutputChars };
   parseEventBodies(app);
 
   app.post(
@@ -149,16 +134,11 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503) },
   });
 
-  const answer = async (workspaceId: string, id: string, versionId: string | undefined, body: typeof RunBody.static) => {
-    const version = await resolveRunVersion(store.db, resolver, workspaceId, id, versionId);
-    const libraries = await librariesForManualRun(store.db, resolver, version, body.libraries?.map((l) => l.versionId));
-    const output = await runVersion(runtime, version, libraries, body.events, body.metadata);
-    return {
-      results: output.results.map((r) => (r.statusCode === 200 ? { statusCode: 200, index: r.index, output: r.output } : { statusCode: 400, index: r.index, error: r.error })),
-      dropped: output.dropped,
-      logs: output.logs,
-    };
-  };
+  const answer = (workspaceId: string, transformationId: string, versionId: string | undefined, body: typeof RunBody.static) =>
+    runStoredVersion(
+      { db: store.db, runtime, resolver },
+      { workspaceId, transformationId, versionId, events: body.events, metadata: body.metadata, libraryVersionIds: body.libraries?.map((l) => l.versionId) },
+    );
 
   app.post(
     '/transformations/:id/run',

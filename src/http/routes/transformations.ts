@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { CatalogContext } from '../../domain/code-checks.js';
 import { MAX_NAME_CHARS } from '../../domain/names.js';
 import {
   createTransformation,
@@ -12,42 +11,8 @@ import {
 } from '../../domain/transformations.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { NameField, Nullable, SuccessTrue, errors } from '../schemas.js';
+import { Description, EventsSchema, IdParams, Language, NameField, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
 
-/** An analytics event as clients send it; any properties, kept as given. */
-export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });
-export const EventsSchema = Type.Array(EventSchema, { maxItems: 10_000 });
-
-export const PublishQuery = Type.Object({
-  publish: Type.Optional(
-    Type.Boolean({
-      description:
-        'true publishes the new version right away (after the same tests a publish call runs). An explicit false saves a draft: on transformations, imports of libraries that do not exist yet are then allowed (reported under warnings) and checked at test and publish time. Default false.',
-    }),
-  ),
-});
-
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-export const VersionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), versionId: Type.String({ minLength: 1, maxLength: 64 }) });
-
-export const VersionsQuery = Type.Object({
-  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'How many versions (1 to 1000, default 5)' })),
-  orderBy: Type.Optional(Type.String({ enum: ['asc', 'desc', 'ASC', 'DESC'], default: 'asc', description: 'By creation time; asc (default) lists the oldest first' })),
-});
-
-/** The paging a versions list asked for, with the compat defaults (5, oldest first). */
-export function versionsPage(query: { count?: number; orderBy?: string }): { count: number; order: 'asc' | 'desc' } {
-  return { count: query.count ?? 5, order: (query.orderBy ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc' };
-}
-
-/** Where the catalog's domain functions find the store, the sandbox and the code-size limit. */
-export function catalogContext(app: App): CatalogContext {
-  const { store, runtime, config } = app.services;
-  return { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes };
-}
-
-const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
-const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
 
 const TransformationFields = {
   id: Type.String(),
@@ -85,7 +50,7 @@ export const TransformationVersionSchema = Type.Object({ ...TransformationFields
 const Tags = ['transformations'];
 
 export async function transformationRoutes(app: App): Promise<void> {
-  const ctx = catalogContext(app);
+  const ctx = app.services.catalog;
   const { db } = ctx.store;
 
   app.post(

@@ -1,7 +1,9 @@
-import { useCallback, useEffect, useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useState } from 'react';
 import { listAccessTokens, listAuditEvents, type AuditEvent } from '../api.js';
 import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
+import { PageHead } from '../components/ListPage.js';
 import { formatDateSeconds, formatRelative, plural } from '../format.js';
+import { useAction } from '../use-action.js';
 
 const pageSize = 100;
 
@@ -22,10 +24,26 @@ function actorText(event: AuditEvent): string {
   return [actor.type, actor.id].filter(Boolean).join(' ') || '—';
 }
 
+/** One filter of the audit log: every value seen in the loaded events, or all of them. */
+function ChoiceFilter({ id, label, all, choices, value, onChange }: { id: string; label: string; all: string; choices: string[]; value: string; onChange: (value: string) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(event) => onChange(event.target.value)}>
+        <option value="">{all}</option>
+        {choices.map((entry) => (
+          <option key={entry} value={entry}>
+            {entry}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 export function AuditLogPage() {
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
+  const [requested, setRequested] = useState<string | undefined>(undefined);
   const [cursor, setCursor] = useState<string | undefined>(undefined);
   const [hasMore, setHasMore] = useState(false);
   const [action, setAction] = useState('');
@@ -41,22 +59,17 @@ export function AuditLogPage() {
     );
   }, []);
 
-  const load = useCallback(async (before?: string) => {
-    setError(null);
-    if (before) setLoadingMore(true);
-    try {
-      const page = await listAuditEvents(pageSize, before);
-      setEvents((current) => (before && current ? [...current, ...page.events] : page.events));
-      const last = page.events[page.events.length - 1];
-      // The server may hand back a cursor; otherwise the oldest event's id continues the walk.
-      setCursor(page.nextBefore ?? last?.id);
-      setHasMore(page.events.length >= pageSize);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setLoadingMore(false);
-    }
-  }, []);
+  const loading = useAction(async (before?: string) => {
+    setRequested(before);
+    const page = await listAuditEvents(pageSize, before);
+    setEvents((current) => (before && current ? [...current, ...page.events] : page.events));
+    const last = page.events[page.events.length - 1];
+    // The server may hand back a cursor; otherwise the oldest event's id continues the walk.
+    setCursor(page.nextBefore ?? last?.id);
+    setHasMore(page.events.length >= pageSize);
+  });
+  const { run: load, error } = loading;
+  const loadingMore = loading.busy && requested !== undefined;
 
   useEffect(() => {
     void load();
@@ -84,17 +97,19 @@ export function AuditLogPage() {
 
   return (
     <section aria-labelledby="audit-title">
-      <div className="page-head">
-        <div>
-          <h1 id="audit-title">Audit log</h1>
-          <p>Every token issued, rotated or deleted and every refused credential in this workspace, newest first. Secrets never appear here.</p>
-        </div>
-        <div className="toolbar">
-          <button type="button" onClick={() => void load()}>
-            Refresh
-          </button>
-        </div>
-      </div>
+      <PageHead
+        id="audit-title"
+        title="Audit log"
+        actions={
+          <div className="toolbar">
+            <button type="button" onClick={() => void load()}>
+              Refresh
+            </button>
+          </div>
+        }
+      >
+        Every token issued, rotated or deleted and every refused credential in this workspace, newest first. Secrets never appear here.
+      </PageHead>
 
       <ErrorAlert error={error} title="Could not load the audit log." onRetry={() => void load()} />
       {events === null && !error ? <Loading label="Loading audit events…" /> : null}
@@ -110,28 +125,8 @@ export function AuditLogPage() {
       {events && events.length > 0 ? (
         <>
           <div className="inline-fields" role="search" aria-label="Filter audit events">
-            <div className="field">
-              <label htmlFor={ids.action}>Action</label>
-              <select id={ids.action} value={action} onChange={(event) => setAction(event.target.value)}>
-                <option value="">All actions</option>
-                {actions.map((entry) => (
-                  <option key={entry} value={entry}>
-                    {entry}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field">
-              <label htmlFor={ids.outcome}>Outcome</label>
-              <select id={ids.outcome} value={outcome} onChange={(event) => setOutcome(event.target.value)}>
-                <option value="">All outcomes</option>
-                {outcomes.map((entry) => (
-                  <option key={entry} value={entry}>
-                    {entry}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <ChoiceFilter id={ids.action} label="Action" all="All actions" choices={actions} value={action} onChange={setAction} />
+            <ChoiceFilter id={ids.outcome} label="Outcome" all="All outcomes" choices={outcomes} value={outcome} onChange={setOutcome} />
             <div className="field">
               <label htmlFor={ids.text}>Search</label>
               <input id={ids.text} type="search" value={text} onChange={(event) => setText(event.target.value)} placeholder="Target, IP, reason…" />

@@ -1,6 +1,7 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent, type InputHTMLAttributes } from 'react';
 import { ApiError, getSelfToken, listAccessTokens } from '../api.js';
 import { ErrorAlert } from '../components/Feedback.js';
+import { useAction } from '../use-action.js';
 import { getSession, setSession, readSignInNotice, type AccessTokenInfo, type Session } from '../session.js';
 
 type Identified = { kind: 'workspace' } | { kind: 'access'; info: AccessTokenInfo };
@@ -59,6 +60,11 @@ async function identifyToken(token: string): Promise<Identified | null> {
   return null;
 }
 
+/** A pasted token: hidden unless `reveal`, never autocompleted or spell-checked. */
+function TokenInput({ reveal, onChange, ...rest }: { reveal: boolean; onChange: (value: string) => void } & Omit<InputHTMLAttributes<HTMLInputElement>, 'type' | 'onChange'>) {
+  return <input {...rest} type={reveal ? 'text' : 'password'} onChange={(event) => onChange(event.target.value)} autoComplete="off" spellCheck={false} />;
+}
+
 export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   const existing = getSession();
   const signedIn = Boolean(existing.workspaceToken || existing.accessToken);
@@ -67,17 +73,41 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
   const [second, setSecond] = useState('');
   const [showSecond, setShowSecond] = useState(false);
   const [reveal, setReveal] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [fieldError, setFieldError] = useState<string | null>(null);
   const firstId = useId();
   const secondId = useId();
   const hintId = useId();
   const fieldErrorId = useId();
 
-  async function submit(event: FormEvent) {
+  const signingIn = useAction(async (tokens: string[]) => {
+    const next: Session = { ...getSession() };
+    const kinds: string[] = [];
+    for (const [index, token] of tokens.entries()) {
+      const result = await identifyToken(token);
+      const which = tokens.length === 2 ? (index === 0 ? 'The first token' : 'The second token') : 'This token';
+      if (!result) {
+        setFieldError(`${which} was not accepted by Tiller. Check that you copied all of it and that it has not been deleted, rotated or expired.`);
+        return;
+      }
+      if (kinds.includes(result.kind)) {
+        setFieldError(`Both tokens are ${result.kind} tokens. Paste at most one of each kind.`);
+        return;
+      }
+      kinds.push(result.kind);
+      if (result.kind === 'workspace') next.workspaceToken = token;
+      else {
+        next.accessToken = token;
+        next.accessTokenInfo = result.info;
+      }
+    }
+    setSession(next);
+    onSignedIn(next);
+  });
+  const { busy, error } = signingIn;
+
+  function submit(event: FormEvent) {
     event.preventDefault();
-    setError(null);
+    signingIn.reset();
     setFieldError(null);
     const tokens = [first, second].map(cleanToken).filter(Boolean);
     if (tokens.length === 0) {
@@ -88,37 +118,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
       setFieldError('Both fields hold the same token. Paste one workspace token and one access token, or just one token.');
       return;
     }
-    setBusy(true);
-    try {
-      const next: Session = { ...getSession() };
-      const kinds: string[] = [];
-      for (const [index, token] of tokens.entries()) {
-        const result = await identifyToken(token);
-        const which = tokens.length === 2 ? (index === 0 ? 'The first token' : 'The second token') : 'This token';
-        if (!result) {
-          setFieldError(
-            `${which} was not accepted by Tiller. Check that you copied all of it and that it has not been deleted, rotated or expired.`,
-          );
-          return;
-        }
-        if (kinds.includes(result.kind)) {
-          setFieldError(`Both tokens are ${result.kind} tokens. Paste at most one of each kind.`);
-          return;
-        }
-        kinds.push(result.kind);
-        if (result.kind === 'workspace') next.workspaceToken = token;
-        else {
-          next.accessToken = token;
-          next.accessTokenInfo = result.info;
-        }
-      }
-      setSession(next);
-      onSignedIn(next);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+    void signingIn.run(tokens);
   }
 
   return (
@@ -143,13 +143,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
         <form onSubmit={submit} noValidate aria-busy={busy}>
           <div className="field">
             <label htmlFor={firstId}>Token</label>
-            <input
+            <TokenInput
               id={firstId}
-              type={reveal ? 'text' : 'password'}
+              reveal={reveal}
               value={first}
-              onChange={(event) => setFirst(event.target.value)}
-              autoComplete="off"
-              spellCheck={false}
+              onChange={setFirst}
               aria-describedby={`${hintId}${fieldError ? ` ${fieldErrorId}` : ''}`}
               aria-invalid={fieldError ? true : undefined}
               autoFocus
@@ -162,15 +160,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
           {showSecond ? (
             <div className="field">
               <label htmlFor={secondId}>Second token (optional)</label>
-              <input
-                id={secondId}
-                type={reveal ? 'text' : 'password'}
-                value={second}
-                onChange={(event) => setSecond(event.target.value)}
-                autoComplete="off"
-                spellCheck={false}
-                name="second-token"
-              />
+              <TokenInput id={secondId} reveal={reveal} value={second} onChange={setSecond} name="second-token" />
               <div className="hint">The other kind: sign in with both to use every screen without switching.</div>
             </div>
           ) : (

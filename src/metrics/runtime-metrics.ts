@@ -1,5 +1,5 @@
+import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { VersionResolver } from '../domain/serving.js';
 import type { BatchReport, Runtime, RuntimeMetricsSink, RuntimeStats } from '../runtime/types.js';
 
 // Transformation counters fed by the runtime's metrics sink, plus gauges that read the runtime's
@@ -11,8 +11,18 @@ import type { BatchReport, Runtime, RuntimeMetricsSink, RuntimeStats } from '../
 
 type VersionLabels = 'workspace_id' | 'version_id';
 
+/** What the version-cache gauges read: the serving version resolver's stats. */
+export interface VersionCacheView {
+  stats(): { entries: number; codeBytes: number };
+}
+
 /** Versions that keep per-version series; the least recently active lose theirs first. */
 export const DEFAULT_MAX_VERSION_SERIES = 1000;
+
+interface ActiveVersion {
+  workspaceId: string;
+  outcomes: Set<string>;
+}
 
 export class RuntimeMetrics implements RuntimeMetricsSink {
   readonly batches: Counter<VersionLabels | 'outcome'>;
@@ -26,17 +36,16 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
   /** Events /customTransform refused before running: malformed entries and unknown versions. */
   readonly rejectedEvents: Counter<'reason'>;
 
-  /** versionId -> labels in use, in least-recently-active-first order. */
-  private readonly active = new Map<string, { workspaceId: string; outcomes: Set<string> }>();
+  /** versionId -> labels in use; evicting one (least recently active first) drops its series. */
+  private readonly active: LRUCache<string, ActiveVersion>;
   private runtime: Runtime | undefined;
-  private resolver: VersionResolver | undefined;
+  private versionCache: VersionCacheView | undefined;
 
   private readonly tenantLabels: boolean;
-  private readonly maxVersionSeries: number;
 
   constructor(registry: Registry, options: { tenantLabels?: boolean; maxVersionSeries?: number } = {}) {
     this.tenantLabels = options.tenantLabels ?? false;
-    this.maxVersionSeries = options.maxVersionSeries ?? DEFAULT_MAX_VERSION_SERIES;
+    this.active = new LRUCache<string, ActiveVersion>({ max: options.maxVersionSeries ?? DEFAULT_MAX_VERSION_SERIES, dispose: (old, versionId, reason) => reason === 'evict' && this.dropSeries(versionId, old) });
     const registers = [registry];
     const labelNames: readonly VersionLabels[] = this.tenantLabels ? ['workspace_id', 'version_id'] : [];
     this.batches = new Counter({ name: 'tiller_transformation_batches_total', help: 'Batches run, by outcome (ok or the error code); per version with TILLER_METRICS_TENANT_LABELS', labelNames: [...labelNames, 'outcome'] as const, registers });
@@ -139,7 +148,7 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
       help: 'Transformation and library versions cached in memory for serving',
       registers,
       collect() {
-        if (metrics.resolver) this.set(metrics.resolver.stats().entries);
+        if (metrics.versionCache) this.set(metrics.versionCache.stats().entries);
       },
     });
     new Gauge({
@@ -147,7 +156,7 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
       help: 'Approximate memory held by cached version code',
       registers,
       collect() {
-        if (metrics.resolver) this.set(metrics.resolver.stats().codeBytes);
+        if (metrics.versionCache) this.set(metrics.versionCache.stats().codeBytes);
       },
     });
   }
@@ -157,8 +166,8 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     this.runtime = runtime;
   }
 
-  observeVersionCache(resolver: VersionResolver): void {
-    this.resolver = resolver;
+  observeVersionCache(cache: VersionCacheView): void {
+    this.versionCache = cache;
   }
 
   private runtimeStats(): RuntimeStats | undefined {
@@ -179,32 +188,19 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     this.batchDuration.observe({ outcome: report.outcome === 'ok' ? 'ok' : 'error' }, report.durationMs / 1000);
   }
 
-  /** Marks a version active and drops the series of the least recently active beyond the bound. */
+  /** Marks a version active; the cache drops the series of the least recently active beyond the bound. */
   private track(versionId: string, workspaceId: string, outcome: string): void {
     let entry = this.active.get(versionId);
-    if (entry) this.active.delete(versionId);
-    else entry = { workspaceId, outcomes: new Set() };
-    entry.outcomes.add(outcome);
-    this.active.set(versionId, entry);
-    while (this.active.size > this.maxVersionSeries) {
-      const [oldId, old] = this.active.entries().next().value as [string, { workspaceId: string; outcomes: Set<string> }];
-      this.active.delete(oldId);
-      const labels = { workspace_id: old.workspaceId, version_id: oldId };
-      for (const counter of [this.eventsIn, this.eventsOut, this.eventsDropped, this.eventsFailed, this.runSeconds, this.coldStarts]) counter.remove(labels);
-      for (const o of old.outcomes) this.batches.remove({ ...labels, outcome: o });
+    if (!entry) {
+      entry = { workspaceId, outcomes: new Set() };
+      this.active.set(versionId, entry);
     }
+    entry.outcomes.add(outcome);
   }
-}
 
-// One instance per registry: services.ts wires it into the runtime as its metrics sink, and the
-// serving routes of both listeners reach the same instance through the shared registry.
-const instances = new WeakMap<Registry, RuntimeMetrics>();
-
-export function runtimeMetricsFor(registry: Registry, options: { tenantLabels?: boolean } = {}): RuntimeMetrics {
-  let metrics = instances.get(registry);
-  if (!metrics) {
-    metrics = new RuntimeMetrics(registry, options);
-    instances.set(registry, metrics);
+  private dropSeries(versionId: string, old: ActiveVersion): void {
+    const labels = { workspace_id: old.workspaceId, version_id: versionId };
+    for (const counter of [this.eventsIn, this.eventsOut, this.eventsDropped, this.eventsFailed, this.runSeconds, this.coldStarts]) counter.remove(labels);
+    for (const o of old.outcomes) this.batches.remove({ ...labels, outcome: o });
   }
-  return metrics;
 }

@@ -160,6 +160,21 @@ describe('tenant ids in label values', () => {
   });
 });
 
+describe('guessing the metrics token', () => {
+  it('is throttled per address like every other failed authentication', async () => {
+    const limited = await startTestServer({ env: { ...ENV, TILLER_AUTH_FAILURE_LIMIT: '3' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await fetch(`${limited.url}/metrics`, { headers: { authorization: `Bearer guess-${i}-0123456789abcdef` } })).status);
+      expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+      // The right token still passes: only failures are throttled.
+      expect((await fetch(`${limited.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('TILLER_METRICS_TOKEN', () => {
   it('unset: /metrics on the API port is refused even with a token, and the answer says what to set', async () => {
     const closed = await startTestServer({ env: { TILLER_METRICS_TOKEN: '', TILLER_SANDBOX_PROCESSES: '1' } });

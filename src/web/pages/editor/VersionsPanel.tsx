@@ -1,13 +1,13 @@
-import { lazy, Suspense, useEffect, useId, useMemo, useState } from 'react';
-import { getVersion, type Resource, type ResourceKind } from '../api.js';
-import { ErrorAlert, Loading } from '../components/Feedback.js';
-import { formatDateSeconds, shortId } from '../format.js';
+import { lazy, Suspense, useEffect, useId, useMemo, useState, type ReactNode } from 'react';
+import { getVersion, type ResourceVersion, type ResourceKind } from '../../api.js';
+import { ErrorAlert, Loading } from '../../components/Feedback.js';
+import { formatDateSeconds, shortId } from '../../format.js';
 
 // The merge view is only needed once someone compares versions.
-const DiffView = lazy(() => import('../components/DiffView.js').then((module) => ({ default: module.DiffView })));
+const DiffView = lazy(() => import('../../components/DiffView.js').then((module) => ({ default: module.DiffView })));
 
 export interface VersionEntry {
-  version: Resource;
+  version: ResourceVersion;
   label: string;
 }
 
@@ -15,7 +15,7 @@ export interface VersionEntry {
  * Labels versions "Version 1..n" when the whole history is loaded; with a truncated history the
  * numbers would lie, so the short version id is used instead.
  */
-export function labelVersions(versionsDesc: Resource[], complete: boolean): VersionEntry[] {
+export function labelVersions(versionsDesc: ResourceVersion[], complete: boolean): VersionEntry[] {
   const total = versionsDesc.length;
   return versionsDesc.map((version, position) => ({
     version,
@@ -24,6 +24,23 @@ export function labelVersions(versionsDesc: Resource[], complete: boolean): Vers
 }
 
 const UNSAVED = '__unsaved__';
+
+/** One side of the comparison; `children` are choices listed before the versions. */
+function VersionSelect({ id, label, entries, value, onChange, children }: { id: string; label: string; entries: VersionEntry[]; value: string; onChange: (value: string) => void; children?: ReactNode }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(event) => onChange(event.target.value)}>
+        {children}
+        {entries.map((entry) => (
+          <option key={entry.version.versionId} value={entry.version.versionId}>
+            {entry.label} · {formatDateSeconds(entry.version.createdAt)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
 
 interface VersionsPanelProps {
   kind: ResourceKind;
@@ -130,27 +147,10 @@ export function VersionsPanel({ kind, resourceId, entries, error, complete, publ
       ) : (
         <>
           <div className="inline-fields">
-            <div className="field">
-              <label htmlFor={ids.left}>Older (left)</label>
-              <select id={ids.left} value={left} onChange={(event) => setLeft(event.target.value)}>
-                {entries.map((entry) => (
-                  <option key={entry.version.versionId} value={entry.version.versionId}>
-                    {entry.label} · {formatDateSeconds(entry.version.createdAt)}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field">
-              <label htmlFor={ids.right}>Newer (right)</label>
-              <select id={ids.right} value={right} onChange={(event) => setRight(event.target.value)}>
-                {unsavedCode !== null ? <option value={UNSAVED}>Unsaved edits in the editor</option> : null}
-                {entries.map((entry) => (
-                  <option key={entry.version.versionId} value={entry.version.versionId}>
-                    {entry.label} · {formatDateSeconds(entry.version.createdAt)}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <VersionSelect id={ids.left} label="Older (left)" entries={entries} value={left} onChange={setLeft} />
+            <VersionSelect id={ids.right} label="Newer (right)" entries={entries} value={right} onChange={setRight}>
+              {unsavedCode !== null ? <option value={UNSAVED}>Unsaved edits in the editor</option> : null}
+            </VersionSelect>
           </div>
           <ErrorAlert error={diffError} title="Could not load a version." />
           {typeof leftCode === 'string' && typeof rightCode === 'string' ? (

@@ -1,7 +1,9 @@
-import { RETRYABLE_RUN_ERRORS, RunError, type EventOutcome, type LibrarySource, type Runtime } from '../runtime/types.js';
-import { DomainError } from './errors.js';
-import { librariesForRun, type VersionResolver } from './serving.js';
-import type { LibraryVersion, TransformationVersion } from './versions.js';
+import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.js';
+import { DomainError } from '../errors.js';
+import type { LibraryVersion, TransformationVersion } from '../versions.js';
+import { librariesForRun } from './linking.js';
+import { runEvents } from './run-events.js';
+import type { VersionResolver } from './version-resolver.js';
 
 // The rudder-server wire protocol (POST /customTransform): parse and group a batch, run each group
 // on its version, and answer one JSON array in input order. The answer is assembled as text: output
@@ -45,17 +47,29 @@ function versionIdOf(entry: Record<string, unknown>): { versionId: string } | { 
   const first: unknown = transformations[0];
   const versionId = isPlainObject(first) ? first.VersionID : undefined;
   if (typeof versionId !== 'string' || versionId === '') return { error: 'destination.Transformations[0].VersionID is required and must be a non-empty string' };
+  // Checked before any store lookup: text no version id can be (a NUL, say) must fail its entry,
+  // not make the store refuse the query and the whole request answer 503 on every retry.
+  if (!isVersionId(versionId)) return { error: `destination.Transformations[0].VersionID must be 1 to ${MAX_VERSION_ID_CHARS} printable ASCII characters` };
   return { versionId };
 }
 
+/** Longer than any id Tiller issues; what is longer or not printable ASCII names no version. */
+const MAX_VERSION_ID_CHARS = 64;
+const VERSION_ID = /^[\x21-\x7e]+$/;
+const isVersionId = (id: unknown): id is string => typeof id === 'string' && id.length <= MAX_VERSION_ID_CHARS && VERSION_ID.test(id);
+
+/** Library versions one batch may link, as the run endpoints allow; the rest are not looked up. */
+const MAX_LIBRARY_IDS = 100;
+
 function libraryIdsOf(first: unknown): string[] {
   if (!isPlainObject(first) || !Array.isArray(first.libraries)) return [];
-  const ids: string[] = [];
+  const ids = new Set<string>();
   for (const library of first.libraries as unknown[]) {
     const id = isPlainObject(library) ? library.VersionID : undefined;
-    if (typeof id === 'string' && id !== '' && !ids.includes(id)) ids.push(id);
+    if (isVersionId(id)) ids.add(id);
+    if (ids.size === MAX_LIBRARY_IDS) break;
   }
-  return ids;
+  return [...ids];
 }
 
 /**
@@ -139,6 +153,8 @@ export function groupWireBatch(entries: readonly unknown[]): WireBatch {
 /** Builds the answer array as text, one slot per input position so the output keeps input order. */
 export class WireResponse {
   private readonly slots: Array<string | undefined>;
+  /** Characters of output entries so far (see reserve). */
+  private outputChars = 0;
 
   /** `metadataJson[position]` is the metadata text every answer for that entry carries. */
   constructor(private readonly metadataJson: readonly string[]) {
@@ -147,6 +163,16 @@ export class WireResponse {
 
   metadataOf(position: number): string {
     return this.metadataJson[position] ?? '{}';
+  }
+
+  /**
+   * Takes `chars` of the answer's budget for a group's output entries, or says there is none left.
+   * Failure entries are never refused: each is bounded by its input, and every input needs one.
+   */
+  reserve(chars: number, maxChars: number): boolean {
+    if (this.outputChars + chars > maxChars) return false;
+    this.outputChars += chars;
+    return true;
   }
 
   private append(position: number, fragment: string): void {
@@ -191,6 +217,12 @@ export interface WireServingDeps {
   resolver: VersionResolver;
   /** JSON text of a 200 outcome's output; the runtime's own accessor avoids a parse and a stringify. */
   outputJson: (outcome: EventOutcome) => string;
+  /**
+   * Most characters the output entries of one answer may take, metadata echoes included. Each
+   * group's output is bounded already, but every output entry repeats its input's metadata and a
+   * request may hold many groups; past this, a group's events fail instead of the whole answer.
+   */
+  maxAnswerChars: number;
 }
 
 export interface WireServingOptions {
@@ -199,13 +231,6 @@ export interface WireServingOptions {
   /** Answer dropped events with statusCode 298 instead of leaving them out. */
   filterDropped: boolean;
 }
-
-/**
- * RunError codes after which the sender should retry the whole request (503). A batch that crashed
- * its sandbox process is among them: on the retry its version is quarantined and answers per-event
- * 400 entries, so rudder-server learns the outcome without losing the batch's neighbours.
- */
-const RETRY_REQUEST_ON = new Set([...RETRYABLE_RUN_ERRORS, 'sandbox_crashed']);
 
 function commonMetadataOf(group: WireGroup): Record<string, unknown> {
   const first = group.metadata[0] ?? EMPTY_METADATA;
@@ -283,9 +308,10 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     const libraries = await fromStore(() => librariesFor(version));
     const eventsJson = messagesJson(group, response);
     if (group.positions.length === 0) return;
-    let output;
-    try {
-      output = await deps.runtime.run({
+    // A whole-batch failure either fails the request (503, see requestFailureOf) or every event of the group.
+    const run = await runEvents(
+      deps.runtime,
+      {
         workspaceId: version.workspaceId,
         transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
         libraries,
@@ -295,22 +321,40 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
         // Each entry's metadata JSON is needed for the answer anyway; the sandbox gets the same text.
         metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,
         captureLogs: false,
-      });
-    } catch (error) {
-      if (!(error instanceof RunError)) throw error;
-      if (RETRY_REQUEST_ON.has(error.code)) throw new DomainError('unavailable', error.code, error.message, undefined, error.retryAfterSeconds ?? 1);
-      for (const position of group.positions) response.failure(position, 400, error.message);
+      },
+      'live',
+    );
+    if (!run.ok) {
+      for (const position of group.positions) response.failure(position, 400, run.failure.message);
       return;
     }
+    const output = run.output;
     const { positions } = group;
     let common: string | undefined;
+    // The group's entries are sized before any is added, so a group over the answer's budget fails whole.
+    const entries: Array<{ position: number; outcome: EventOutcome; outputJson?: string; metadataJson: string | undefined }> = [];
+    let chars = 0;
     for (const outcome of output.results) {
       // transformBatch may return more events than it was given; ones that trace back to no input
       // carry the group's common metadata, as rudder-transformer answers them.
       const traced = outcome.index < positions.length;
       const position = traced ? (positions[outcome.index] as number) : (positions[positions.length - 1] as number);
       const metadataJson = traced ? undefined : (common ??= JSON.stringify(commonMetadataOf(group)));
-      if (outcome.statusCode === 200) response.output(position, deps.outputJson(outcome), metadataJson);
+      if (outcome.statusCode === 200) {
+        const outputJson = deps.outputJson(outcome);
+        chars += outputJson.length + (metadataJson ?? response.metadataOf(position)).length + 48;
+        entries.push({ position, outcome, outputJson, metadataJson });
+      } else {
+        entries.push({ position, outcome, metadataJson });
+      }
+    }
+    if (!response.reserve(chars, deps.maxAnswerChars)) {
+      const message = `the answer to this request would be larger than its ${Math.round(deps.maxAnswerChars / (1024 * 1024))} MB limit; send fewer events per request`;
+      for (const position of positions) response.failure(position, 400, message);
+      return;
+    }
+    for (const { position, outcome, outputJson, metadataJson } of entries) {
+      if (outcome.statusCode === 200) response.output(position, outputJson as string, metadataJson);
       else response.failure(position, 400, outcome.error, metadataJson);
     }
     if (options.filterDropped) {

@@ -1,0 +1,61 @@
+// Publish: run the tests of every listed version and, only if all pass, move every pointer in one
+// transaction, or none. Publishing an older version id is how a rollback is done.
+
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../store/schema.js';
+import { recordAudit, type Actor } from '../audit.js';
+import type { CatalogContext } from '../code-checks.js';
+import { invalid, notFound } from '../errors.js';
+import { lockImportedLibraries } from '../libraries.js';
+import type { TestRequest } from './listed-versions.js';
+import { compatFailure, failureMessage } from './test-answers.js';
+import { assertSomethingListed, runTests } from './version-tests.js';
+
+/**
+ * Tests every listed transformation version (against the listed library versions, else the
+ * published ones) and, when all pass, publishes every listed version in one transaction.
+ */
+export async function publishVersions(ctx: CatalogContext, workspaceId: string, actor: Actor, request: TestRequest): Promise<void> {
+  assertSomethingListed(request, 'publish');
+  const report = await runTests(ctx, workspaceId, request, 'publish');
+  const failed = report.transformations.filter((t) => !t.pass);
+  if (failed.length > 0) {
+    const names = failed.map((t) => `"${t.name}"`).join(', ');
+    throw invalid('test_failed', `nothing was published: ${failed.length} of ${report.transformations.length} transformation${report.transformations.length === 1 ? '' : 's'} failed ${failed.length === 1 ? 'its' : 'their'} tests (${names}): ${failureMessage(failed[0]!)}`, {
+      failedTestResults: failed.map(compatFailure),
+    });
+  }
+
+  const commit = request.commitId ? `; commit ${request.commitId.slice(0, 100)}` : '';
+  // Fixed lock order (libraries, then transformations, each by id) so concurrent publishes cannot deadlock.
+  const libraries = [...new Map(report.libraries.map((l) => [l.id, l])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const transformations = [...new Map(report.transformations.map((t) => [t.transformationId, t])).values()].sort((a, b) => (a.transformationId < b.transformationId ? -1 : 1));
+  const imports = [...new Set((request.transformations ?? []).length === 0 ? [] : await importsOf(ctx.store.db, transformations.map((t) => t.versionId)))];
+
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const move = (kind: 'library' | 'transformation', id: string, versionId: string) => movePublishedPointer(trx, workspaceId, actor, kind, id, versionId, commit);
+    for (const library of libraries) await move('library', library.id, library.versionId);
+    for (const transformation of transformations) await move('transformation', transformation.transformationId, transformation.versionId);
+    // What was tested must still hold at commit: every import is a live library with a published version.
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: true });
+  });
+}
+
+/** Points a live library or transformation of the workspace at `versionId`, with its audit entry. */
+async function movePublishedPointer(trx: Transaction<Database>, workspaceId: string, actor: Actor, kind: 'library' | 'transformation', id: string, versionId: string, commit: string): Promise<void> {
+  const moved = await trx
+    .updateTable(kind === 'library' ? 'libraries' : 'transformations')
+    .set({ published_version_id: versionId })
+    .where('id', '=', id)
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(moved.numUpdatedRows) === 0) throw notFound(kind);
+  await recordAudit(trx, workspaceId, actor, { action: `${kind}.publish`, target: id, reason: `version ${versionId}${commit}` });
+}
+
+async function importsOf(db: Kysely<Database>, versionIds: string[]): Promise<string[]> {
+  if (versionIds.length === 0) return [];
+  const rows = await db.selectFrom('transformation_versions').select('imports').where('id', 'in', versionIds).execute();
+  return rows.flatMap((row) => JSON.parse(row.imports) as string[]);
+}
