@@ -381,61 +381,66 @@ export const bootstrapSource = String.raw`
     for (let i = 0; i < count; i++) {
       const value = values[i];
       let failure = null;
-      if (threw[i] === 1) {
-        failure = describeThrown(value);
-      } else if (value === null || value === undefined) {
-        header += i + ',204,0,';
-        continue;
-      } else if (isArray(value)) {
-        if (value.length === 0) {
+      // A value that throws when read (a revoked Proxy, a throwing getter) fails its own event.
+      try {
+        if (threw[i] === 1) {
+          failure = describeThrown(value);
+        } else if (value === null || value === undefined) {
           header += i + ',204,0,';
           continue;
-        }
-        if (value.length > maxOutputsPerEvent) return tooManyOutputs();
-        let fanHeader = '';
-        let fanBody = '';
-        for (let j = 0; j < value.length; j++) {
-          const element = value[j];
-          if (!isEventObject(element)) {
-            failure = 'transformEvent returned an array whose element ' + j + ' is ' + describeType(element) + '; every element must be an object';
-            break;
+        } else if (isArray(value)) {
+          if (value.length === 0) {
+            header += i + ',204,0,';
+            continue;
           }
-          let json;
+          if (value.length > maxOutputsPerEvent) return tooManyOutputs();
+          let fanHeader = '';
+          let fanBody = '';
+          for (let j = 0; j < value.length; j++) {
+            const element = value[j];
+            if (!isEventObject(element)) {
+              failure = 'transformEvent returned an array whose element ' + j + ' is ' + describeType(element) + '; every element must be an object';
+              break;
+            }
+            let json;
+            try {
+              json = outputJson(element);
+            } catch (error) {
+              failure = 'output event ' + j + ' is not serializable as JSON: ' + describeThrown(error);
+              break;
+            }
+            if (json === null) {
+              failure = 'output event ' + j + ' does not serialize to a JSON object';
+              break;
+            }
+            fanHeader += i + ',200,' + json.length + ',';
+            fanBody += json;
+            if (body.length + fanBody.length > maxOutputChars) return outputTooLarge();
+          }
+          if (failure === null) {
+            header += fanHeader;
+            body += fanBody;
+            continue;
+          }
+        } else if (typeof value === 'object') {
+          let json = null;
           try {
-            json = outputJson(element);
+            json = outputJson(value);
+            if (json === null) failure = 'output event does not serialize to a JSON object';
           } catch (error) {
-            failure = 'output event ' + j + ' is not serializable as JSON: ' + describeThrown(error);
-            break;
+            failure = 'output event is not serializable as JSON: ' + describeThrown(error);
           }
-          if (json === null) {
-            failure = 'output event ' + j + ' does not serialize to a JSON object';
-            break;
+          if (failure === null) {
+            header += i + ',200,' + json.length + ',';
+            body += json;
+            if (body.length > maxOutputChars) return outputTooLarge();
+            continue;
           }
-          fanHeader += i + ',200,' + json.length + ',';
-          fanBody += json;
-          if (body.length + fanBody.length > maxOutputChars) return outputTooLarge();
+        } else {
+          failure = 'transformEvent returned ' + describeType(value) + '; expected an object, an array of objects, null or undefined';
         }
-        if (failure === null) {
-          header += fanHeader;
-          body += fanBody;
-          continue;
-        }
-      } else if (typeof value === 'object') {
-        let json = null;
-        try {
-          json = outputJson(value);
-          if (json === null) failure = 'output event does not serialize to a JSON object';
-        } catch (error) {
-          failure = 'output event is not serializable as JSON: ' + describeThrown(error);
-        }
-        if (failure === null) {
-          header += i + ',200,' + json.length + ',';
-          body += json;
-          if (body.length > maxOutputChars) return outputTooLarge();
-          continue;
-        }
-      } else {
-        failure = 'transformEvent returned ' + describeType(value) + '; expected an object, an array of objects, null or undefined';
+      } catch (error) {
+        failure = 'transformEvent returned a value that could not be read: ' + describeThrown(error);
       }
       failure = truncate(failure, maxErrorChars);
       header += i + ',400,' + failure.length + ',';

@@ -18,6 +18,16 @@ describe('transformEvent', () => {
     expect(out.logs).toEqual([]);
   });
 
+  it('fails only the event whose returned value throws when read (a revoked Proxy), not its neighbours', async () => {
+    const code = "export function transformEvent(event) { if (event.n !== 1) return event; const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; }";
+    const out = await runtime.run(input(code, [{ n: 0 }, { n: 1 }, { n: 2 }]));
+    expect(out.results.map((r) => [r.index, r.statusCode])).toEqual([[0, 200], [1, 400], [2, 200]]);
+    expect((out.results[1] as { error: string }).error).toMatch(/TypeError/);
+    const later = "export async function transformEvent(event) { await null; if (event.n !== 1) return event; const p = Proxy.revocable({}, {}); p.revoke(); return [event, p.proxy]; }";
+    const outAsync = await runtime.run(input(later, [{ n: 0 }, { n: 1 }, { n: 2 }]));
+    expect(outAsync.results.map((r) => [r.index, r.statusCode])).toEqual([[0, 200], [1, 400], [2, 200]]);
+  });
+
   it('fans an array out into several outcomes with the same index, in order', async () => {
     const code = 'export function transformEvent(event) { return [{ n: event.n, part: 1 }, { n: event.n, part: 2 }]; }';
     const out = await runtime.run(input(code, [{ n: 'a' }, { n: 'b' }]));
