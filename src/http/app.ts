@@ -10,6 +10,7 @@ import { redactSecrets } from '../domain/secrets.js';
 import type { Services } from '../services.js';
 import { AuthThrottle, authPlugin, type AuthPolicy } from './auth.js';
 import { handleError, sendError } from './errors.js';
+import { addJsonBodyParser } from './event-bodies.js';
 import { registerRoutes } from './route-table.js';
 import { setPageSafetyHeaders } from './routes/web.js';
 
@@ -100,15 +101,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const validators = buildValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? validators.strict : validators.coercing).compile(schema as object));
 
-  // JSON bodies: an empty body counts as no body (copied curl commands send Content-Type on GET
-  // and DELETE), and prototype-poisoning keys are refused.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
   // JSON is the only body Tiller reads; anything else answers 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    parseJson(request, body as string, done);
-  });
+  addJsonBodyParser(app, 'error');
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
