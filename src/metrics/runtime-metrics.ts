@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { BatchReport, Runtime, RuntimeMetricsSink, RuntimeStats } from '../runtime/types.js';
+import type { BatchReport, OutboundKind, OutboundTally, Runtime, RuntimeMetricsSink, RuntimeStats } from '../runtime/types.js';
 
 // Transformation counters fed by the runtime's metrics sink, plus gauges that read the runtime's
 // and the version cache's state at scrape time. The counters carry no tenant ids by default (one
@@ -15,6 +15,9 @@ type VersionLabels = 'workspace_id' | 'version_id';
 export interface VersionCacheView {
   stats(): { entries: number; codeBytes: number };
 }
+
+const OUTBOUND_KINDS: readonly OutboundKind[] = ['fetch', 'fetchV2', 'geolocation'];
+const OUTBOUND_OUTCOMES: ReadonlySet<string> = new Set(['ok', 'blocked', 'timeout', 'too_large', 'network', 'invalid_request', 'aborted', 'limit', 'not_configured', 'invalid_ip', 'error']);
 
 /** Versions that keep per-version series; the least recently active lose theirs first. */
 export const DEFAULT_MAX_VERSION_SERIES = 1000;
@@ -35,6 +38,8 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
   readonly batchDuration: Histogram<'outcome'>;
   /** Events /customTransform refused before running: malformed entries and unknown versions. */
   readonly rejectedEvents: Counter<'reason'>;
+  /** fetch, fetchV2 and geolocation calls of user code, by kind and outcome. */
+  readonly outboundCalls: Counter<'kind' | 'outcome'>;
 
   /** versionId -> labels in use; evicting one (least recently active first) drops its series. */
   private readonly active: LRUCache<string, ActiveVersion>;
@@ -63,6 +68,13 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
       registers,
     });
     this.rejectedEvents = new Counter({ name: 'tiller_custom_transform_rejected_events_total', help: '/customTransform events answered without running, by reason', labelNames: ['reason'] as const, registers });
+
+    this.outboundCalls = new Counter({
+      name: 'tiller_transformation_outbound_calls_total',
+      help: 'fetch, fetchV2 and geolocation calls made by transformations, by kind and outcome (ok, blocked, timeout, too_large, network, invalid_request, aborted, limit, not_configured, invalid_ip, error)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    });
 
     // Scrape-time views of the runtime and the version cache.
     const metrics = this;
@@ -186,6 +198,18 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     this.runSeconds.inc(labels, report.durationMs / 1000);
     this.coldStarts.inc(labels, report.coldStart ? 1 : 0);
     this.batchDuration.observe({ outcome: report.outcome === 'ok' ? 'ok' : 'error' }, report.durationMs / 1000);
+    if (report.outbound) this.countOutbound(report.outbound);
+  }
+
+  private countOutbound(tally: OutboundTally): void {
+    for (const kind of OUTBOUND_KINDS) {
+      const byOutcome = tally[kind];
+      if (!byOutcome) continue;
+      for (const [outcome, count] of Object.entries(byOutcome)) {
+        // The label set stays bounded whatever a host reports.
+        if (typeof count === 'number' && count > 0) this.outboundCalls.inc({ kind, outcome: OUTBOUND_OUTCOMES.has(outcome) ? outcome : 'error' }, count);
+      }
+    }
   }
 
   /** Marks a version active; the cache drops the series of the least recently active beyond the bound. */

@@ -3,7 +3,8 @@
 // `createRunner(namespace)`, which yields the one function the host calls per batch.
 //
 // Wire format of a batch (one copy in, one copy out, no per-event host round trips):
-//   in:  runBatch(eventsJson, metadataJson | null, captureLogs); runBatch(null) collects the last output
+//   in:  runBatch(eventsJson, metadataJson | null, captureLogs, credentialsJson | null, namesJson | null);
+//        runBatch(null) collects the last output
 //   out: `${header.length}:${header}${body}` where header is comma-separated integers
 //          kind, logCount, logsDropped, logLength*logCount, (index, status, length)*
 //        and body is the log lines followed by the outcome texts, concatenated without separators.
@@ -61,10 +62,23 @@ export interface BootstrapConfig {
 }
 
 export const bootstrapSource = String.raw`
-(function tillerBootstrap(config) {
+(function tillerBootstrap(config, door) {
   'use strict';
   const global = globalThis;
   const ReflectApply = Reflect.apply;
+  const doorApply = door.apply;
+  const doorOptions = { result: { promise: true } };
+  const TypeErrorCtor = TypeError;
+  const ObjectCreate = Object.create;
+  const ObjectKeys = Object.keys;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const promiseResolve = Promise.resolve;
+  const promiseReject = Promise.reject;
+  const stringIndexOf = String.prototype.indexOf;
+  const stringLastIndexOf = String.prototype.lastIndexOf;
+  const stringSplit = String.prototype.split;
+  const stringStartsWith = String.prototype.startsWith;
+  const decodeURIComponentFn = decodeURIComponent;
   const JSONParse = JSON.parse;
   const JSONStringify = JSON.stringify;
   const isArray = Array.isArray;
@@ -178,6 +192,93 @@ export const bootstrapSource = String.raw`
     return truncate(describe(value), maxErrorChars);
   }
 
+  // What the user's code threw, with the frames of the user's own code beneath the message:
+  // "TypeError: boom\n    at transformEvent (My transformation:3:11)". Frames of the runner and of
+  // built-ins are left out; files are named after the transformation and its libraries.
+  function describeUserThrow(value) {
+    if (value === null || typeof value !== 'object' || !isErrorLike(value)) return truncate(describe(value), maxErrorChars);
+    return truncate(describeError(value) + userFrames(value), maxErrorChars);
+  }
+
+  const TRANSFORMATION_FILE = 'file:///transformation.js:';
+  const LIBRARY_FILE = 'file:///libraries/';
+  const MAX_FRAMES = 10;
+
+  function userFrames(error) {
+    let stack;
+    try {
+      stack = error.stack;
+    } catch (e) {
+      return '';
+    }
+    if (typeof stack !== 'string') return '';
+    const lines = ReflectApply(stringSplit, stack, ['\n']);
+    let frames = '';
+    let count = 0;
+    for (let i = 1; i < lines.length && count < MAX_FRAMES; i++) {
+      const frame = userFrame(lines[i]);
+      if (frame !== null) {
+        frames += '\n    at ' + frame;
+        count++;
+      }
+    }
+    return frames;
+  }
+
+  // One V8 frame ("    at fn (file:///x.js:3:7)" or "    at file:///x.js:3:7") in user terms, or null.
+  function userFrame(line) {
+    const at = ReflectApply(stringIndexOf, line, ['at ']);
+    if (at < 0) return null;
+    let text = ReflectApply(stringSlice, line, [at + 3]);
+    let fn = null;
+    if (text.length > 0 && text[text.length - 1] === ')') {
+      const open = ReflectApply(stringLastIndexOf, text, [' (']);
+      if (open < 0) return null;
+      fn = ReflectApply(stringSlice, text, [0, open]);
+      text = ReflectApply(stringSlice, text, [open + 2, text.length - 1]);
+    }
+    let place;
+    if (ReflectApply(stringStartsWith, text, [TRANSFORMATION_FILE])) {
+      place = nameOf(null) + ':' + ReflectApply(stringSlice, text, [TRANSFORMATION_FILE.length]);
+    } else if (ReflectApply(stringStartsWith, text, [LIBRARY_FILE])) {
+      const rest = ReflectApply(stringSlice, text, [LIBRARY_FILE.length]);
+      const end = ReflectApply(stringIndexOf, rest, ['.js:']);
+      if (end < 0) return null;
+      let importName;
+      try {
+        importName = decodeURIComponentFn(ReflectApply(stringSlice, rest, [0, end]));
+      } catch (e) {
+        return null;
+      }
+      place = nameOf(importName) + ':' + ReflectApply(stringSlice, rest, [end + 4]);
+    } else {
+      return null;
+    }
+    return fn === null ? place : fn + ' (' + place + ')';
+  }
+
+  let runNamesJson = null;
+  let runNames = null;
+
+  // The transformation's name (importName null) or a library's, as the caller named them.
+  function nameOf(importName) {
+    if (runNames === null) {
+      runNames = { transformation: 'transformation', libraries: ObjectCreate(null) };
+      if (typeof runNamesJson === 'string') {
+        try {
+          const given = JSONParse(runNamesJson);
+          if (typeof given.transformation === 'string') runNames.transformation = given.transformation;
+          if (given.libraries !== null && typeof given.libraries === 'object') runNames.libraries = given.libraries;
+        } catch (e) {
+          // Defaults stand.
+        }
+      }
+    }
+    if (importName === null) return runNames.transformation;
+    const name = ReflectApply(hasOwn, runNames.libraries, [importName]) ? runNames.libraries[importName] : undefined;
+    return typeof name === 'string' ? name : importName;
+  }
+
   function describeType(value) {
     if (value === null) return 'null';
     if (isArray(value)) return 'an array';
@@ -265,7 +366,108 @@ export const bootstrapSource = String.raw`
     return {};
   };
 
-  for (const [name, value] of [['log', log], ['console', consoleObject], ['metadata', metadata]]) {
+  // Capabilities (spec 7.5). getCredential reads the batch's credentials, parsed on first use.
+  // fetch, fetchV2 and geolocation go through the door to the host, which answers one string:
+  // 'o' + answer or 'e' + a message (see host/capabilities.ts). Outside a batch they refuse at once.
+  let runCredentialsJson = null;
+  let runCredentials = null;
+  let batchActive = false;
+
+  const getCredential = function getCredential(key) {
+    if (key === null || key === undefined) throw new TypeErrorCtor('Key should be valid and defined');
+    if (!batchActive || typeof runCredentialsJson !== 'string') return undefined;
+    if (runCredentials === null) {
+      runCredentials = JSONParse(runCredentialsJson);
+      if (runCredentials === null || typeof runCredentials !== 'object') runCredentials = ObjectCreate(null);
+    }
+    const name = typeof key === 'string' ? key : StringCtor(key);
+    return ReflectApply(hasOwn, runCredentials, [name]) ? runCredentials[name] : undefined;
+  };
+
+  function callHost(op, payload) {
+    if (!batchActive) return pin(ReflectApply(promiseResolve, PromiseCtor, ['e' + op + ' can only be called while a batch runs, not from top-level module code']));
+    return pin(ReflectApply(doorApply, door, [undefined, [op, payload], doorOptions]));
+  }
+
+  // The request as JSON of null-prototype objects (so a patched Object.prototype.toJSON cannot
+  // change it), or an Error naming what is wrong. The host checks it again.
+  function outboundRequest(url, init) {
+    if (typeof url !== 'string') return new TypeErrorCtor('fetch url must be a string');
+    const request = ObjectCreate(null);
+    request.url = url;
+    if (init !== undefined && init !== null) {
+      if (typeof init !== 'object') return new TypeErrorCtor('fetch options must be an object');
+      try {
+        const method = init.method;
+        if (method !== undefined) request.method = StringCtor(method);
+        const headers = init.headers;
+        if (headers !== undefined && headers !== null) {
+          if (typeof headers !== 'object') return new TypeErrorCtor('fetch headers must be an object');
+          const copy = ObjectCreate(null);
+          const names = ObjectKeys(headers);
+          for (let i = 0; i < names.length; i++) copy[names[i]] = StringCtor(headers[names[i]]);
+          request.headers = copy;
+        }
+        const body = init.body;
+        if (body !== undefined && body !== null) {
+          if (typeof body !== 'string') return new TypeErrorCtor('fetch body must be a string; JSON.stringify an object first');
+          request.body = body;
+        }
+      } catch (error) {
+        return new TypeErrorCtor('fetch options could not be read: ' + describeThrown(error));
+      }
+    }
+    return JSONStringify(request);
+  }
+
+  function parseBody(text) {
+    try {
+      return JSONParse(text);
+    } catch (e) {
+      return text;
+    }
+  }
+
+  function headOf(answer) {
+    const newline = ReflectApply(stringIndexOf, answer, ['\n']);
+    return { head: JSONParse(ReflectApply(stringSlice, answer, [1, newline])), body: ReflectApply(stringSlice, answer, [newline + 1]) };
+  }
+
+  // RudderStack's fetch: the body parsed as JSON when it parses, else its text; "ERROR" on any failure, never a rejection.
+  const fetch = function fetch(url, init) {
+    const request = outboundRequest(url, init);
+    if (typeof request !== 'string') return ReflectApply(promiseResolve, PromiseCtor, ['ERROR']);
+    return ReflectApply(promiseThen, callHost('fetch', request), [
+      (answer) => (answer[0] === 'o' ? parseBody(headOf(answer).body) : 'ERROR'),
+      () => 'ERROR',
+    ]);
+  };
+
+  // RudderStack's fetchV2: { status, url, headers, body }; rejects with an Error saying why the call failed.
+  const fetchV2 = function fetchV2(url, init) {
+    const request = outboundRequest(url, init);
+    if (typeof request !== 'string') return ReflectApply(promiseReject, PromiseCtor, [request]);
+    return ReflectApply(promiseThen, callHost('fetchV2', request), [
+      (answer) => {
+        if (answer[0] !== 'o') throw new ErrorCtor(ReflectApply(stringSlice, answer, [1]));
+        const parts = headOf(answer);
+        return { status: parts.head.status, url: parts.head.url, headers: parts.head.headers, body: parseBody(parts.body) };
+      },
+    ]);
+  };
+
+  // Location data for an IP address from the operator's MaxMind database (null when it has none).
+  const geolocation = function geolocation(ip) {
+    if (typeof ip !== 'string') return ReflectApply(promiseReject, PromiseCtor, [new TypeErrorCtor('geolocation needs an IP address string, got ' + describeType(ip))]);
+    return ReflectApply(promiseThen, callHost('geolocation', ip), [
+      (answer) => {
+        if (answer[0] !== 'o') throw new ErrorCtor(ReflectApply(stringSlice, answer, [1]));
+        return JSONParse(ReflectApply(stringSlice, answer, [1]));
+      },
+    ]);
+  };
+
+  for (const [name, value] of [['log', log], ['console', consoleObject], ['metadata', metadata], ['getCredential', getCredential], ['fetch', fetch], ['fetchV2', fetchV2], ['geolocation', geolocation]]) {
     defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
   }
 
@@ -384,7 +586,7 @@ export const bootstrapSource = String.raw`
       // A value that throws when read (a revoked Proxy, a throwing getter) fails its own event.
       try {
         if (threw[i] === 1) {
-          failure = describeThrown(value);
+          failure = describeUserThrow(value);
         } else if (value === null || value === undefined) {
           header += i + ',204,0,';
           continue;
@@ -455,7 +657,7 @@ export const bootstrapSource = String.raw`
       output = transformBatch(events, metadata);
       if (isThenable(output)) return settleBatch(output, events);
     } catch (error) {
-      return failBatch(2, describeThrown(error));
+      return failBatch(2, describeUserThrow(error));
     }
     return encodeBatch(output, events);
   }
@@ -465,7 +667,7 @@ export const bootstrapSource = String.raw`
     try {
       output = await pending;
     } catch (error) {
-      return failBatch(2, describeThrown(error));
+      return failBatch(2, describeUserThrow(error));
     }
     return encodeBatch(output, events);
   }
@@ -554,7 +756,7 @@ export const bootstrapSource = String.raw`
     // batch itself finished; the host then collects the finished output with runBatch(null).
     let lastOutput;
 
-    function begin(eventsJson, metadataJson, captureLogs) {
+    function begin(eventsJson, metadataJson, captureLogs, credentialsJson, namesJson) {
       lastOutput = undefined;
       inputCharsSinceCollect += eventsJson.length + (metadataJson === null ? 0 : metadataJson.length);
       if (collectGarbage !== null && inputCharsSinceCollect > config.collectAfterInputChars) {
@@ -578,6 +780,11 @@ export const bootstrapSource = String.raw`
       runMetadataJson = metadataJson;
       metadataByEvent = null;
       metadataByMessageId = null;
+      runCredentialsJson = credentialsJson;
+      runCredentials = null;
+      runNamesJson = namesJson;
+      runNames = null;
+      batchActive = true;
       return events;
     }
 
@@ -588,10 +795,13 @@ export const bootstrapSource = String.raw`
       metadataByEvent = null;
       metadataByMessageId = null;
       capturing = false;
+      runCredentialsJson = null;
+      runCredentials = null;
+      batchActive = false;
     }
 
     // Answers the encoded string at once when the code ran synchronously, else a promise of it.
-    return function runBatch(eventsJson, metadataJson, captureLogs) {
+    return function runBatch(eventsJson, metadataJson, captureLogs, credentialsJson, namesJson) {
       if (eventsJson === null) {
         const output = lastOutput;
         lastOutput = undefined;
@@ -599,7 +809,7 @@ export const bootstrapSource = String.raw`
       }
       let result;
       try {
-        const events = begin(eventsJson, metadataJson, captureLogs);
+        const events = begin(eventsJson, metadataJson, captureLogs, credentialsJson, namesJson);
         result = hasEvent ? runEventMode(transformEvent, events) : runBatchMode(transformBatch, events);
       } catch (error) {
         end();

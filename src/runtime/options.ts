@@ -6,6 +6,7 @@ import {
   defaultRuntimeLimits,
   RunError,
   type RunInput,
+  type OutboundOptions,
   type RuntimeCacheOptions,
   type RuntimeLimits,
   type RuntimeOptions,
@@ -29,7 +30,17 @@ export interface EngineSettings {
   workspaceConcurrency: number;
   workspaceQueueLimit: number;
   logs: { maxLines: number; maxChars: number };
+  outbound: OutboundOptions;
 }
+
+export const defaultOutboundOptions: OutboundOptions = {
+  allow: [],
+  timeoutMs: 5000,
+  maxResponseBytes: 5 * 1024 * 1024,
+  maxCallsPerBatch: 1000,
+  maxRedirects: 5,
+  geolocationDatabase: null,
+};
 
 export function positiveNumber(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -56,7 +67,16 @@ export function engineSettingsOf(options: RuntimeOptions): EngineSettings {
       maxLines: positiveNumber(options.logs?.maxLines, 1000, 'logs.maxLines'),
       maxChars: positiveNumber(options.logs?.maxChars, 64 * 1024, 'logs.maxChars'),
     },
+    outbound: outboundOptionsOf(options.outbound ?? {}),
   };
+}
+
+function outboundOptionsOf(options: Partial<OutboundOptions>): OutboundOptions {
+  const given = { ...defaultOutboundOptions, ...stripUndefined(options) };
+  for (const key of ['timeoutMs', 'maxResponseBytes', 'maxCallsPerBatch'] as const) positiveNumber(given[key], 1, `outbound.${key}`);
+  if (!Number.isInteger(given.maxRedirects) || given.maxRedirects < 0) throw new RangeError('outbound.maxRedirects must be a whole number, 0 or more');
+  if (!Array.isArray(given.allow) || given.allow.some((entry) => typeof entry !== 'string')) throw new RangeError('outbound.allow must be a list of address ranges');
+  return given;
 }
 
 /** Refuses inputs that cannot be run at all; the message names what is wrong. */
@@ -69,6 +89,9 @@ export function validateInput(input: RunInput, limits: RuntimeLimits): void {
   }
   if (!Array.isArray(input.events)) throw new RunError('invalid_input', 'events must be an array');
   if (input.metadata !== undefined && !Array.isArray(input.metadata)) throw new RunError('invalid_input', 'metadata must be an array');
+  if (input.credentials !== undefined && (input.credentials === null || typeof input.credentials !== 'object' || Array.isArray(input.credentials))) {
+    throw new RunError('invalid_input', 'credentials must be an object of values by key');
+  }
   if (!Array.isArray(input.libraries)) throw new RunError('invalid_input', 'libraries must be an array');
   for (const library of input.libraries) {
     if (!library || typeof library.importName !== 'string' || typeof library.versionId !== 'string' || typeof library.code !== 'string') {
@@ -80,13 +103,31 @@ export function validateInput(input: RunInput, limits: RuntimeLimits): void {
 }
 
 /** The batch as the JSON text that crosses into a sandbox. */
-export function serializeBatch(input: RunInput): { eventsJson: string; metadataJson: string | null } {
+export function serializeBatch(input: RunInput): { eventsJson: string; metadataJson: string | null; credentialsJson: string | null; namesJson: string | null } {
   try {
     const metadataJson = typeof input.metadataJson === 'string' ? input.metadataJson : input.metadata !== undefined ? JSON.stringify(input.metadata) : null;
-    return { eventsJson: typeof input.eventsJson === 'string' ? input.eventsJson : JSON.stringify(input.events), metadataJson };
+    const credentials = input.credentials;
+    const credentialsJson = credentials && typeof credentials === 'object' && Object.keys(credentials).length > 0 ? JSON.stringify(credentials) : null;
+    return { eventsJson: typeof input.eventsJson === 'string' ? input.eventsJson : JSON.stringify(input.events), metadataJson, credentialsJson, namesJson: namesJsonOf(input) };
   } catch (error) {
     throw new RunError('invalid_input', `events and metadata must be serializable as JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+}
+
+/**
+ * The names error frames show for the transformation and its libraries (`at f (<name>:3:11)`), or
+ * null when the caller named nothing (frames then say "transformation" and the import name).
+ */
+function namesJsonOf(input: RunInput): string | null {
+  const libraries: Record<string, string> = {};
+  let named = typeof input.transformation.name === 'string';
+  for (const library of input.libraries) {
+    if (typeof library.name === 'string') {
+      libraries[library.importName] = library.name;
+      named = true;
+    }
+  }
+  return named ? JSON.stringify({ transformation: input.transformation.name ?? 'transformation', libraries }) : null;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

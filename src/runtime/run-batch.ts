@@ -6,7 +6,7 @@
 import { decodeBatchOutput, withStrayRejection } from './contract.js';
 import type { EncodedAnswer } from './host/engine.js';
 import { serializeBatch, validateInput } from './options.js';
-import { RunError, type RunInput, type RunOutput, type RuntimeLimits, type RuntimeMetricsSink } from './types.js';
+import { RunError, type RunInput, type OutboundTally, type RunOutput, type RuntimeLimits, type RuntimeMetricsSink } from './types.js';
 
 /** The serialized batch `send` carries to a sandbox. */
 export interface SerializedBatch {
@@ -14,6 +14,10 @@ export interface SerializedBatch {
   eventCount: number;
   metadataJson: string | null;
   captureLogs: boolean;
+  /** RunInput.credentials as JSON, what getCredential() reads; null when there are none. */
+  credentialsJson: string | null;
+  /** The names error frames show (see serializeBatch); null for the defaults. */
+  namesJson: string | null;
 }
 
 export async function runBatch(
@@ -25,6 +29,7 @@ export async function runBatch(
   const started = performance.now();
   const events = Array.isArray(input?.events) ? input.events : [];
   let coldStart = false;
+  let outbound: OutboundTally | undefined;
   let output: RunOutput | undefined;
   let failure: unknown;
   try {
@@ -34,6 +39,7 @@ export async function runBatch(
     // What a host relays was produced next to user code: check it before use.
     if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
     coldStart = answer.coldStart === true;
+    outbound = answer.outbound;
     const stray = captureLogs && typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
     output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length, limits), stray);
     return output;
@@ -41,12 +47,12 @@ export async function runBatch(
     failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));
     throw failure;
   } finally {
-    if (metrics?.onBatch) reportBatch(metrics, input, events.length, performance.now() - started, coldStart, output, failure);
+    if (metrics?.onBatch) reportBatch(metrics, input, events.length, performance.now() - started, coldStart, output, failure, outbound);
   }
 }
 
 /** Tells the metrics sink about one finished batch; a failing sink never fails the batch. */
-export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, eventsIn: number, durationMs: number, coldStart: boolean, output: RunOutput | undefined, failure: unknown): void {
+export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, eventsIn: number, durationMs: number, coldStart: boolean, output: RunOutput | undefined, failure: unknown, outbound?: OutboundTally): void {
   let eventsOut = 0;
   let failed = 0;
   if (output) for (const result of output.results) result.statusCode === 200 ? eventsOut++ : failed++;
@@ -62,6 +68,7 @@ export function reportBatch(metrics: RuntimeMetricsSink, input: RunInput, events
       durationMs,
       outcome: failure instanceof RunError ? failure.code : 'ok',
       coldStart,
+      ...(outbound ? { outbound } : {}),
     });
   } catch {
     // A failing metrics sink must not fail the batch.

@@ -4,7 +4,8 @@
 
 import ivm from 'isolated-vm';
 import { bootstrapSource, ENTRY_ERROR_PREFIX, type BootstrapConfig } from './bootstrap.js';
-import { RunError, type LibrarySource, type RuntimeLimits } from './types.js';
+import type { HostCapabilities, OutboundRun } from './host/capabilities.js';
+import { RunError, type LibrarySource, type OutboundTally, type RuntimeLimits } from './types.js';
 
 export interface SandboxSpec {
   code: string;
@@ -17,6 +18,8 @@ export interface SandboxSpec {
 export interface SandboxSettings {
   limits: RuntimeLimits;
   bootstrap: BootstrapConfig;
+  /** fetch, fetchV2 and geolocation; without it (engine tests) those calls fail with a message. */
+  capabilities?: HostCapabilities;
   /** V8 lost control of this sandbox's isolate; the process must end (see host/main.ts). */
   onCatastrophicError: (message: string, sandbox: Sandbox) => void;
 }
@@ -27,6 +30,14 @@ export const libraryFilename = (importName: string): string => `file:///librarie
 /** The library a specifier names, or undefined. The first of several with one import name wins. */
 export function findLibrary(libraries: LibrarySource[], specifier: string): LibrarySource | undefined {
   return libraries.find((library) => library.importName === specifier);
+}
+
+/** What one batch carries besides its events. */
+export interface BatchExtras {
+  /** What getCredential() reads, as JSON (null: none). */
+  credentialsJson: string | null;
+  /** Names error frames show, as JSON (null: the defaults). */
+  namesJson: string | null;
 }
 
 /** Turns V8's "message [file:///x.js:3:7]" into a message with line and column (both 1-based). */
@@ -60,7 +71,9 @@ export class Sandbox {
 
   private readonly isolate: ivm.Isolate;
   private context: ivm.Context | undefined;
-  private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean) => Promise<string | undefined>> | undefined;
+  private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean, credentials: string | null, names: string | null) => Promise<string | undefined>> | undefined;
+  /** The running batch's outbound budget; calls made outside a batch are refused. */
+  private outbound: OutboundRun | undefined;
 
   private constructor(private readonly settings: SandboxSettings) {
     this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: (message) => settings.onCatastrophicError(message, this) });
@@ -89,7 +102,9 @@ export class Sandbox {
     const context = await isolate.createContext();
     this.context = context;
     const bootstrap = await context.eval(bootstrapSource, { reference: true, filename: 'file:///tiller/bootstrap.js' });
-    const createRunner = await bootstrap.apply(undefined, [this.settings.bootstrap], { arguments: { copy: true }, result: { reference: true } });
+    // The one door from the isolate to the host: the bootstrap keeps it in a closure, user code never sees it.
+    const door = new ivm.Reference((op: unknown, payload: unknown) => this.hostCall(op, payload));
+    const createRunner = await bootstrap.apply(undefined, [new ivm.ExternalCopy(this.settings.bootstrap).copyInto(), door], { result: { reference: true } });
     bootstrap.release();
 
     const module = await compile(isolate, spec.code, TRANSFORMATION_FILENAME);
@@ -138,25 +153,44 @@ export class Sandbox {
    * Runs one batch. Resolves with the encoded output (see bootstrap.ts) and, when the code left an
    * unhandled promise rejection behind, a description of it; limit breaks reject with RunError.
    */
-  async run(eventsJson: string, metadataJson: string | null, captureLogs: boolean): Promise<{ encoded: string; strayRejection?: string }> {
+  async run(eventsJson: string, metadataJson: string | null, captureLogs: boolean, extras: BatchExtras): Promise<{ encoded: string; strayRejection?: string; outbound?: OutboundTally }> {
     const runner = this.runner;
     if (!runner || this.retired || this.isolate.isDisposed) throw new RunError('shutting_down', 'the sandbox is no longer available');
     this.runs++;
     this.lastUsedAt = Date.now();
     const options = { timeout: this.settings.limits.wallTimeMs, result: { promise: true as const } };
-    let result: unknown;
+    const outbound = this.settings.capabilities?.begin();
+    this.outbound = outbound?.run;
+    const tally = (): { outbound?: OutboundTally } => (outbound && outbound.run.calls > 0 ? { outbound: outbound.run.tally } : {});
     try {
-      result = await this.guard(() => runner.apply(undefined, [eventsJson, metadataJson, captureLogs], options), 'the batch');
-    } catch (error) {
-      // A stray rejected promise (say an un-awaited import()) fails the call even though the batch
-      // finished. The batch's outcome stands; the rejection is reported as a log line.
-      if (!(error instanceof RunError) || error.code !== 'code_error' || this.isolate.isDisposed) throw error;
-      const finished = await this.guard(() => runner.apply(undefined, [null, null, false], options), 'the batch');
-      if (typeof finished !== 'string') throw error;
-      return { encoded: finished, strayRejection: error.message.replace(/^the batch threw /, '') };
+      let result: unknown;
+      try {
+        result = await this.guard(() => runner.apply(undefined, [eventsJson, metadataJson, captureLogs, extras.credentialsJson, extras.namesJson], options), 'the batch');
+      } catch (error) {
+        // A stray rejected promise (say an un-awaited import()) fails the call even though the batch
+        // finished. The batch's outcome stands; the rejection is reported as a log line.
+        if (!(error instanceof RunError) || error.code !== 'code_error' || this.isolate.isDisposed) throw error;
+        const finished = await this.guard(() => runner.apply(undefined, [null, null, false, null, null], options), 'the batch');
+        if (typeof finished !== 'string') throw error;
+        return { encoded: finished, strayRejection: error.message.replace(/^the batch threw /, ''), ...tally() };
+      }
+      if (typeof result !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
+      return { encoded: result, ...tally() };
+    } finally {
+      this.outbound = undefined;
+      // A call the code did not wait for is aborted with its batch. Its answer would wake user code
+      // after the batch, outside every limit, so the isolate that holds it is not used again.
+      if (outbound?.end()) this.retired = true;
     }
-    if (typeof result !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
-    return { encoded: result };
+  }
+
+  /** A capability call from the bootstrap: always a string answer (see host/capabilities.ts). */
+  private hostCall(op: unknown, payload: unknown): Promise<string> | string {
+    const capabilities = this.settings.capabilities;
+    const run = this.outbound;
+    if (!capabilities) return 'eoutbound calls are not available in this runtime';
+    if (!run) return 'eoutbound calls can only be made while a batch runs, not from top-level module code';
+    return capabilities.call(run, op, payload).catch((error: unknown) => `e${error instanceof Error ? error.message : String(error)}`);
   }
 
   /** Measures the heap after a run and says whether the isolate should be retired before it nears its limit. */

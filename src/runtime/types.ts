@@ -13,6 +13,8 @@ export interface TransformationSource {
    * sandbox process, the crash counts against the workspace's test calls, not against a version.
    */
   inline?: boolean;
+  /** The transformation's name, shown in error frames: `at transformEvent (<name>:3:11)`. */
+  name?: string;
 }
 
 /** One immutable library version, imported by transformations as `importName`. */
@@ -20,6 +22,8 @@ export interface LibrarySource {
   versionId: string;
   importName: string;
   code: string;
+  /** The library's name, shown in error frames (default: its import name). */
+  name?: string;
 }
 
 export interface RunInput {
@@ -43,6 +47,12 @@ export interface RunInput {
    * logging then costs nothing and `RunOutput.logs` stays empty.
    */
   captureLogs?: boolean;
+  /**
+   * What `getCredential(key)` returns inside the sandbox, by key (absent keys give undefined): the
+   * workspace's credentials with the request's own on top (spec 7.5). Values are JSON values,
+   * strings in practice.
+   */
+  credentials?: Record<string, unknown>;
 }
 
 /** The outcome for one output event. A fan-out yields several outcomes with the same index. */
@@ -177,6 +187,32 @@ export interface BatchReport {
   outcome: string;
   /** True when the batch had to compile its version first (no warm isolate was available). */
   coldStart: boolean;
+  /** Outbound calls the batch's code made (fetch, fetchV2, geolocation), by kind and outcome. */
+  outbound?: OutboundTally;
+}
+
+/** Outbound calls of one batch: `tally[kind][outcome]` is a count. */
+export type OutboundKind = 'fetch' | 'fetchV2' | 'geolocation';
+export type OutboundTally = Partial<Record<OutboundKind, Record<string, number>>>;
+
+/**
+ * What `fetch`/`fetchV2` may reach and how long they may take (spec 7.5). Non-public addresses are
+ * refused unless `allow` names them; the time a batch waits counts toward its wall limit, never its
+ * CPU limit.
+ */
+export interface OutboundOptions {
+  /** CIDR ranges or addresses that may be reached although they are not public (default none). */
+  allow: string[];
+  /** One call, from connect to the last byte of the body, in ms (default 5000). */
+  timeoutMs: number;
+  /** Largest response body read, in bytes (default 5 MiB); the largest request body is the same. */
+  maxResponseBytes: number;
+  /** Calls of fetch, fetchV2 and geolocation one batch may make (default 1000). */
+  maxCallsPerBatch: number;
+  /** Redirects one call follows (default 5). */
+  maxRedirects: number;
+  /** A MaxMind-format database file for geolocation(ip); without one, geolocation() rejects. */
+  geolocationDatabase: string | null;
 }
 
 /** Lets the HTTP layer export per-version counters without the runtime depending on prom-client. */
@@ -256,6 +292,8 @@ export interface RuntimeOptions {
   /** How long a workspace whose code crashed a host runs only in the low-priority lane (default 10 minutes). */
   suspectMs?: number;
   quarantine?: Partial<import('./quarantine.js').QuarantineOptions>;
+  /** fetch, fetchV2 and geolocation inside transformations. */
+  outbound?: Partial<OutboundOptions>;
   /** Host lifecycle events, for the log. */
   onHostEvent?: (event: SandboxHostEvent) => void;
   /** A version was quarantined (services.ts records it in the store and the audit log). */

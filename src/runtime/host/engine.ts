@@ -14,7 +14,8 @@ import { WorkspaceGate } from '../fairness.js';
 import { engineSettingsOf, type EngineSettings } from '../options.js';
 import { runBatch } from '../run-batch.js';
 import { findLibrary, Sandbox, type SandboxSettings } from '../sandbox.js';
-import { RunError, type LibrarySource, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
+import { HostCapabilities } from './capabilities.js';
+import { RunError, type LibrarySource, type OutboundTally, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
 
 /** Versions whose import list is remembered; beyond this the oldest are forgotten (costing one compile). */
 const MAX_REMEMBERED_VERSIONS = 2000;
@@ -37,6 +38,8 @@ export interface EncodedBatch {
   eventCount: number;
   metadataJson: string | null;
   captureLogs: boolean;
+  credentialsJson: string | null;
+  namesJson: string | null;
   /** Passed to onCatastrophicError should this batch make V8 give up on its isolate. */
   runTag?: string;
 }
@@ -46,6 +49,7 @@ export interface EncodedAnswer {
   encoded: string;
   strayRejection?: string;
   coldStart: boolean;
+  outbound?: OutboundTally;
 }
 
 export interface EngineHooks {
@@ -56,6 +60,8 @@ export interface EngineHooks {
 
 export interface IsolateEngine extends SandboxRuntime {
   runEncoded(batch: EncodedBatch): Promise<EncodedAnswer>;
+  /** External memory the engine holds for good (the geolocation database): not garbage. */
+  residentBytes(): number;
 }
 
 /** `options` may be EngineSettings as the pool sends them: they are RuntimeOptions with every field set. */
@@ -64,8 +70,10 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
   const { limits, cache: cacheOptions, queueTimeoutMs } = settings;
   const onCatastrophicError =
     hooks.onCatastrophicError ?? options.onCatastrophicError ?? ((message: string) => process.stderr.write(`tiller runtime: isolated-vm reported an unrecoverable error: ${message}\n`));
+  const capabilities = new HostCapabilities(settings.outbound);
   const sandboxSettings: SandboxSettings = {
     limits,
+    capabilities,
     bootstrap: {
       maxLogLines: settings.logs.maxLines,
       maxLogChars: settings.logs.maxChars,
@@ -151,8 +159,11 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
       lease.sandbox.runTag = batch.runTag;
       let retire = true;
       try {
-        const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs);
-        retire = lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
+        const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs, {
+          credentialsJson: batch.credentialsJson ?? null,
+          namesJson: batch.namesJson ?? null,
+        });
+        retire = lease.sandbox.retired || lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
         // The answer was made next to user code: held to the contract here, JSON included, so that
         // only well-formed output leaves this process (the server decodes it again, framing only).
         decodeBatchOutput(answer.encoded, batch.eventCount, limits, { checkOnly: true });
@@ -186,6 +197,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     },
     run,
     runEncoded,
+    residentBytes: () => capabilities.residentBytes,
     stats: (): RuntimeStats => ({
       isolates: cache.isolateCount,
       busyIsolates: cache.busyCount,
@@ -204,6 +216,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
       gate.close();
       cache.close();
       analyzer.close();
+      await capabilities.close();
     },
   };
 }

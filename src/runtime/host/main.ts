@@ -52,7 +52,7 @@ const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
 const report = (): HostReport => {
   const memory = process.memoryUsage();
-  if (collectGarbage && memory.external > HOST_EXTERNAL_COLLECT_BYTES) collectGarbage();
+  if (collectGarbage && memory.external - engine.residentBytes() > HOST_EXTERNAL_COLLECT_BYTES) collectGarbage();
   return { engine: engine.stats(), rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, externalBytes: memory.external };
 };
 

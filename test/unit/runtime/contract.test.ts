@@ -55,15 +55,15 @@ describe('transformEvent', () => {
     expect(plain(out.results)).toEqual([{ index: 1, statusCode: 200, output: { k: 'keep' } }]);
   });
 
-  it('fails only the event that throws, with "Name: message" and no stack frames', async () => {
+  it('fails only the event that throws, with "Name: message" and the user\'s frames only', async () => {
     const code = 'export function transformEvent(event) { if (event.fail) throw new TypeError("boom " + event.fail); return event; }';
     const out = await runtime.run(input(code, [{ fail: 1 }, { ok: true }, { fail: 2 }]));
     expect(plain(out.results)).toEqual([
-      { index: 0, statusCode: 400, error: 'TypeError: boom 1' },
+      { index: 0, statusCode: 400, error: 'TypeError: boom 1\n    at transformEvent (transformation:1:63)' },
       { index: 1, statusCode: 200, output: { ok: true } },
-      { index: 2, statusCode: 400, error: 'TypeError: boom 2' },
+      { index: 2, statusCode: 400, error: 'TypeError: boom 2\n    at transformEvent (transformation:1:63)' },
     ]);
-    for (const result of out.results) if (result.statusCode === 400) expect(result.error).not.toMatch(/\bat\b|node_modules|\.ts:/);
+    for (const result of out.results) if (result.statusCode === 400) expect(result.error).not.toMatch(/bootstrap|node_modules|\.ts:|file:/);
   });
 
   it('describes thrown non-errors', async () => {
@@ -98,7 +98,7 @@ describe('transformEvent', () => {
     expect(plain(out.results)).toEqual([
       { index: 0, statusCode: 200, output: { id: 'slow' } },
       { index: 1, statusCode: 200, output: { id: 'fast' } },
-      { index: 2, statusCode: 400, error: 'Error: async failure' },
+      { index: 2, statusCode: 400, error: 'Error: async failure\n    at transformEvent (transformation:3:29)' },
     ]);
   });
 
@@ -155,7 +155,7 @@ describe('transformBatch', () => {
     const error = await rejection(runtime.run(input(code, [{}, {}])));
     expect(error).toBeInstanceOf(RunError);
     expect(error.code).toBe('batch_error');
-    expect(error.message).toBe('RangeError: whole batch');
+    expect(error.message).toBe('RangeError: whole batch\n    at transformBatch (transformation:1:84)');
     expect(error.logs).toEqual(['before 2']);
   });
 

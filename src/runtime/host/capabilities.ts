@@ -1,0 +1,161 @@
+// The host side of the capabilities user code may call (spec 7.5): fetch, fetchV2 and geolocation.
+// The bootstrap's wrappers reach it through one ivm.Reference per isolate with two strings, the
+// operation and its request, and get one string back, never a rejection: 'o' + answer when the call
+// succeeded, 'e' + a message the user can act on when it did not. Everything that arrives here was
+// written by user code, so it is checked as untrusted input.
+//
+// Each batch gets an OutboundRun: its call budget, its tally for /metrics, and the signal that
+// aborts whatever is still in flight when the batch ends, so no call outlives its batch.
+
+import type { OutboundKind, OutboundOptions, OutboundTally } from '../types.js';
+import { createEgress, EgressError, type Egress, type OutboundRequest } from './egress.js';
+import { GeolocationError, geolocationUnavailable, openGeolocation, type Geolocation } from './geolocation.js';
+
+export interface OutboundRun {
+  readonly signal: AbortSignal;
+  calls: number;
+  inFlight: number;
+  tally: OutboundTally;
+}
+
+/** Headers one request may carry, and the longest URL: far above what any API needs. */
+const MAX_HEADERS = 100;
+const MAX_URL_CHARS = 16 * 1024;
+
+export class HostCapabilities {
+  private egress: Egress | undefined;
+  private readonly geolocation: Promise<Geolocation>;
+  private geolocationBytes = 0;
+
+  constructor(private readonly options: OutboundOptions) {
+    // Opened when the host starts, so no batch pays for reading the file. A file that cannot be
+    // opened is the operator's to fix: the reason goes to the host's log, and users are told only
+    // that geolocation is unavailable (the message does not reveal the server's paths).
+    const path = options.geolocationDatabase;
+    this.geolocation =
+      path === null
+        ? Promise.resolve(geolocationUnavailable)
+        : openGeolocation(path).then(
+            (opened) => {
+              this.geolocationBytes = opened.database?.bytes ?? 0;
+              return opened;
+            },
+            (error: unknown) => {
+              process.stderr.write(`tiller sandbox host: geolocation is unavailable: ${error instanceof Error ? error.message : String(error)}\n`);
+              return geolocationUnavailable;
+            },
+          );
+  }
+
+  /** Memory the geolocation database holds for good (outside any V8 heap); not garbage to collect. */
+  get residentBytes(): number {
+    return this.geolocationBytes;
+  }
+
+  /** A batch's budget; `end()` aborts its calls still in flight and says whether there were any. */
+  begin(): { run: OutboundRun; end: () => boolean } {
+    const controller = new AbortController();
+    const run: OutboundRun = { signal: controller.signal, calls: 0, inFlight: 0, tally: {} };
+    return {
+      run,
+      end: () => {
+        const abandoned = run.inFlight > 0;
+        controller.abort();
+        return abandoned;
+      },
+    };
+  }
+
+  async call(run: OutboundRun, op: unknown, payload: unknown): Promise<string> {
+    const kind: OutboundKind | null = op === 'fetch' || op === 'fetchV2' ? op : op === 'geolocation' ? 'geolocation' : null;
+    if (kind === null) return 'eunknown capability';
+    if (run.signal.aborted) return this.failed(run, kind, 'aborted', 'the batch ended before the call was made');
+    if (run.calls >= this.options.maxCallsPerBatch) {
+      return this.failed(run, kind, 'limit', `more than ${this.options.maxCallsPerBatch} outbound calls in one batch; the operator sets this limit (TILLER_OUTBOUND_MAX_CALLS_PER_BATCH)`);
+    }
+    run.calls++;
+    run.inFlight++;
+    try {
+      if (kind === 'geolocation') {
+        const found = (await this.geolocation).lookup(payload);
+        count(run, kind, 'ok');
+        return `o${JSON.stringify(found)}`;
+      }
+      const request = this.requestOf(payload);
+      const response = await this.egressOf().request(request, run.signal);
+      count(run, kind, 'ok');
+      // The head as JSON (which escapes every newline), then the body as it came.
+      return `o${JSON.stringify({ status: response.status, url: response.url, headers: response.headers })}\n${response.body}`;
+    } catch (error) {
+      if (error instanceof EgressError) return this.failed(run, kind, error.code, error.message);
+      if (error instanceof GeolocationError) return this.failed(run, kind, error.code, error.message);
+      return this.failed(run, kind, 'error', error instanceof Error ? error.message : String(error));
+    } finally {
+      run.inFlight--;
+    }
+  }
+
+  async close(): Promise<void> {
+    const egress = this.egress;
+    this.egress = undefined;
+    await egress?.close();
+    (await this.geolocation).close();
+  }
+
+  private failed(run: OutboundRun, kind: OutboundKind, outcome: string, message: string): string {
+    count(run, kind, outcome);
+    return `e${message}`;
+  }
+
+  private egressOf(): Egress {
+    this.egress ??= createEgress({
+      allow: this.options.allow,
+      timeoutMs: this.options.timeoutMs,
+      maxResponseBytes: this.options.maxResponseBytes,
+      maxRedirects: this.options.maxRedirects,
+    });
+    return this.egress;
+  }
+
+  /** The request the isolate's wrapper wrote, checked field by field. */
+  private requestOf(payload: unknown): OutboundRequest {
+    if (typeof payload !== 'string' || payload.length > this.options.maxResponseBytes + MAX_URL_CHARS + 64 * 1024) {
+      throw new EgressError('invalid_request', `the request is larger than ${this.options.maxResponseBytes} bytes`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      throw new EgressError('invalid_request', 'the request could not be read');
+    }
+    if (parsed === null || typeof parsed !== 'object') throw new EgressError('invalid_request', 'the request could not be read');
+    const { url, method, headers, body } = parsed as Record<string, unknown>;
+    if (typeof url !== 'string' || url.length > MAX_URL_CHARS) throw new EgressError('invalid_request', `fetch url must be a string of at most ${MAX_URL_CHARS} characters`);
+    const request: OutboundRequest = { url };
+    if (method !== undefined) {
+      if (typeof method !== 'string') throw new EgressError('invalid_request', 'method must be a string');
+      request.method = method;
+    }
+    if (headers !== undefined) {
+      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) throw new EgressError('invalid_request', 'headers must be an object of strings');
+      const entries = Object.entries(headers);
+      if (entries.length > MAX_HEADERS) throw new EgressError('invalid_request', `at most ${MAX_HEADERS} headers`);
+      request.headers = {};
+      for (const [name, value] of entries) {
+        if (typeof value !== 'string') throw new EgressError('invalid_request', `header ${JSON.stringify(name.slice(0, 100))} must be a string`);
+        request.headers[name] = value;
+      }
+    }
+    if (body !== undefined) {
+      if (typeof body !== 'string') throw new EgressError('invalid_request', 'body must be a string (JSON.stringify an object first)');
+      if (Buffer.byteLength(body, 'utf8') > this.options.maxResponseBytes) throw new EgressError('invalid_request', `the request body is larger than ${this.options.maxResponseBytes} bytes`);
+      request.body = body;
+    }
+    return request;
+  }
+}
+
+function count(run: OutboundRun, kind: OutboundKind, outcome: string): void {
+  const byOutcome = (run.tally[kind] ??= {});
+  byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+}
