@@ -149,6 +149,99 @@ describe('config-backend credentials', () => {
 });
 
 /**
+ * The statuses an external rudder-transformer acts on (its responseStatusHandler): 200 is the code;
+ * 401/403 make it answer rudder-server 503 with X-Rudder-Should-Retry; 5xx makes it ask
+ * rudder-server to retry; anything else (404, 429, ...) fails every event of the group for good.
+ * So what will clear (the store away, throttling) must answer 5xx with Retry-After, never 429.
+ */
+describe('config-backend failures rudder-transformer can retry', () => {
+  const paths = () => [`/transformation/getByVersionId?versionId=${transformation.versionId}`, `/transformationLibrary/getByVersionId?versionId=${library.versionId}`];
+  const expectRetryable = (res: Answer, code: string) => {
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(res.headers.get('x-rudder-should-retry')).toBe('true');
+    expect(res.body).toMatchObject({ success: false, error: { code } });
+    expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
+  };
+
+  /** Makes one method of a service object fail until the returned function restores it. */
+  function breakMethod<T extends object>(target: T, name: keyof T & string, failure: () => unknown): () => void {
+    const original = (target as Record<string, unknown>)[name];
+    (target as Record<string, unknown>)[name] = failure;
+    return () => {
+      (target as Record<string, unknown>)[name] = original;
+    };
+  }
+
+  it('answers 503 with Retry-After when the store fails looking the version up, on both listeners', async () => {
+    const { resolver } = server.server.services;
+    // Versions nobody has read yet, so the cache cannot answer.
+    const fresh = await createTransformation(server, { workspaceId: server.workspaceId, code: `export function transformEvent(e) { return e; }` });
+    const freshLibrary = await createLibrary(server, { workspaceId: server.workspaceId, name: 'Fresh Library', code: `export const x = 1;` });
+    const restore = [
+      breakMethod(resolver, 'transformation', async () => Promise.reject(new Error('connection refused'))),
+      breakMethod(resolver, 'libraryVersions', async () => Promise.reject(new Error('connection refused'))),
+    ];
+    try {
+      for (const base of [server.url, server.runtimeUrl!]) {
+        const auth = base === server.url ? accessAuth : null;
+        expectRetryable(await get(`/transformation/getByVersionId?versionId=${fresh.versionId}`, auth, base), 'store_unavailable');
+        expectRetryable(await get(`/transformationLibrary/getByVersionId?versionId=${freshLibrary.versionId}`, auth, base), 'store_unavailable');
+      }
+    } finally {
+      for (const undo of restore) undo();
+    }
+    expect((await get(`/transformation/getByVersionId?versionId=${fresh.versionId}`)).status).toBe(200);
+    expect((await get(`/transformationLibrary/getByVersionId?versionId=${freshLibrary.versionId}`)).status).toBe(200);
+  });
+
+  it('answers 503 with Retry-After when the store fails while the credential is checked', async () => {
+    const { verifier } = server.server.services;
+    const restore = breakMethod(verifier, 'verify', async () => Promise.reject(new Error('connection refused')));
+    try {
+      for (const path of paths()) expectRetryable(await get(path, basicAuth('tlr_at_never-seen-before')), 'unavailable');
+    } finally {
+      restore();
+    }
+  });
+
+  it('keeps a wrong or missing secret 401, and an unknown version 404', async () => {
+    for (const path of paths()) {
+      for (const auth of [null, basicAuth('tlr_at_wrong'), 'Bearer nope']) {
+        const res = await get(path, auth);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('retry-after')).toBeNull();
+      }
+    }
+    for (const path of ['/transformation/getByVersionId?versionId=unknown', '/transformationLibrary/getByVersionId?versionId=unknown']) {
+      const res = await get(path);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+    }
+  });
+
+  it('answers 503 with Retry-After, never 429, once an address is throttled for failed authentications; a valid secret still passes', async () => {
+    const throttled = await startTestServer({ env: { TILLER_AUTH_FAILURE_LIMIT: '2' } });
+    try {
+      const own = await createTransformation(throttled, { workspaceId: throttled.workspaceId, code: `export function transformEvent(e) { return e; }` });
+      const path = `/transformation/getByVersionId?versionId=${own.versionId}`;
+      const wrong = basicAuth('tlr_ws_wrong');
+      expect((await get(path, wrong, throttled.url)).status).toBe(401);
+      expect((await get(path, wrong, throttled.url)).status).toBe(401);
+      for (const p of [path, `/transformationLibrary/getByVersionId?versionId=x`]) {
+        const res = await get(p, wrong, throttled.url);
+        expectRetryable(res, 'too_many_requests');
+      }
+      expect((await get(path, throttled.workspaceAuth, throttled.url)).status).toBe(200);
+      // Other routes keep the throttle's 429.
+      expect((await fetch(`${throttled.url}/accessTokens`, { headers: { authorization: wrong } })).status).toBe(429);
+    } finally {
+      await throttled.close();
+    }
+  });
+});
+
+/**
  * What rudder-transformer does with CONFIG_BACKEND_URL: fetch the transformation by version id,
  * fetch each library version the request lists, keep those whose camelCased name the code imports,
  * and run the code with them.

@@ -150,13 +150,13 @@ describe('POST /customTransform: grouping', () => {
     }
   });
 
-  it('gives transformBatch outputs that trace back to no input the group\'s common metadata', async () => {
+  it('gives transformBatch outputs that trace back to no input the first input\'s metadata with a new messageId, as rudder-transformer does', async () => {
     const events = [wireEvent(0, { versionId: versions.batchExtra! }), wireEvent(1, { versionId: versions.batchExtra! })];
     const res = await transform(events);
     expect(res.body).toHaveLength(3);
     const summary = res.body[2];
     expect(summary.output).toEqual({ type: 'track', event: 'Summary', count: 2 });
-    expect(summary.metadata).toEqual({ sourceId: 'src-1', destinationId: 'dst-1', destinationType: 'WEBHOOK', workspaceId: 'ws-1', messageIds: ['msg-0', 'msg-1'] });
+    expect(summary.metadata).toEqual({ ...(events[0] as any).metadata, messageId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), eventName: 'Summary', eventType: 'track' });
   });
 });
 
@@ -179,12 +179,14 @@ describe('POST /customTransform: drops and failures', () => {
     expect(res.body[1]).toEqual({ statusCode: 298, metadata: (events[1] as any).metadata });
   });
 
-  it('fails only the events whose code threw, with the message and no host stack frames', async () => {
+  it('fails only the events whose code threw, with the message and the user\'s frame, no host stack frames', async () => {
     const events = Array.from({ length: 4 }, (_, n) => wireEvent(n, { versionId: versions.throwOnOrder! }));
     const res = await transform(events);
     expect(res.body.map((a: any) => a.statusCode)).toEqual([200, 400, 200, 400]);
-    expect(res.body[1]).toEqual({ statusCode: 400, error: 'TypeError: orders are not allowed', metadata: (events[1] as any).metadata });
-    expect(res.body[1].error).not.toMatch(/node_modules|\.ts:|at /);
+    // Spec 7.5: the frame names the transformation (its name here is the key of `code`) and the user's line and column.
+    const column = code.throwOnOrder.indexOf('new TypeError') + 1;
+    expect(res.body[1]).toEqual({ statusCode: 400, error: `TypeError: orders are not allowed\n    at transformEvent (throwOnOrder:1:${column})`, metadata: (events[1] as any).metadata });
+    expect(res.body[1].error).not.toMatch(/node_modules|\.ts:|file:/);
   });
 
   it('fails every event of a group whose transformBatch threw, and only that group', async () => {

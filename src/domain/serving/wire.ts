@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.js';
 import { DomainError } from '../errors.js';
 import type { LibraryVersion, TransformationVersion } from '../versions.js';
@@ -28,6 +29,11 @@ export interface WireBatch {
   libraryVersionIds: string[];
   /** The metadata each entry carried, as the JSON text its answers echo (`{}` when it had none). */
   metadataJson: string[];
+  /**
+   * What `getCredential(key)` gives, from the first entry's `credentials` (the only ones the
+   * protocol honours, as with libraries); undefined when it carried none.
+   */
+  credentials: Record<string, unknown> | undefined;
 }
 
 const EMPTY_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -70,6 +76,38 @@ function libraryIdsOf(first: unknown): string[] {
     if (ids.size === MAX_LIBRARY_IDS) break;
   }
   return [...ids];
+}
+
+/** Credentials one request may bring, and the characters of their keys and values together. */
+const MAX_CREDENTIALS = 1000;
+const MAX_CREDENTIAL_CHARS = 1024 * 1024;
+
+/**
+ * The first entry's `credentials: [{ id?, key, value, isSecret }]` as a key → value map, later
+ * entries winning over earlier ones with the same key (as rudder-transformer builds its map).
+ * Never fails the events: a `credentials` that is not an array is ignored, an entry that is not an
+ * object or whose key is not a non-empty string is skipped, and past MAX_CREDENTIALS entries or
+ * MAX_CREDENTIAL_CHARS characters the rest are left out. Keys such as `__proto__` are plain keys.
+ */
+export function credentialsOf(first: unknown): Record<string, unknown> | undefined {
+  if (!isPlainObject(first) || !Array.isArray(first.credentials)) return undefined;
+  const list = first.credentials as unknown[];
+  const count = Math.min(list.length, MAX_CREDENTIALS);
+  let map: Record<string, unknown> | undefined;
+  let chars = 0;
+  for (let i = 0; i < count; i++) {
+    const credential = list[i];
+    if (!isPlainObject(credential)) continue;
+    const { key, value } = credential;
+    if (typeof key !== 'string' || key === '') continue;
+    const size = typeof value === 'string' ? value.length : value === undefined ? 0 : jsonOf(value)?.length;
+    if (size === undefined) continue;
+    chars += key.length + size;
+    if (chars > MAX_CREDENTIAL_CHARS) break;
+    map ??= {};
+    Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return map;
 }
 
 /**
@@ -147,7 +185,7 @@ export function groupWireBatch(entries: readonly unknown[]): WireBatch {
     group.messages.push(entry.message);
     group.metadata.push(meta);
   }
-  return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadataJson };
+  return { size: entries.length, groups, rejected, libraryVersionIds: libraryIdsOf(entries[0]), metadataJson, credentials: credentialsOf(entries[0]) };
 }
 
 /** Builds the answer array as text, one slot per input position so the output keeps input order. */
@@ -223,6 +261,12 @@ export interface WireServingDeps {
    * request may hold many groups; past this, a group's events fail instead of the whole answer.
    */
   maxAnswerChars: number;
+  /**
+   * The credentials a workspace keeps for its code (`getCredential`), by key. A group's run gets
+   * these for its version's workspace with the request's own `credentials` on top. A lookup that
+   * throws or rejects fails the request as the store being away does: 503, retryable.
+   */
+  workspaceCredentials?: (workspaceId: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 export interface WireServingOptions {
@@ -232,6 +276,7 @@ export interface WireServingOptions {
   filterDropped: boolean;
 }
 
+/** What rudder-transformer answers a transformBatch failure that names no input with: the group's identity and every messageId. */
 function commonMetadataOf(group: WireGroup): Record<string, unknown> {
   const first = group.metadata[0] ?? EMPTY_METADATA;
   return {
@@ -239,8 +284,49 @@ function commonMetadataOf(group: WireGroup): Record<string, unknown> {
     destinationId: first.destinationId,
     destinationType: first.destinationType,
     workspaceId: first.workspaceId,
+    transformationId: first.transformationId,
     messageIds: group.metadata.map((m) => m.messageId),
   };
+}
+
+/** The fields an output that traces back to no input gets anew; the rest are the first input's. */
+const RENEWED = new Set(['messageId', 'eventName', 'eventType']);
+
+/**
+ * The first input's metadata as JSON text without its closing brace and without the RENEWED
+ * fields: `{"jobId":1,"sourceId":"s"` (or `{`). Written once per group, then each untraced output
+ * appends its own fields. The metadata serialized whole already, so each field does.
+ */
+function untracedMetadataBase(first: Record<string, unknown>): string {
+  let text = '{';
+  for (const key of Object.keys(first)) {
+    if (RENEWED.has(key)) continue;
+    const json = jsonOf(first[key]);
+    if (json === undefined) continue;
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${json}`;
+  }
+  return text;
+}
+
+/**
+ * Metadata of a transformBatch output that traces back to no input, as rudder-transformer builds it:
+ * the group's first input's metadata with a new UUID `messageId`, and `eventName` / `eventType` taken
+ * from the output's `event` / `type` (left out when those are not strings: rudder-server reads them
+ * as strings, and one of another type would make it refuse the whole answer).
+ */
+function untracedMetadataJson(base: string, output: Record<string, unknown>): string {
+  let text = `${base}${base.length > 1 ? ',' : ''}"messageId":"${randomUUID()}"`;
+  const { event, type } = output;
+  if (typeof event === 'string') text += `,"eventName":${JSON.stringify(event)}`;
+  if (typeof type === 'string') text += `,"eventType":${JSON.stringify(type)}`;
+  return `${text}}`;
+}
+
+/** The run's credentials: the workspace's, with the request's on top; undefined when neither has any. */
+function mergeCredentials(own: Record<string, unknown> | undefined, request: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const hasOwn = isPlainObject(own) && Object.keys(own).length > 0;
+  if (request === undefined) return hasOwn ? own : undefined;
+  return hasOwn ? { ...own, ...request } : request;
 }
 
 /**
@@ -269,11 +355,11 @@ function messagesJson(group: WireGroup, response: WireResponse): string {
 }
 
 /** A store lookup; when the store fails, the request is worth retrying, not a permanent failure of every event (spec 7.6). */
-async function fromStore<T>(lookup: () => Promise<T>): Promise<T> {
+async function fromStore<T>(lookup: () => Promise<T> | T, what = 'transformation versions'): Promise<T> {
   try {
     return await lookup();
   } catch (error) {
-    throw new DomainError('unavailable', 'store_unavailable', 'the store did not answer while looking up transformation versions; try again', undefined, 1, error);
+    throw new DomainError('unavailable', 'store_unavailable', `the store did not answer while looking up ${what}; try again`, undefined, 1, error);
   }
 }
 
@@ -292,6 +378,19 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     return librariesForRun(version, batch.libraryVersionIds.map((id) => available.get(id)).filter((l): l is LibraryVersion => l !== undefined));
   };
 
+  // One lookup per workspace per request, however many of its groups run.
+  const lookupCredentials = deps.workspaceCredentials;
+  let credentialLookups: Map<string, Promise<Record<string, unknown> | undefined>> | undefined;
+  const credentialsFor = (workspaceId: string): Promise<Record<string, unknown> | undefined> => {
+    credentialLookups ??= new Map();
+    let pending = credentialLookups.get(workspaceId);
+    if (pending === undefined) {
+      pending = fromStore(() => (lookupCredentials as NonNullable<typeof lookupCredentials>)(workspaceId), 'the workspace\'s credentials').then((own) => mergeCredentials(own, batch.credentials));
+      credentialLookups.set(workspaceId, pending);
+    }
+    return pending;
+  };
+
   const runGroup = async (group: WireGroup): Promise<void> => {
     const cached = deps.resolver.peekTransformation(group.versionId);
     const version = cached === undefined ? await fromStore(() => deps.resolver.transformation(group.versionId)) : (cached ?? undefined);
@@ -306,6 +405,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       return;
     }
     const libraries = await fromStore(() => librariesFor(version));
+    const credentials = lookupCredentials === undefined ? batch.credentials : await credentialsFor(version.workspaceId);
     const eventsJson = messagesJson(group, response);
     if (group.positions.length === 0) return;
     // A whole-batch failure either fails the request (503, see requestFailureOf) or every event of the group.
@@ -313,7 +413,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       deps.runtime,
       {
         workspaceId: version.workspaceId,
-        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
+        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },
         libraries,
         events: group.messages,
         eventsJson,
@@ -321,6 +421,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
         // Each entry's metadata JSON is needed for the answer anyway; the sandbox gets the same text.
         metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,
         captureLogs: false,
+        credentials,
       },
       'live',
     );
@@ -331,21 +432,24 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     const output = run.output;
     const { positions } = group;
     let common: string | undefined;
+    let untracedBase: string | undefined;
     // The group's entries are sized before any is added, so a group over the answer's budget fails whole.
     const entries: Array<{ position: number; outcome: EventOutcome; outputJson?: string; metadataJson: string | undefined }> = [];
     let chars = 0;
     for (const outcome of output.results) {
-      // transformBatch may return more events than it was given; ones that trace back to no input
-      // carry the group's common metadata, as rudder-transformer answers them.
+      // transformBatch may return more events than it was given. One that traces back to no input
+      // is answered after the group's last input, with the metadata rudder-transformer gives it: an
+      // output, the first input's with a new messageId (untracedMetadataJson); a failure, the
+      // group's common metadata.
       const traced = outcome.index < positions.length;
       const position = traced ? (positions[outcome.index] as number) : (positions[positions.length - 1] as number);
-      const metadataJson = traced ? undefined : (common ??= JSON.stringify(commonMetadataOf(group)));
       if (outcome.statusCode === 200) {
         const outputJson = deps.outputJson(outcome);
+        const metadataJson = traced ? undefined : untracedMetadataJson((untracedBase ??= untracedMetadataBase(group.metadata[0] ?? EMPTY_METADATA)), outcome.output);
         chars += outputJson.length + (metadataJson ?? response.metadataOf(position)).length + 48;
         entries.push({ position, outcome, outputJson, metadataJson });
       } else {
-        entries.push({ position, outcome, metadataJson });
+        entries.push({ position, outcome, metadataJson: traced ? undefined : (common ??= JSON.stringify(commonMetadataOf(group))) });
       }
     }
     if (!response.reserve(chars, deps.maxAnswerChars)) {
@@ -353,9 +457,19 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       for (const position of positions) response.failure(position, 400, message);
       return;
     }
+    // Entries that trace back to no input (metadataJson set) go last, after the last input's own.
+    let untraced = false;
     for (const { position, outcome, outputJson, metadataJson } of entries) {
-      if (outcome.statusCode === 200) response.output(position, outputJson as string, metadataJson);
-      else response.failure(position, 400, outcome.error, metadataJson);
+      if (metadataJson !== undefined) untraced = true;
+      else if (outcome.statusCode === 200) response.output(position, outputJson as string);
+      else response.failure(position, 400, outcome.error);
+    }
+    if (untraced) {
+      for (const { position, outcome, outputJson, metadataJson } of entries) {
+        if (metadataJson === undefined) continue;
+        if (outcome.statusCode === 200) response.output(position, outputJson as string, metadataJson);
+        else response.failure(position, 400, outcome.error, metadataJson);
+      }
     }
     if (options.filterDropped) {
       for (const index of output.dropped) {

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { notFound } from '../../domain/errors.js';
+import type { FastifyError, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
+import { DomainError, notFound } from '../../domain/errors.js';
 import type { App } from '../app.js';
+import { handleError } from '../errors.js';
 import { errors } from '../schemas.js';
 
 // What an external rudder-transformer fetches from its config backend (CONFIG_BACKEND_URL): a
@@ -65,6 +66,47 @@ function visible(request: FastifyRequest, workspaceId: string): boolean {
 // Immutable content, but per credential: caches may keep it privately.
 const IMMUTABLE = 'private, max-age=86400, immutable';
 
+// How an external rudder-transformer reads these answers (its responseStatusHandler): 200 is the
+// code; 401 and 403 make it answer rudder-server 503 with X-Rudder-Should-Retry (its own
+// misconfiguration, retried until fixed); any status from 500 up makes it ask rudder-server to retry
+// the request; every other status, 404 and 429 included, fails each event of the group for good.
+// So a failure that will clear must be a 5xx here, never a 429, and says when to try again.
+
+/** A store lookup that failed: 503 with Retry-After, which rudder-transformer retries. */
+async function fromStore<T>(lookup: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await lookup();
+  } catch (error) {
+    throw new DomainError('unavailable', 'store_unavailable', `the store did not answer while looking up the ${what}; try again`, undefined, 1, error);
+  }
+}
+
+/**
+ * The failed-authentication throttle answers 429, which rudder-transformer would turn into a
+ * permanent failure of every event: here it answers 503 instead, its Retry-After and body kept.
+ * Wrong or missing secrets below the throttle's limit stay 401.
+ */
+const noThrottle429: onSendHookHandler = (_request, reply, payload, done) => {
+  if (reply.statusCode === 429) {
+    reply.code(503);
+    if (!reply.hasHeader('Retry-After')) reply.header('Retry-After', '1');
+    reply.header('X-Rudder-Should-Retry', 'true');
+    reply.header('X-Rudder-Error-Reason', 'too_many_requests');
+  }
+  done(null, payload);
+};
+
+/**
+ * Errors of these routes: a failure that is not the request's fault (a store lookup while checking
+ * the credential, say) answers 503 with Retry-After instead of 500; the rest as everywhere.
+ */
+function configBackendErrors(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof DomainError) return handleError(error, request, reply);
+  const status = (error as FastifyError).statusCode;
+  if ((error as FastifyError).validation || (status !== undefined && status >= 400 && status < 500)) return handleError(error, request, reply);
+  return handleError(new DomainError('unavailable', 'unavailable', 'the server could not answer this lookup for now; try again', undefined, 1, error), request, reply);
+}
+
 export async function configBackendRoutes(app: App): Promise<void> {
   const { resolver } = app.services;
 
@@ -72,18 +114,21 @@ export async function configBackendRoutes(app: App): Promise<void> {
     '/transformation/getByVersionId',
     {
       config: { auth: 'runtime' },
+      onSend: noThrottle429,
+      errorHandler: configBackendErrors,
       schema: {
         summary: 'A transformation version\'s code, for an external rudder-transformer (compat)',
-        description: 'Authenticate with Basic base64(<workspace or access token>:); only the credential\'s workspace is visible. No credentials are needed on the runtime listener.',
+        description:
+          'Authenticate with Basic base64(<workspace or access token>:); only the credential\'s workspace is visible. No credentials are needed on the runtime listener. A store that does not answer, and an address throttled for failed authentications, answer 503 with Retry-After (never 429, which rudder-transformer would turn into a permanent failure of every event); a wrong secret answers 401, an unknown version 404.',
         tags: ['config backend'],
         querystring: VersionQuery,
-        response: { 200: TransformationCode, 400: MissingVersionId, ...errors(401, 404, 429) },
+        response: { 200: TransformationCode, 400: MissingVersionId, ...errors(401, 404, 503) },
       },
     },
     async (request, reply) => {
       const versionId = requiredVersionId(request.query.versionId, reply);
       if (versionId === undefined) return reply;
-      const version = await resolver.transformation(versionId);
+      const version = await fromStore(() => resolver.transformation(versionId), 'transformation version');
       if (!version || !visible(request, version.workspaceId)) throw notFound('transformation version');
       reply.header('Cache-Control', IMMUTABLE);
       return {
@@ -105,18 +150,20 @@ export async function configBackendRoutes(app: App): Promise<void> {
     '/transformationLibrary/getByVersionId',
     {
       config: { auth: 'runtime' },
+      onSend: noThrottle429,
+      errorHandler: configBackendErrors,
       schema: {
         summary: 'A library version\'s code, for an external rudder-transformer (compat)',
         description: 'Authenticate as for /transformation/getByVersionId.',
         tags: ['config backend'],
         querystring: VersionQuery,
-        response: { 200: LibraryCode, 400: MissingVersionId, ...errors(401, 404, 429) },
+        response: { 200: LibraryCode, 400: MissingVersionId, ...errors(401, 404, 503) },
       },
     },
     async (request, reply) => {
       const versionId = requiredVersionId(request.query.versionId, reply);
       if (versionId === undefined) return reply;
-      const library = await resolver.library(versionId);
+      const library = await fromStore(() => resolver.library(versionId), 'library version');
       if (!library || !visible(request, library.workspaceId)) throw notFound('library version');
       reply.header('Cache-Control', IMMUTABLE);
       return {
