@@ -40,6 +40,9 @@ export function transformEvent(event, metadata) {
 
 const thirdCode = fixedCode.replace('"tiller"', '"tiller-v3"');
 
+// Throws on line 2 for every event: nothing has a "missing" property.
+const throwingCode = 'export function transformEvent(e){\n  return e.missing.x;\n}\n';
+
 /** Replaces the whole editor document the way a user would: focus, select all, type. */
 async function setEditorCode(page: Page, code: string): Promise<void> {
   const content = page.locator('[data-testid="code-editor"] .cm-content');
@@ -170,6 +173,54 @@ describe.skipIf(!hasChromium)('dashboard: transformations and libraries with an 
     // Back to the saved code for the publish steps.
     await setEditorCode(page, fixedCode);
     await expect.poll(() => page.getByTestId('editor-status').textContent()).not.toContain('Unsaved changes');
+  });
+
+  it('shows where a runtime error was thrown and goes to that line from its stack frame', async () => {
+    const { page } = watched;
+    try {
+      await setEditorCode(page, throwingCode);
+      await page.getByRole('button', { name: 'Run test' }).click();
+      const errors = page.getByTestId('test-errors');
+      await errors.waitFor();
+      // The first line is the message; the frame is beneath it, not inside it.
+      expect(await errors.innerText()).toContain("TypeError: Cannot read properties of undefined (reading 'x')");
+      expect(await errors.innerText()).toMatch(/at transformEvent \(line 2, column \d+\)/);
+      const frame = errors.getByRole('button', { name: /^line 2, column \d+$/ }).first();
+
+      // The editor marks the line the error was thrown at, with a lint underline.
+      const marked = page.locator('.cm-line[data-runtime-error-line="true"]');
+      await marked.waitFor();
+      expect(await marked.innerText()).toContain('e.missing.x');
+      await page.locator('.cm-lintRange-error').first().waitFor();
+      await screenshot(page, 'test-runtime-error');
+
+      // Move the cursor away, then the frame brings it back to line 2 and focuses the editor.
+      await page.locator('[data-testid="code-editor"] .cm-content').click();
+      await page.keyboard.press('Control+End');
+      await expect.poll(() => page.locator('.cm-lineNumbers .cm-activeLineGutter').innerText()).toBe('4');
+      await page.getByRole('button', { name: 'Run test' }).focus();
+      await frame.click();
+      await expect.poll(() => page.locator('.cm-lineNumbers .cm-activeLineGutter').innerText()).toBe('2');
+      expect(await page.evaluate(() => document.activeElement?.classList.contains('cm-content'))).toBe(true);
+
+      // Any edit clears the mark (the result stays).
+      await page.keyboard.type(' ');
+      await expect.poll(() => marked.count()).toBe(0);
+      expect(await errors.count()).toBe(1);
+
+      // A whole-batch failure shows its frames the same way.
+      await setEditorCode(page, 'export function transformBatch(events) {\n  throw new Error("whole batch");\n}\n');
+      await page.getByRole('button', { name: 'Run test' }).click();
+      const batch = page.getByTestId('test-batch-error');
+      await batch.waitFor();
+      expect(await batch.innerText()).toContain('Error: whole batch');
+      await batch.getByRole('button', { name: /^line 2, column \d+$/ }).waitFor();
+      await expect.poll(() => marked.innerText()).toContain('throw new Error');
+    } finally {
+      // Back to the saved code for the publish steps, whatever happened above.
+      await setEditorCode(page, fixedCode);
+      await expect.poll(() => page.getByTestId('editor-status').textContent()).not.toContain('Unsaved changes');
+    }
   });
 
   it('publishes, edits, compares versions and rolls back to the first version', async () => {

@@ -18,9 +18,17 @@ export interface CodeEditorHandle {
   focusAt: (line: number, column?: number) => void;
 }
 
-const setErrorLine = StateEffect.define<number | null>();
+/** Where to highlight whole lines: a compile problem's line and a test run's error line. */
+interface LineMark {
+  from: number;
+  runtime: boolean;
+}
+
+const setErrorLines = StateEffect.define<LineMark[]>();
 
 const errorLineMark = Decoration.line({ class: 'cm-error-line', attributes: { 'data-error-line': 'true' } });
+// The same look; a separate attribute so the two kinds can be told apart (and tested) on their own.
+const runtimeErrorLineMark = Decoration.line({ class: 'cm-error-line', attributes: { 'data-runtime-error-line': 'true' } });
 
 // A whole-line highlight next to the lint underline, so the line stands out even at a glance.
 const errorLineField = StateField.define<DecorationSet>({
@@ -28,8 +36,11 @@ const errorLineField = StateField.define<DecorationSet>({
   update(decorations, transaction) {
     let next = decorations.map(transaction.changes);
     for (const effect of transaction.effects) {
-      if (effect.is(setErrorLine)) {
-        next = effect.value === null ? Decoration.none : Decoration.set([errorLineMark.range(effect.value)]);
+      if (effect.is(setErrorLines)) {
+        next = Decoration.set(
+          effect.value.map((mark) => (mark.runtime ? runtimeErrorLineMark : errorLineMark).range(mark.from)),
+          true,
+        );
       }
     }
     return next;
@@ -59,17 +70,39 @@ interface CodeEditorProps {
   value: string;
   onChange?: (code: string) => void;
   label: string;
+  /** A compile error: marked, and scrolled to. */
   problem?: EditorProblem | null;
+  /** Where a test run's error was thrown: marked, but not scrolled to (the user is reading the result). */
+  runtimeError?: EditorProblem | null;
   readOnly?: boolean;
   handleRef?: Ref<CodeEditorHandle>;
   describedBy?: string;
 }
 
-export function CodeEditor({ value, onChange, label, problem, readOnly, handleRef, describedBy }: CodeEditorProps) {
+/** Lint diagnostics and line highlights for both kinds of error, replacing the previous ones. */
+function showMarks(view: EditorView, problem: EditorProblem | null, runtimeError: EditorProblem | null, scrollToProblem: boolean): void {
+  const marks = [
+    ...(problem ? [{ problem, runtime: false, source: 'Tiller' }] : []),
+    ...(runtimeError ? [{ problem: runtimeError, runtime: true, source: 'Test run' }] : []),
+  ];
+  const placed = marks.map((mark) => ({ ...mark, place: placeProblem(view.state, mark.problem) }));
+  const diagnostics: Diagnostic[] = placed.map(({ place, problem: shown, source }) => ({ from: place.from, to: place.to, severity: 'error', message: shown.message, source }));
+  const compile = placed.find((mark) => !mark.runtime);
+  view.dispatch(setDiagnostics(view.state, diagnostics), {
+    effects: [
+      setErrorLines.of(placed.map(({ place, runtime }) => ({ from: place.lineStart, runtime }))),
+      ...(compile && scrollToProblem ? [EditorView.scrollIntoView(compile.place.from, { y: 'center' })] : []),
+    ],
+  });
+}
+
+export function CodeEditor({ value, onChange, label, problem = null, runtimeError = null, readOnly, handleRef, describedBy }: CodeEditorProps) {
   const parent = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
   onChangeRef.current = onChange;
+  const marks = useRef({ problem, runtimeError });
+  marks.current = { problem, runtimeError };
 
   useEffect(() => {
     if (!parent.current) return;
@@ -88,6 +121,8 @@ export function CodeEditor({ value, onChange, label, problem, readOnly, handleRe
     if (readOnly) extensions.push(EditorState.readOnly.of(true), EditorView.editable.of(false));
     const created = new EditorView({ state: EditorState.create({ doc: value, extensions }), parent: parent.current });
     view.current = created;
+    // A view made again (read-only or description changed) keeps the marks the old one showed.
+    showMarks(created, marks.current.problem, marks.current.runtimeError, false);
     return () => {
       created.destroy();
       view.current = null;
@@ -103,19 +138,15 @@ export function CodeEditor({ value, onChange, label, problem, readOnly, handleRe
     if (doc !== value) current.dispatch({ changes: { from: 0, to: doc.length, insert: value } });
   }, [value]);
 
+  const scrolledTo = useRef<EditorProblem | null>(null);
   useEffect(() => {
     const current = view.current;
     if (!current) return;
-    if (!problem) {
-      current.dispatch(setDiagnostics(current.state, []), { effects: setErrorLine.of(null) });
-      return;
-    }
-    const place = placeProblem(current.state, problem);
-    const diagnostic: Diagnostic = { from: place.from, to: place.to, severity: 'error', message: problem.message, source: 'Tiller' };
-    current.dispatch(setDiagnostics(current.state, [diagnostic]), {
-      effects: [setErrorLine.of(place.lineStart), EditorView.scrollIntoView(place.from, { y: 'center' })],
-    });
-  }, [problem]);
+    // Scroll to a compile problem once, when it appears, not again when the runtime mark changes.
+    const newProblem = problem !== null && problem !== scrolledTo.current;
+    scrolledTo.current = problem;
+    showMarks(current, problem, runtimeError, newProblem);
+  }, [problem, runtimeError]);
 
   useImperativeHandle(
     handleRef,

@@ -33,6 +33,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const { name, description, code } = draft;
   const [nameError, setNameError] = useState<string | null>(null);
   const [problem, setProblem] = useState<EditorProblem | null>(null);
+  const [runtimeError, setRuntimeError] = useState<EditorProblem | null>(null);
   const [tab, setTab] = useState<Tab>(isTransformation ? 'test' : 'usage');
   const [publishTarget, setPublishTarget] = useState<PublishTarget | null>(null);
   const [testEvents, setTestEvents] = useState<unknown[] | null>(samples[0]?.events ?? null);
@@ -135,6 +136,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
           onChange={(next) => setDraft({ code: next })}
           label={`${isTransformation ? 'Transformation' : 'Library'} code (JavaScript)`}
           problem={problem}
+          runtimeError={runtimeError}
           readOnly={!canWrite}
           handleRef={editorHandle}
           describedBy={problem ? ids.problem : undefined}
@@ -153,7 +155,10 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
             savedVersionId={resource && !dirty ? resource.versionId : null}
             savedVersionLabel={latestEntry?.version.versionId === resource?.versionId ? latestEntry?.label : undefined}
             libraries={data.importedLibraries}
+            ownFileName={name.trim() || 'transformation'}
             onProblem={setProblem}
+            onRuntimeError={setRuntimeError}
+            onGoTo={(line, column) => editorHandle.current?.focusAt(line, column)}
             onEventsChange={setTestEvents}
           />
         ) : null}

@@ -1,12 +1,14 @@
-import { useId, useMemo, useState } from 'react';
-import { ApiError, testInlineCode, testSavedVersion, type Library } from '../../api.js';
+import { useEffect, useId, useMemo, useState } from 'react';
+import { ApiError, testInlineCode, testSavedVersion, type InlineTestInput, type Library } from '../../api.js';
 import type { EditorProblem } from '../../components/CodeEditor.js';
-import { ErrorAlert } from '../../components/Feedback.js';
 import { formatJson, plural, shortId } from '../../format.js';
 import { samples } from '../../samples.js';
 import { useAction } from '../../use-action.js';
+import type { GoToCode } from './ErrorFrames.js';
 import { problemFrom } from './problems.js';
+import { parseErrorFrames } from './stack-frames.js';
 import { asRecord, logText, normalizeTestAnswer, parseEvents, type TestOutcome } from './test-answer.js';
+import { BatchError, EventErrors, thrownAt } from './TestErrors.js';
 
 interface TestPanelProps {
   code: string;
@@ -15,17 +17,30 @@ interface TestPanelProps {
   /** How the saved version is called on screen ("Version 3"). */
   savedVersionLabel?: string;
   libraries: Library[];
+  /** What the runtime calls the tested code in stack frames: the transformation's name. */
+  ownFileName: string;
   onProblem: (problem: EditorProblem | null) => void;
+  /** Where the editor should mark the error the last run threw; null clears the mark. */
+  onRuntimeError?: (problem: EditorProblem | null) => void;
+  /** Moves the editor's cursor to a 1-based line and column (a stack frame was clicked). */
+  onGoTo: GoToCode;
   /** Lets the publish dialog reuse the events the user tested with. */
   onEventsChange?: (events: unknown[] | null) => void;
 }
 
-export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, onProblem, onEventsChange }: TestPanelProps) {
+/** What a run was started on: the code, and the name its own stack frames carry. */
+interface RunTarget {
+  code: string;
+  ownFileName: string;
+}
+
+export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, ownFileName, onProblem, onRuntimeError, onGoTo, onEventsChange }: TestPanelProps) {
   const [text, setText] = useState(() => formatJson(samples[0]?.events ?? []));
   const [sampleId, setSampleId] = useState(samples[0]?.id ?? '');
   const [outcome, setOutcome] = useState<TestOutcome | null>(null);
   const [ranOn, setRanOn] = useState<string>('');
   const [errorLogs, setErrorLogs] = useState<string[]>([]);
+  const [target, setTarget] = useState<RunTarget | null>(null);
   const ids = { sample: useId(), events: useId(), eventsHint: useId() };
   const parsed = useMemo(() => parseEvents(text), [text]);
   const savedLabel = savedVersionId ? (savedVersionLabel ?? `version ${shortId(savedVersionId)}`) : null;
@@ -40,14 +55,18 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
     async (events: unknown[]) => {
       setOutcome(null);
       setErrorLogs([]);
+      setTarget({ code, ownFileName });
       onProblem(null);
       const libraryVersions = libraries.map((library) => library.versionId);
+      // The inline route names the code after `name` in stack frames (else "transformation"), as the
+      // saved path names it after the saved transformation. InlineTestInput in api.ts lacks the field.
+      const inline: InlineTestInput & { name: string } = { code, libraries: libraryVersions, events, name: ownFileName };
       const answer = savedVersionId
         ? await testSavedVersion({
             transformations: [{ versionId: savedVersionId, testInput: events }],
             libraries: libraryVersions.map((versionId) => ({ versionId })),
           })
-        : await testInlineCode({ code, libraries: libraryVersions, events });
+        : await testInlineCode(inline);
       setOutcome(normalizeTestAnswer(answer, events.length));
       setRanOn(savedLabel ?? 'the unsaved code in the editor');
     },
@@ -65,6 +84,26 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
   const run = () => parsed.ok && void test.run(parsed.events);
 
   const dropped = outcome?.dropped ?? null;
+
+  // Frames are read with the name the run was started under, so renaming afterwards changes nothing.
+  const framesOf = target?.ownFileName ?? ownFileName;
+  const eventErrors = useMemo(
+    () => (outcome?.errors ?? []).map((entry) => ({ index: entry.index, error: parseErrorFrames(entry.message, framesOf) })),
+    [outcome, framesOf],
+  );
+  const batchError = useMemo(
+    () => (error ? parseErrorFrames(error instanceof Error ? error.message : String(error), framesOf) : null),
+    [error, framesOf],
+  );
+  const thrown = useMemo(() => thrownAt(batchError, eventErrors), [batchError, eventErrors]);
+  // The mark shows only while the editor holds the code that ran: any edit clears it (undoing back
+  // to that code brings it back, as it is true again), and so does the next run.
+  const mark = target && target.code === code ? thrown : null;
+  useEffect(() => onRuntimeError?.(mark), [mark, onRuntimeError]);
+  // The result goes away with the panel (another tab), and so must the mark that points into it.
+  useEffect(() => () => onRuntimeError?.(null), [onRuntimeError]);
+  const links = { libraries, onGoTo };
+
   return (
     <div className="stack" data-testid="test-panel">
       <div className="test-grid">
@@ -117,7 +156,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
         </div>
         <div aria-live="polite" aria-busy={running}>
           <h3>Result</h3>
-          <ErrorAlert error={error} title="The test failed as a whole." />
+          {batchError ? <BatchError caught={error} error={batchError} {...links} /> : null}
           {error && errorLogs.length > 0 ? (
             <div>
               <h4 style={{ margin: '0 0 4px' }}>Logs before the failure</h4>
@@ -135,19 +174,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
                 Ran on {ranOn}: {plural(outcome.inputCount, 'input event')}, {plural(outcome.outputs.length, 'output event')}
                 {dropped ? `, ${dropped.length} dropped` : ''}, {plural(outcome.errors.length, 'error')}.
               </p>
-              {outcome.errors.length > 0 ? (
-                <div className="alert alert-error" role="alert">
-                  <strong>{outcome.errors.length === 1 ? 'One event failed' : `${outcome.errors.length} events failed`}</strong>
-                  <ul style={{ margin: '4px 0 0', paddingLeft: 20 }}>
-                    {outcome.errors.map((entry, position) => (
-                      <li key={position}>
-                        {entry.index !== undefined ? `Event ${entry.index + 1}: ` : ''}
-                        {entry.message}
-                      </li>
-                    ))}
-                  </ul>
-                </div>
-              ) : null}
+              {eventErrors.length > 0 ? <EventErrors errors={eventErrors} {...links} /> : null}
               {dropped && dropped.length > 0 ? (
                 <div className="alert alert-info">
                   Dropped (the code returned null or undefined): {dropped.map((index) => `event ${index + 1}`).join(', ')}.
