@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import proxyAddr from '@fastify/proxy-addr';
 import { ensurePrivateDir, makeFilePrivate } from './private-files.js';
-import { defaultRuntimeLimits, type RuntimeLimits } from './runtime/types.js';
+import ipaddr from 'ipaddr.js';
+import { defaultRuntimeLimits, type OutboundOptions, type RuntimeLimits } from './runtime/types.js';
 
 /** Every setting Tiller reads, in one typed object. Built once at start and validated there. */
 export interface Config {
@@ -20,6 +21,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Server-side key for token digests; never stored in the database. */
   pepper: Buffer;
+  /** AES-256 key that seals secret workspace credentials; never stored in the database. */
+  credentialsKey: Buffer;
   ownerEmail: string;
   authFailureLimit: number;
   authFailureWindowMs: number;
@@ -48,6 +51,8 @@ export interface Config {
     /** First quarantine of a version that crashed a host; doubles on repeat, up to 60 times this. */
     quarantineSeconds: number;
   };
+  /** fetch, fetchV2 and geolocation in user code (spec 7.5). */
+  outbound: OutboundOptions;
   /** Where the built dashboard lives. */
   webDistDir: string;
   /**
@@ -97,6 +102,7 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     ),
     logLevel: oneOf('LOG_LEVEL', get('log-level', 'LOG_LEVEL'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     pepper: Buffer.alloc(0),
+    credentialsKey: Buffer.alloc(0),
     ownerEmail: email('TILLER_OWNER_EMAIL', get('owner-email', 'TILLER_OWNER_EMAIL') ?? 'admin@localhost'),
     authFailureLimit: integer('TILLER_AUTH_FAILURE_LIMIT', get('auth-failure-limit', 'TILLER_AUTH_FAILURE_LIMIT'), 20, 0, 1_000_000),
     authFailureWindowMs:
@@ -142,6 +148,14 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       processMaxRssMb: integer('TILLER_SANDBOX_PROCESS_MAX_RSS_MB', get('sandbox-process-max-rss-mb', 'TILLER_SANDBOX_PROCESS_MAX_RSS_MB'), 1024, 64, 65_536),
       quarantineSeconds: integer('TILLER_SANDBOX_QUARANTINE_SECONDS', get('sandbox-quarantine-seconds', 'TILLER_SANDBOX_QUARANTINE_SECONDS'), 60, 1, 86_400),
     },
+    outbound: {
+      allow: addressRanges('TILLER_OUTBOUND_ALLOW', get('outbound-allow', 'TILLER_OUTBOUND_ALLOW')),
+      timeoutMs: integer('TILLER_OUTBOUND_TIMEOUT_MS', get('outbound-timeout-ms', 'TILLER_OUTBOUND_TIMEOUT_MS'), 5000, 100, 600_000),
+      maxResponseBytes: 1024 * 1024 * integer('TILLER_OUTBOUND_MAX_RESPONSE_MB', get('outbound-max-response-mb', 'TILLER_OUTBOUND_MAX_RESPONSE_MB'), 5, 1, 256),
+      maxCallsPerBatch: integer('TILLER_OUTBOUND_MAX_CALLS_PER_BATCH', get('outbound-max-calls-per-batch', 'TILLER_OUTBOUND_MAX_CALLS_PER_BATCH'), 1000, 1, 1_000_000),
+      maxRedirects: integer('TILLER_OUTBOUND_MAX_REDIRECTS', get('outbound-max-redirects', 'TILLER_OUTBOUND_MAX_REDIRECTS'), 5, 0, 20),
+      geolocationDatabase: readableFile('TILLER_GEOLOCATION_DATABASE', get('geolocation-database', 'TILLER_GEOLOCATION_DATABASE')),
+    },
     webDistDir: resolve(get('web-dir', 'TILLER_WEB_DIR') ?? join(projectRoot(), 'dist', 'web')),
     trustProxy: trustProxySetting('TILLER_TRUST_PROXY', get('trust-proxy', 'TILLER_TRUST_PROXY')),
   };
@@ -149,7 +163,36 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     throw new ConfigError('TILLER_SANDBOX_WALL_MS', 'must be at least TILLER_SANDBOX_CPU_MS');
   }
   config.pepper = loadPepper(get('pepper', 'TILLER_PEPPER'), dataDir);
+  config.credentialsKey = loadCredentialsKey(get('credentials-key', 'TILLER_CREDENTIALS_KEY'), dataDir);
   return config;
+}
+
+/**
+ * Address ranges user code may reach although they are not public: CIDRs or single addresses,
+ * separated by commas or spaces. Checked here so a typo fails at start, not on the first fetch.
+ */
+function addressRanges(name: string, raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      if (entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry)) return entry;
+      throw new ConfigError(name, `"${entry}" is not an address or a CIDR range (for example 10.1.0.0/16, 127.0.0.1 or fd00::/8)`);
+    });
+}
+
+/** A file that must exist and be readable at start (its contents are checked where it is used). */
+function readableFile(name: string, raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '') return null;
+  const path = resolve(raw);
+  try {
+    accessSync(path, constants.R_OK);
+    if (!statSync(path).isFile()) throw new Error('not a file');
+  } catch {
+    throw new ConfigError(name, `${path} is not a readable file`);
+  }
+  return path;
 }
 
 /**
@@ -174,6 +217,58 @@ function loadPepper(given: string | undefined, dataDir: string): Buffer {
   writeFileSync(file, text + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return Buffer.from(text, 'utf8');
+}
+
+export const CREDENTIALS_KEY_BYTES = 32;
+const CREDENTIALS_KEY_FORMS = `${CREDENTIALS_KEY_BYTES} bytes written as 64 hex digits or as base64 (e.g. the output of \`openssl rand -base64 32\`)`;
+
+/**
+ * A credentials key as written in TILLER_CREDENTIALS_KEY or the key file, or what is wrong with the
+ * text. Hex is tried first: 64 hex digits are valid base64 too, but would decode to 48 bytes. The
+ * answer never repeats the text, which may be most of a real key.
+ */
+export function decodeCredentialsKey(text: string): { key: Buffer } | { problem: string } {
+  const trimmed = text.trim();
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length === CREDENTIALS_KEY_BYTES * 2) key = Buffer.from(trimmed, 'hex');
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) key = Buffer.from(trimmed, 'base64');
+  if (key?.length === CREDENTIALS_KEY_BYTES) return { key };
+  return { problem: key ? `it decodes to ${key.length} bytes` : 'it is neither hex nor base64' };
+}
+
+/**
+ * The key that seals secret workspace credentials (AES-256-GCM). Like the pepper it lives outside
+ * the database, so a stolen dump holds no readable secret; generated once per data directory when
+ * not given. Instances that share one PostgreSQL database must share this key too.
+ */
+function loadCredentialsKey(given: string | undefined, dataDir: string): Buffer {
+  if (given !== undefined) {
+    const decoded = decodeCredentialsKey(given);
+    if ('problem' in decoded) throw new ConfigError('TILLER_CREDENTIALS_KEY', `must be ${CREDENTIALS_KEY_FORMS}; ${decoded.problem}`);
+    return decoded.key;
+  }
+  const file = join(dataDir, 'credentials.key');
+  const readKeyFile = (): Buffer => {
+    // A key file copied in by hand may be readable by others.
+    makeFilePrivate(file);
+    const decoded = decodeCredentialsKey(readFileSync(file, 'utf8'));
+    if ('problem' in decoded) {
+      throw new ConfigError('TILLER_CREDENTIALS_KEY', `${file} must hold ${CREDENTIALS_KEY_FORMS}; ${decoded.problem}. Restore it from a backup: secret credentials cannot be read without it`);
+    }
+    return decoded.key;
+  };
+  if (existsSync(file)) return readKeyFile();
+  ensurePrivateDir(dataDir);
+  const key = randomBytes(CREDENTIALS_KEY_BYTES);
+  try {
+    writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process on the same data directory wrote it first: use that one.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile();
+    throw err;
+  }
+  chmodSync(file, 0o600);
+  return key;
 }
 
 /** Sent as `Authorization: Bearer <token>`, so printable ASCII without spaces; long enough not to guess. */

@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import { CredentialVerifier } from './domain/auth/verifier.js';
 import type { CatalogContext } from './domain/code-checks.js';
+import { CredentialKeyring } from './domain/credential-seal.js';
+import { WorkspaceCredentials } from './domain/credentials.js';
 import { recordQuarantine } from './domain/quarantines.js';
 import { VersionResolver } from './domain/serving/version-resolver.js';
 import { Metrics } from './metrics/metrics.js';
@@ -27,6 +29,11 @@ export interface Services {
   /** Where the catalog's domain functions find the store, the sandbox and the code-size limit. */
   catalog: CatalogContext;
   runtime: SandboxRuntime;
+  /**
+   * The workspace credentials managed in Tiller: `valuesFor(workspaceId)` is what getCredential
+   * reads (secrets decrypted, cached for a few seconds); `context` is what the credential routes use.
+   */
+  credentials: WorkspaceCredentials;
   close(): Promise<void>;
 }
 
@@ -50,6 +57,16 @@ export async function createServices(
     onBackgroundError: (err) => log.error({ err }, 'background credential write failed'),
   });
   await verifier.start();
+  const credentials = new WorkspaceCredentials(store, new CredentialKeyring(config.credentialsKey));
+  await credentials.start();
+  const unreadable = await credentials.countSealedUnderOtherKeys();
+  if (unreadable > 0) {
+    // Each instance generated its own key file, or the key was replaced: say so at start, not on the first batch.
+    log.error(
+      { setting: 'TILLER_CREDENTIALS_KEY', secretCredentials: unreadable },
+      `${unreadable} secret credential(s) were sealed under a credentials key this server does not hold, so user code cannot read them: run every instance with the TILLER_CREDENTIALS_KEY they were written with`,
+    );
+  }
   const runtimeMetrics = new RuntimeMetrics(metrics.registry, { tenantLabels: config.metricsTenantLabels });
   const resolver = new VersionResolver(store.db);
   // User code runs only in sandbox host processes that the runtime pool starts and replaces; this
@@ -68,6 +85,7 @@ export async function createServices(
     processes: config.runtime.processes,
     processMaxRssMb: config.runtime.processMaxRssMb,
     quarantine: { baseMs: config.runtime.quarantineSeconds * 1000, maxMs: config.runtime.quarantineSeconds * 60 * 1000 },
+    outbound: config.outbound,
     metrics: runtimeMetrics,
     onHostEvent: (event) => {
       if (event.type === 'started') log.debug({ sandboxHost: event }, 'sandbox host process started');
@@ -88,8 +106,9 @@ export async function createServices(
     metrics,
     runtimeMetrics,
     resolver,
-    catalog: { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes },
+    catalog: { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes, credentials },
     runtime,
+    credentials,
     close: async () => {
       await runtime.close();
       // Writes the last uses still batched in memory before the store goes away.

@@ -6,12 +6,15 @@ import { RunError, type Runtime } from '../runtime/types.js';
 import type { Store } from '../store/db.js';
 import { invalid, runFailureOf } from './errors.js';
 import { codePoints } from './names.js';
+import type { CredentialSource } from './serving/run-events.js';
 
 /** What the Transformations API needs from the process: the store, the sandbox and its code limit. */
 export interface CatalogContext {
   store: Store;
   runtime: Runtime;
   maxCodeBytes: number;
+  /** The workspace credentials getCredential() reads in test runs. */
+  credentials?: CredentialSource | undefined;
 }
 
 export const SUPPORTED_LANGUAGE = 'javascript';

@@ -171,12 +171,12 @@ function normalizeDestinationIds(ids: string[] | undefined, publish: boolean): s
 async function validateForSave(
   ctx: CatalogContext,
   workspaceId: string,
-  versionId: string,
-  code: string,
+  version: { versionId: string; name: string; code: string },
   events: unknown[] | undefined,
   publish: boolean,
   draft: boolean,
 ): Promise<{ imports: string[]; unresolved: string[] }> {
+  const { versionId, name, code } = version;
   const imports = await checkTransformationCode(ctx, code);
   const linker = new LibraryLinker(ctx.store.db, workspaceId, [], publish ? 'publish' : 'test');
   const link = await linker.link(imports);
@@ -194,7 +194,7 @@ async function validateForSave(
 
   // The run uses the id the version will be saved under, so its sandbox stays warm for real runs.
   // The code is not saved yet, so a crash counts against the workspace's test calls (inline).
-  const run = await runBatch(ctx, workspaceId, { versionId, code, inline: true }, link.libraries, events ?? sampleEvents());
+  const run = await runBatch(ctx, workspaceId, { versionId, code, name, inline: true }, link.libraries, events ?? sampleEvents());
   if (!run.ok) {
     const what = events === undefined ? 'the sample event' : 'the test events';
     throw invalid(events === undefined ? 'test_failed' : 'events_failed', `the code failed on ${what}, so nothing was saved: ${describeFailure(run)}`, {
@@ -246,7 +246,7 @@ export async function createTransformation(
   const description = normalizeDescription(input.description);
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish) ?? [];
   const versionId = newId();
-  const { imports, unresolved } = await validateForSave(ctx, workspaceId, versionId, input.code, input.events, options.publish, options.draft ?? false);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code: input.code }, input.events, options.publish, options.draft ?? false);
 
   const id = newId();
   const now = nowIso();
@@ -308,7 +308,7 @@ export async function updateTransformation(
   const code = input.code ?? latest.code;
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish);
   const versionId = newId();
-  const { imports, unresolved } = await validateForSave(ctx, workspaceId, versionId, code, input.events, options.publish, options.draft ?? false);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code }, input.events, options.publish, options.draft ?? false);
 
   const now = nowIso();
   return db.transaction().execute(async (trx) => {

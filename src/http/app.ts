@@ -53,6 +53,11 @@ export const REDACTED_LOG_PATHS = [
   '*.workspaceToken',
   '*.secret',
   '*.password',
+  // Workspace credential values (POST and PATCH /credentials bodies), should a body ever be logged.
+  'value',
+  '*.value',
+  'body.value',
+  '*.body.value',
 ];
 
 export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {

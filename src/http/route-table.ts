@@ -2,6 +2,7 @@ import type { App, Surface } from './app.js';
 import { accessTokenRoutes } from './routes/access-tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { configBackendRoutes } from './routes/config-backend.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { libraryRoutes } from './routes/libraries.js';
@@ -33,6 +34,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'config-backend', surfaces: ['main', 'runtime'], register: (app) => app.register(configBackendRoutes) },
   { file: 'transformations', surfaces: ['main'], register: (app) => app.register(transformationRoutes) },
   { file: 'libraries', surfaces: ['main'], register: (app) => app.register(libraryRoutes) },
+  { file: 'credentials', surfaces: ['main'], register: (app) => app.register(credentialRoutes) },
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },
   { file: 'web', surfaces: ['main'], register: (app) => registerDashboard(app, { distDir: app.services.config.webDistDir }) },
 ];

@@ -50,6 +50,20 @@ export const Language = Type.String({ maxLength: 100, description: 'Only "javasc
 export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });
 export const EventsSchema = Type.Array(EventSchema, { maxItems: 10_000 });
 
+/** Credentials sent with a run, in rudder-server's shape; getCredential(key) reads them. */
+export const RequestCredentials = Type.Array(
+  Type.Object(
+    {
+      id: Type.Optional(Type.String({ maxLength: 100 })),
+      key: Type.String({ minLength: 1, maxLength: 100 }),
+      value: Type.String({ maxLength: 65_536 }),
+      isSecret: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: true },
+  ),
+  { maxItems: 1000, description: "What getCredential(key) returns in this run, over the workspace's own credentials (the same key: this one wins)" },
+);
+
 export const PublishQuery = Type.Object({
   publish: Type.Optional(
     Type.Boolean({

@@ -128,6 +128,28 @@ export interface VersionQuarantinesTable {
   updated_at: string;
 }
 
+export interface CredentialsTable {
+  id: string;
+  workspace_id: string;
+  /** What user code passes to getCredential; unique per workspace. */
+  key: string;
+  /** 1 for a secret, 0 otherwise (an integer on both dialects). */
+  is_secret: number;
+  /** A non-secret's value; null for a secret. */
+  value: string | null;
+  /** A secret's sealed value (src/domain/credential-seal.ts); null otherwise. */
+  value_sealed: string | null;
+  /** The id of the key that sealed value_sealed; null for a non-secret. */
+  sealed_key_id: string | null;
+  /** UTF-8 size of the plaintext value. */
+  value_bytes: number;
+  created_at: string;
+  updated_at: string;
+  /** The access token that created / last changed it. */
+  created_by: string | null;
+  updated_by: string | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -138,4 +160,5 @@ export interface Database {
   libraries: LibrariesTable;
   library_versions: LibraryVersionsTable;
   version_quarantines: VersionQuarantinesTable;
+  credentials: CredentialsTable;
 }

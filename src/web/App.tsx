@@ -1,6 +1,7 @@
 import { lazy, Suspense, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ErrorAlert, Loading, ToastProvider } from './components/Feedback.js';
 import { AuditLogPage } from './pages/AuditLogPage.js';
+import { CredentialsPage } from './pages/CredentialsPage.js';
 import { LibrariesPage } from './pages/LibrariesPage.js';
 import { SignIn } from './pages/SignIn.js';
 import { TokensPage } from './pages/TokensPage.js';
@@ -28,6 +29,7 @@ const titles: Record<Route['name'], string> = {
   transformation: 'Transformation',
   libraries: 'Libraries',
   library: 'Library',
+  credentials: 'Credentials',
   notFound: 'Not found',
 };
 
@@ -38,7 +40,7 @@ function NeedsToken({ kind }: { kind: 'workspace' | 'access' }) {
       <p>
         {kind === 'workspace'
           ? 'Access tokens and the audit log are managed with the workspace token. You are signed in with an access token only.'
-          : 'Transformations and libraries are used with an access token. You are signed in with the workspace token only: generate an access token on the Access tokens page, then add it here.'}
+          : 'Transformations, libraries and credentials are used with an access token. You are signed in with the workspace token only: generate an access token on the Access tokens page, then add it here.'}
       </p>
       <div className="toolbar">
         <a className="button primary" href="#/signin">
@@ -59,6 +61,7 @@ function Header({ session, route }: { session: Session; route: Route }) {
   if (session.accessToken) {
     links.push({ path: '/transformations', label: 'Transformations', active: route.name === 'transformations' || route.name === 'transformation' });
     links.push({ path: '/libraries', label: 'Libraries', active: route.name === 'libraries' || route.name === 'library' });
+    links.push({ path: '/credentials', label: 'Credentials', active: route.name === 'credentials' });
   }
   if (session.workspaceToken) {
     links.push({ path: '/tokens', label: 'Access tokens', active: route.name === 'tokens' });
@@ -125,6 +128,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return session.accessToken ? <TransformationsPage /> : <NeedsToken kind="access" />;
     case 'libraries':
       return session.accessToken ? <LibrariesPage /> : <NeedsToken kind="access" />;
+    case 'credentials':
+      return session.accessToken ? <CredentialsPage /> : <NeedsToken kind="access" />;
     case 'transformation':
     case 'library':
       return session.accessToken ? (

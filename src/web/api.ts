@@ -71,6 +71,28 @@ export interface Library {
   publishedVersionId?: string | null;
 }
 
+/** A workspace credential (what user code reads with getCredential). A secret's value is never sent. */
+export interface WorkspaceCredential {
+  id: string;
+  key: string;
+  isSecret: boolean;
+  /** Only for a non-secret. */
+  value?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateCredentialInput {
+  key: string;
+  value: string;
+  isSecret?: boolean;
+}
+
+export interface UpdateCredentialInput {
+  value?: string;
+  isSecret?: boolean;
+}
+
 /** Either kind of versioned resource, as the editor sees it. */
 export type Resource = Transformation | Library;
 
@@ -378,4 +400,22 @@ export async function testInlineCode(input: InlineTestInput): Promise<unknown> {
 
 export async function getVersion(kind: ResourceKind, id: string, versionId: string): Promise<Resource> {
   return request<Resource>('access', 'GET', `${collection(kind)}/${encodeURIComponent(id)}/versions/${encodeURIComponent(versionId)}`);
+}
+
+// ---------- workspace credentials (access token) ----------
+
+export async function listCredentials(): Promise<WorkspaceCredential[]> {
+  return pickArray<WorkspaceCredential>(await request<unknown>('access', 'GET', '/credentials'), 'credentials');
+}
+
+export async function createCredential(input: CreateCredentialInput): Promise<WorkspaceCredential> {
+  return request<WorkspaceCredential>('access', 'POST', '/credentials', { body: input });
+}
+
+export async function updateCredential(id: string, input: UpdateCredentialInput): Promise<WorkspaceCredential> {
+  return request<WorkspaceCredential>('access', 'PATCH', `/credentials/${encodeURIComponent(id)}`, { body: input });
+}
+
+export async function deleteCredential(id: string): Promise<void> {
+  await request<unknown>('access', 'DELETE', `/credentials/${encodeURIComponent(id)}`);
 }

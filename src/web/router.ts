@@ -12,6 +12,7 @@ export type Route =
   | { name: 'transformation'; id: string | null }
   | { name: 'libraries' }
   | { name: 'library'; id: string | null }
+  | { name: 'credentials' }
   | { name: 'notFound'; path: string };
 
 export function parseHash(hash: string): Route {
@@ -37,6 +38,8 @@ export function parseHash(hash: string): Route {
         return { name: 'transformations' };
       case 'libraries':
         return { name: 'libraries' };
+      case 'credentials':
+        return { name: 'credentials' };
     }
   }
   if (parts.length === 2 && second) {

@@ -46,7 +46,7 @@ describe.runIf(testDialect() === 'sqlite')('files Tiller writes', () => {
     try {
       await server.issueAccessToken({ name: 'writes-the-database' });
       // Measured while SQLite holds the journals open: they exist only then.
-      expect(modesUnder(dataDir)).toEqual({ pepper: '0600', 'tiller.db': '0600', 'tiller.db-wal': '0600', 'tiller.db-shm': '0600' });
+      expect(modesUnder(dataDir)).toEqual({ pepper: '0600', 'credentials.key': '0600', 'tiller.db': '0600', 'tiller.db-wal': '0600', 'tiller.db-shm': '0600' });
       expect(mode(dataDir)).toBe('0700');
       expect(mode(join(parent, 'created'))).toBe('0700');
     } finally {
@@ -62,7 +62,7 @@ describe.runIf(testDialect() === 'sqlite')('files Tiller writes', () => {
     for (const file of readdirSync(dataDir)) chmodSync(join(dataDir, file), 0o644);
     await runOnce(dataDir);
     expect(mode(dataDir)).toBe('0700');
-    for (const file of readdirSync(dataDir).filter((name) => name.startsWith('tiller.db') || name === 'pepper')) expect(mode(join(dataDir, file)), file).toBe('0600');
+    for (const file of readdirSync(dataDir).filter((name) => name.startsWith('tiller.db') || name === 'pepper' || name === 'credentials.key')) expect(mode(join(dataDir, file)), file).toBe('0600');
   });
 
   it.runIf(process.getuid?.() === 0)('names a wide data directory owned by another user in one warning line, and still starts', async () => {

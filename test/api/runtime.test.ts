@@ -59,7 +59,7 @@ describe('POST /transformations/{id}/run', () => {
       { statusCode: 200, index: 0, output: { ...trackEvent(0), label: 'published' } },
       { statusCode: 200, index: 2, output: { n: 1 } },
       { statusCode: 200, index: 2, output: { n: 2 } },
-      { statusCode: 400, index: 3, error: 'Error: boom msg-3' },
+      { statusCode: 400, index: 3, error: 'Error: boom msg-3\n    at transformEvent (runner:6:37)' },
     ]);
     expect(res.body.dropped).toEqual([1]);
     expect(res.body.logs).toEqual(['seen msg-0 10', 'seen msg-1 11', 'seen msg-2 none', 'seen msg-3 none']);
@@ -116,10 +116,11 @@ describe('POST /transformations/{id}/versions/{versionId}/run', () => {
   });
 
   it('answers 400 with the error code and the logs when the whole batch fails', async () => {
-    const batch = await createTransformation(server, { workspaceId: server.workspaceId, code: `export function transformBatch(events) { log('about to fail'); throw new RangeError('no batches today'); }` });
+    const batch = await createTransformation(server, { workspaceId: server.workspaceId, name: 'batch runner', code: `export function transformBatch(events) { log('about to fail'); throw new RangeError('no batches today'); }` });
     const res = await post(`/transformations/${batch.id}/run`, { events: [{}, {}] });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'batch_error', message: 'RangeError: no batches today', logs: ['about to fail'] });
+    // The error names the user's line in the transformation, by its name.
+    expect(res.body.error).toMatchObject({ code: 'batch_error', message: `RangeError: no batches today\n    at transformBatch (batch runner:1:70)`, logs: ['about to fail'] });
   });
 
   it('answers 400 when the code hits its CPU limit, and the version runs again afterwards', async () => {

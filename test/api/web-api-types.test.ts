@@ -14,10 +14,12 @@ const API_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src'
 interface Use {
   /** The exported type in src/web/api.ts. */
   type: string;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
-  /** Reads the 200 answer (at `at`: `data`, `transformations[]`, `[]` for a bare array), or is the body sent. */
+  /** Reads the success answer (at `at`: `data`, `transformations[]`, `[]` for a bare array), or is the body sent. */
   role: 'response' | 'body';
+  /** The success status whose answer is read (default 200). */
+  status?: number;
   at?: string;
   /** Query parameters the dashboard sends with this call. */
   query?: string[];
@@ -51,6 +53,12 @@ const uses: Use[] = [
   { type: 'PublishInput', method: 'POST', path: '/transformations/libraries/publish', role: 'body' },
   { type: 'PublishInput', method: 'POST', path: '/transformations/libraries/test', role: 'body' },
   { type: 'InlineTestInput', method: 'POST', path: '/transformations/test', role: 'body' },
+  { type: 'WorkspaceCredential', method: 'GET', path: '/credentials', role: 'response', at: 'credentials[]' },
+  { type: 'WorkspaceCredential', method: 'GET', path: '/credentials/{id}', role: 'response' },
+  { type: 'CreateCredentialInput', method: 'POST', path: '/credentials', role: 'body' },
+  { type: 'WorkspaceCredential', method: 'POST', path: '/credentials', role: 'response', status: 201 },
+  { type: 'UpdateCredentialInput', method: 'PATCH', path: '/credentials/{id}', role: 'body' },
+  { type: 'WorkspaceCredential', method: 'PATCH', path: '/credentials/{id}', role: 'response' },
 ];
 
 /** Exported types that are the dashboard's own, not a wire shape. */
@@ -255,8 +263,9 @@ function compare(doc: OpenApi, types: Map<string, Shape>): string[] {
       if (!schema) found.push(`${use.type}: the route declares no JSON body`);
       else checkSendable(dashboard, schemaShape(doc, schema), use.type, found);
     } else {
-      const schema = jsonSchemaAt(operation.responses?.['200']?.content?.['application/json']?.schema, use.at);
-      if (!schema) found.push(`${use.type}: the route declares no 200 schema at "${use.at ?? ''}"`);
+      const status = String(use.status ?? 200);
+      const schema = jsonSchemaAt(operation.responses?.[status]?.content?.['application/json']?.schema, use.at);
+      if (!schema) found.push(`${use.type}: the route declares no ${status} schema at "${use.at ?? ''}"`);
       else checkReadable(dashboard, schemaShape(doc, schema), use.type, found);
     }
     problems.push(...found.map((problem) => `${use.method} ${use.path}: ${problem}`));
@@ -298,10 +307,14 @@ describe('the dashboard API types against /openapi.json', () => {
     if (rotate?.properties) rotate.properties.reason = { type: 'string' };
     const token = jsonSchemaAt(changed.paths['/accessTokens']?.get?.responses?.['200']?.content?.['application/json']?.schema, '[]');
     if (token?.properties?.name) token.properties.name = { type: 'string', nullable: true };
+    // A 201 answer is read too (POST /credentials).
+    const credential = changed.paths['/credentials']?.post?.responses?.['201']?.content?.['application/json']?.schema;
+    delete credential?.properties?.isSecret;
     expect(compare(changed, types)).toEqual([
       'GET /accessTokens: AccessToken.name: the server may send null, the dashboard type allows string',
       'POST /accessTokens/{id}/rotate: RotateTokenInput.reason: required by the server, optional or missing in the dashboard type',
       "GET /libraries: Library.importName: declared by the dashboard, not in the server's answer",
+      "POST /credentials: WorkspaceCredential.isSecret: declared by the dashboard, not in the server's answer",
     ]);
   });
 });

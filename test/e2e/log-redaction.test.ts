@@ -83,6 +83,21 @@ describe('log redaction', () => {
     await fetch(`${server.url}/accessTokens?name=${encodeURIComponent(second.workspaceToken)}`, { method: 'DELETE', headers: { authorization: basicAuth(second.workspaceToken) } });
     secrets.push({ label: 'second workspace token as a name', secret: second.workspaceToken });
 
+    // Workspace credentials: a secret value created, replaced, refused (bad key, duplicate key) and used.
+    const credentialValue = 'cred-value-do-not-log-8f3a1c9e';
+    const replacedValue = 'cred-value-replaced-do-not-log-77d2';
+    const freshToken = await call('POST', '/accessTokens', server.workspaceAuth, { name: 'credentials' });
+    const credentialAuth = `Bearer ${freshToken.body.data.token}`;
+    secrets.push({ label: 'credentials access token', secret: freshToken.body.data.token });
+    const created = await call('POST', '/credentials', credentialAuth, { key: 'LOGGED_SECRET', value: credentialValue, isSecret: true });
+    expect(created.status).toBe(201);
+    expect((await call('PATCH', `/credentials/${created.body.id}`, credentialAuth, { value: replacedValue })).status).toBe(200);
+    expect((await call('POST', '/credentials', credentialAuth, { key: 'bad key', value: credentialValue, isSecret: true })).status).toBe(400);
+    expect((await call('POST', '/credentials', credentialAuth, { key: 'LOGGED_SECRET', value: credentialValue, isSecret: true })).status).toBe(409);
+    expect((await call('GET', '/credentials', credentialAuth)).status).toBe(200);
+    expect(await server.server.services.credentials.valuesFor(server.workspaceId)).toEqual({ LOGGED_SECRET: replacedValue });
+    secrets.push({ label: 'secret credential value', secret: credentialValue }, { label: 'replaced credential value', secret: replacedValue });
+
     // Let the background writes (last use, failure audit) and their log lines settle.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const log = captured.text();

@@ -131,3 +131,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TILLER_DATA_DIR: dir })).toThrow(/TILLER_PEPPER/);
   });
 });
+
+describe('outbound settings (fetch, fetchV2, geolocation)', () => {
+  it('default to no private addresses, 5 s calls, 5 MiB answers, 1000 calls per batch and no geolocation database', () => {
+    const config = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER });
+    expect(config.outbound).toEqual({ allow: [], timeoutMs: 5000, maxResponseBytes: 5 * 1024 * 1024, maxCallsPerBatch: 1000, maxRedirects: 5, geolocationDatabase: null });
+  });
+
+  it('take an allow-list of addresses and CIDR ranges, and name a bad entry', () => {
+    const config = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_OUTBOUND_ALLOW: '10.1.0.0/16, 127.0.0.1 fd00::/8' });
+    expect(config.outbound.allow).toEqual(['10.1.0.0/16', '127.0.0.1', 'fd00::/8']);
+    const error = settingError({ TILLER_OUTBOUND_ALLOW: '10.1.0.0/16,intranet' });
+    expect(error.message).toContain('TILLER_OUTBOUND_ALLOW');
+    expect(error.message).toContain('"intranet"');
+  });
+
+  it('need a geolocation database that exists', () => {
+    const dir = tempDir();
+    const file = join(dir, 'city.mmdb');
+    writeFileSync(file, 'x');
+    expect(loadConfig({ TILLER_DATA_DIR: dir, TILLER_PEPPER: PEPPER, TILLER_GEOLOCATION_DATABASE: file }).outbound.geolocationDatabase).toBe(file);
+    expect(settingError({ TILLER_GEOLOCATION_DATABASE: join(dir, 'missing.mmdb') }).message).toContain('is not a readable file');
+    expect(settingError({ TILLER_GEOLOCATION_DATABASE: dir }).message).toContain('is not a readable file');
+  });
+});

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { checkTransformationCode, type CatalogContext } from '../code-checks.js';
 import { invalid } from '../errors.js';
 import { LibraryLinker } from '../serving/linking.js';
-import { runForDeveloper, type DeveloperRunAnswer } from '../serving/run-events.js';
+import { credentialsForRun, runForDeveloper, type DeveloperRunAnswer, type RequestCredential } from '../serving/run-events.js';
 import { loadListedVersions } from './listed-versions.js';
 import { sampleEvents } from './test-runs.js';
 
@@ -14,6 +14,10 @@ export interface InlineTestInput {
   libraries?: (string | { versionId: string })[] | undefined;
   events?: unknown[] | undefined;
   metadata?: unknown[] | undefined;
+  /** Shown in error frames: `at transformEvent (<name>:3:11)` (default "transformation"). */
+  name?: string | undefined;
+  /** Credentials of this run, over the workspace's own. */
+  credentials?: readonly RequestCredential[] | undefined;
 }
 
 /**
@@ -34,11 +38,13 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
 
   // The same code of one workspace reuses its warm sandbox; workspaces never share one.
   const versionId = 'inline-' + createHash('sha256').update(workspaceId).update('\0').update(input.code).update('\0').update(link.versionIds.join(',')).digest('hex').slice(0, 40);
+  const credentials = await credentialsForRun(ctx.credentials, workspaceId, input.credentials);
   return runForDeveloper(ctx.runtime, {
     workspaceId,
-    transformation: { versionId, code: input.code, inline: true },
+    transformation: { versionId, code: input.code, inline: true, ...(input.name !== undefined ? { name: input.name } : {}) },
     libraries: link.libraries,
     events,
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    ...(credentials ? { credentials } : {}),
   });
 }

@@ -2,8 +2,8 @@
 // a caller gives no test input, one batch run as a BatchRun, output comparison, and a one-line
 // failure summary. Nothing here writes to the store; save, test and publish all run through here.
 
-import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.js';
-import { runEvents } from '../serving/run-events.js';
+import type { EventOutcome, LibrarySource, Runtime, TransformationSource } from '../../runtime/types.js';
+import { credentialsForRun, runEvents, type CredentialSource } from '../serving/run-events.js';
 import type { LinkResult } from '../serving/linking.js';
 
 /** The event a test runs on when the caller gives none: a typical track call. */
@@ -58,13 +58,14 @@ export interface BatchRun {
  * runtime, a crash-limited workspace) is decided by the one policy in serving/run-events.ts.
  */
 export async function runBatch(
-  ctx: { runtime: Runtime },
+  ctx: { runtime: Runtime; credentials?: CredentialSource | undefined },
   workspaceId: string,
-  transformation: { versionId: string; code: string; inline?: boolean },
+  transformation: TransformationSource,
   libraries: LibrarySource[],
   events: unknown[],
 ): Promise<BatchRun> {
-  const run = await runEvents(ctx.runtime, { workspaceId, transformation, libraries, events, captureLogs: true }, 'developer');
+  const credentials = await credentialsForRun(ctx.credentials, workspaceId, undefined);
+  const run = await runEvents(ctx.runtime, { workspaceId, transformation, libraries, events, captureLogs: true, ...(credentials ? { credentials } : {}) }, 'developer');
   if (!run.ok) return { ok: false, results: [], outputs: [], dropped: [], errors: [{ code: run.failure.code, message: run.failure.message }], logs: run.failure.logs };
   const outputs: Record<string, unknown>[] = [];
   const errors: EventError[] = [];

@@ -82,7 +82,7 @@ async function testTransformation(ctx: CatalogContext, workspaceId: string, link
   const link = await linker.link(version.imports);
   const cases: CaseReport[] = [];
   for (const testCase of casesOf(request)) {
-    const run = link.ok ? await runBatch(ctx, workspaceId, { versionId: version.versionId, code: version.code }, link.libraries, testCase.input) : linkFailure(link);
+    const run = link.ok ? await runBatch(ctx, workspaceId, { versionId: version.versionId, code: version.code, name: version.name }, link.libraries, testCase.input) : linkFailure(link);
     const mismatch = run.ok && testCase.expectedOutput !== undefined && !jsonEqual(run.outputs, testCase.expectedOutput);
     cases.push({ ...testCase, run, mismatch, pass: run.ok && !mismatch });
   }

@@ -4,7 +4,7 @@ import type { Database } from '../../store/schema.js';
 import { DomainError, conflict, invalid, notFound } from '../errors.js';
 import { publishedLibraryVersions, publishedTransformationVersion, type TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
-import { runForDeveloper, type DeveloperRunAnswer } from './run-events.js';
+import { credentialsForRun, runForDeveloper, type CredentialSource, type DeveloperRunAnswer, type RequestCredential } from './run-events.js';
 import type { VersionResolver } from './version-resolver.js';
 
 // The run endpoints (POST /transformations/{id}/run and .../versions/{versionId}/run): run stored
@@ -14,6 +14,7 @@ export interface DeveloperRunDeps {
   db: Kysely<Database>;
   runtime: Runtime;
   resolver: VersionResolver;
+  credentials?: CredentialSource | undefined;
 }
 
 export interface DeveloperRunRequest {
@@ -25,6 +26,8 @@ export interface DeveloperRunRequest {
   metadata?: unknown[] | undefined;
   /** Library versions to link instead of the workspace's published ones. */
   libraryVersionIds?: readonly string[] | undefined;
+  /** Credentials of this run, over the workspace's own (same key: the request's wins). */
+  credentials?: readonly RequestCredential[] | undefined;
 }
 
 /** Runs a stored version on the request's events and answers every outcome with the logs. */
@@ -35,12 +38,14 @@ export async function runStoredVersion(deps: DeveloperRunDeps, request: Develope
   if (metadata !== undefined && metadata.length > events.length) {
     throw invalid('invalid_field', 'metadata must not have more entries than events', { field: 'metadata' });
   }
+  const credentials = await credentialsForRun(deps.credentials, version.workspaceId, request.credentials);
   return runForDeveloper(deps.runtime, {
     workspaceId: version.workspaceId,
-    transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion },
+    transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },
     libraries,
     events,
     ...(metadata !== undefined ? { metadata } : {}),
+    ...(credentials ? { credentials } : {}),
   });
 }
 

@@ -64,7 +64,7 @@ export class LibraryLinker {
       const listed = this.listedByImport.get(importName);
       const live = this.live.get(importName);
       const version = listed ?? live?.published ?? (this.mode === 'test' ? live?.latest : undefined);
-      if (version) libraries.push({ versionId: version.versionId, importName, code: version.code });
+      if (version) libraries.push({ versionId: version.versionId, importName, code: version.code, name: version.name });
       else if (live) unpublished.push(importName);
       else missing.push(importName);
     }

@@ -28,6 +28,32 @@ export function requestFailureOf(error: RunError, traffic: Traffic): DomainError
   return undefined;
 }
 
+/** The workspace credentials a run sees; services.ts gives the store-backed one (domain/credentials.ts). */
+export interface CredentialSource {
+  valuesFor(workspaceId: string): Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/** A credential as RudderStack sends one with events, and as test and run calls take them. */
+export interface RequestCredential {
+  key: string;
+  value: unknown;
+  id?: string | undefined;
+  isSecret?: boolean | undefined;
+}
+
+/**
+ * What getCredential() reads in a developer run: the workspace's credentials with the request's own
+ * on top (a request credential with the same key wins, as rudder-server's map does).
+ */
+export async function credentialsForRun(source: CredentialSource | undefined, workspaceId: string, fromRequest: readonly RequestCredential[] | undefined): Promise<Record<string, unknown> | undefined> {
+  const own = source ? await source.valuesFor(workspaceId) : undefined;
+  if (!fromRequest || fromRequest.length === 0) return own && Object.keys(own).length > 0 ? own : undefined;
+  // No prototype: a key such as "__proto__" is a credential like any other.
+  const merged: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, own);
+  for (const credential of fromRequest) merged[credential.key] = credential.value;
+  return merged;
+}
+
 /** Runs a batch; a failure of the whole batch comes back as `{ ok: false }` unless the policy fails the request. */
 export async function runEvents(runtime: Runtime, input: RunInput, traffic: Traffic): Promise<EventsRun> {
   try {

@@ -6,7 +6,7 @@ import { testVersions } from '../../domain/publish/version-tests.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
-import { EventsSchema, Nullable, errors } from '../schemas.js';
+import { EventsSchema, Nullable, RequestCredentials, errors } from '../schemas.js';
 
 const VersionId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -191,6 +191,8 @@ export async function publishRoutes(app: App): Promise<void> {
           libraries: Type.Optional(Type.Array(Type.Union([VersionId, Type.Object({ versionId: VersionId })]), { maxItems: 100, description: 'Library version ids, as strings or { versionId }' })),
           events: Type.Optional(EventsSchema),
           metadata: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10_000, description: 'metadata[i] is what metadata(events[i]) returns' })),
+          name: Type.Optional(Type.String({ maxLength: 200, description: 'The name error frames show for this code: `at transformEvent (<name>:3:11)` (default "transformation")' })),
+          credentials: Type.Optional(RequestCredentials),
         }),
         response: { 200: InlineAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
       },

@@ -7,7 +7,7 @@ import { outputJsonOf } from '../../runtime/index.js';
 import type { App, Surface } from '../app.js';
 import { workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
-import { IdParams, VersionParams, errors } from '../schemas.js';
+import { IdParams, RequestCredentials, VersionParams, errors } from '../schemas.js';
 
 // Live traffic (POST /customTransform, rudder-server's wire protocol) and developer runs of stored
 // versions (the run endpoints). The wire route is the hot path: see src/domain/serving/wire.ts.
@@ -31,7 +31,7 @@ const WireEvent = Type.Object(
       { additionalProperties: true },
     ),
     libraries: Type.Optional(Type.Array(Type.Object({ VersionID: Type.String() }, { additionalProperties: true }), { description: 'Library versions to link; only the first event\'s list counts' })),
-    credentials: Type.Optional(Type.Array(Type.Unknown(), { description: 'Accepted and ignored' })),
+    credentials: Type.Optional(Type.Array(Type.Unknown(), { description: "{ id, key, value, isSecret } entries getCredential(key) reads, over the workspace's own credentials; only the first event's list counts" })),
   },
   { additionalProperties: true },
 );
@@ -62,6 +62,7 @@ const RunBody = Type.Object({
       description: 'ext: library versions to link instead of the published ones',
     }),
   ),
+  credentials: Type.Optional(RequestCredentials),
 });
 
 const RunAnswer = Type.Object({
@@ -76,9 +77,15 @@ const WIRE_API_VERSION = '2';
 export async function runtimeRoutes(app: App, options: { surface: Surface }): Promise<void> {
   const { surface } = options;
   const { services } = app;
-  const { runtime, store, resolver, runtimeMetrics: metrics } = services;
+  const { runtime, store, resolver, runtimeMetrics: metrics, credentials } = services;
   // Four groups' worth of output per answer (each group's is bounded by maxOutputChars).
-  const wireDeps = { runtime, resolver, outputJson: outputJsonOf, maxAnswerChars: 4 * services.config.runtime.maxOutputChars };
+  const wireDeps = {
+    runtime,
+    resolver,
+    outputJson: outputJsonOf,
+    maxAnswerChars: 4 * services.config.runtime.maxOutputChars,
+    workspaceCredentials: (workspaceId: string) => credentials.valuesFor(workspaceId),
+  };
   parseEventBodies(app);
 
   app.post(
@@ -136,8 +143,16 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
 
   const answer = (workspaceId: string, transformationId: string, versionId: string | undefined, body: typeof RunBody.static) =>
     runStoredVersion(
-      { db: store.db, runtime, resolver },
-      { workspaceId, transformationId, versionId, events: body.events, metadata: body.metadata, libraryVersionIds: body.libraries?.map((l) => l.versionId) },
+      { db: store.db, runtime, resolver, credentials },
+      {
+        workspaceId,
+        transformationId,
+        versionId,
+        events: body.events,
+        metadata: body.metadata,
+        libraryVersionIds: body.libraries?.map((l) => l.versionId),
+        credentials: body.credentials,
+      },
     );
 
   app.post(

@@ -3,6 +3,7 @@ import * as foundation from './001_foundation.js';
 import * as transformations from './002_transformations.js';
 import * as catalogListOrder from './003_catalog_list_order.js';
 import * as versionQuarantines from './004_version_quarantines.js';
+import * as credentials from './005_credentials.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '002_transformations': transformations,
   '003_catalog_list_order': catalogListOrder,
   '004_version_quarantines': versionQuarantines,
+  '005_credentials': credentials,
 };
 
 export const migrationProvider: MigrationProvider = {

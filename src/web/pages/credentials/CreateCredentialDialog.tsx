@@ -1,0 +1,95 @@
+import { useEffect, useId, useState } from 'react';
+import { createCredential, type CreateCredentialInput, type WorkspaceCredential } from '../../api.js';
+import { ActionDialog } from '../../components/ActionDialog.js';
+import { useAction } from '../../use-action.js';
+import { KEY_PATTERN, KEY_RULE, SecretCheck, ValueField, valueProblem } from './ValueField.js';
+
+interface Fields {
+  key: string;
+  value: string;
+  isSecret: boolean;
+}
+
+// Secret by default: a value shown by mistake cannot be taken back, one hidden by mistake can.
+const emptyFields: Fields = { key: '', value: '', isSecret: true };
+
+function validate(fields: Fields): { input: CreateCredentialInput } | { errors: Record<string, string> } {
+  const found: Record<string, string> = {};
+  if (!fields.key) found.key = 'Give the credential a key: transformations read it with getCredential(key).';
+  else if (!KEY_PATTERN.test(fields.key)) found.key = `Use ${KEY_RULE}.`;
+  const problem = valueProblem(fields.value);
+  if (problem) found.value = problem;
+  if (Object.keys(found).length > 0) return { errors: found };
+  return { input: { key: fields.key, value: fields.value, isSecret: fields.isSecret } };
+}
+
+export function CreateCredentialDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (credential: WorkspaceCredential) => void }) {
+  const [fields, setFields] = useState<Fields>(emptyFields);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const action = useAction(async (input: CreateCredentialInput) => {
+    const created = await createCredential(input);
+    // The value leaves this dialog's state as soon as the server has it.
+    setFields(emptyFields);
+    onCreated(created);
+  });
+  const ids = { key: useId(), value: useId() };
+  const set = (change: Partial<Fields>) => setFields((current) => ({ ...current, ...change }));
+
+  const { reset } = action;
+  useEffect(() => {
+    if (!open) return;
+    setFields(emptyFields);
+    setErrors({});
+    reset();
+  }, [open, reset]);
+
+  function submit() {
+    const result = validate(fields);
+    setErrors('errors' in result ? result.errors : {});
+    if ('input' in result) void action.run(result.input);
+  }
+
+  return (
+    <ActionDialog
+      title="New credential"
+      open={open}
+      onClose={onClose}
+      action={action}
+      onConfirm={submit}
+      confirmLabel="Save credential"
+      busyLabel="Saving…"
+      failureTitle="The credential was not saved."
+      form
+    >
+      <div className="field">
+        <label htmlFor={ids.key}>Key</label>
+        <input
+          id={ids.key}
+          type="text"
+          value={fields.key}
+          maxLength={100}
+          onChange={(event) => set({ key: event.target.value })}
+          aria-invalid={errors.key ? true : undefined}
+          aria-describedby={`${ids.key}-note`}
+          spellCheck={false}
+          autoComplete="off"
+          data-autofocus
+          required
+        />
+        <div className={errors.key ? 'field-error' : 'hint'} id={`${ids.key}-note`}>
+          {errors.key ?? `For example API_KEY. ${KEY_RULE.charAt(0).toUpperCase()}${KEY_RULE.slice(1)}; it cannot change later.`}
+        </div>
+      </div>
+      <SecretCheck checked={fields.isSecret} onChange={(isSecret) => set({ isSecret })} note="stored encrypted, and never shown again after you save it" />
+      <ValueField
+        id={ids.value}
+        label="Value"
+        value={fields.value}
+        onChange={(value) => set({ value })}
+        secret={fields.isSecret}
+        error={errors.value}
+        hint="At most 64 KiB."
+      />
+    </ActionDialog>
+  );
+}

@@ -1,0 +1,65 @@
+import { useEffect, useId, useState } from 'react';
+import { updateCredential, type WorkspaceCredential } from '../../api.js';
+import { ActionDialog } from '../../components/ActionDialog.js';
+import { useAction } from '../../use-action.js';
+import { SecretCheck, ValueField, valueProblem } from './ValueField.js';
+
+/**
+ * Replaces a credential's value, and may change whether it is secret on the way: a secret's value
+ * is never read back, so this dialog always sends a new value, which every change then allows.
+ */
+export function ReplaceValueDialog({ credential, onClose, onReplaced }: { credential: WorkspaceCredential | null; onClose: () => void; onReplaced: (credential: WorkspaceCredential) => void }) {
+  const [value, setValue] = useState('');
+  const [isSecret, setIsSecret] = useState(true);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const valueId = useId();
+  const action = useAction(async (target: WorkspaceCredential) => {
+    const updated = await updateCredential(target.id, { value, isSecret });
+    setValue('');
+    onReplaced(updated);
+  });
+  const { reset } = action;
+  useEffect(() => {
+    // A non-secret's value is known and starts the field; a secret's never reaches the dashboard.
+    setValue(credential && !credential.isSecret ? (credential.value ?? '') : '');
+    setIsSecret(credential?.isSecret ?? true);
+    setError(undefined);
+    reset();
+  }, [credential, reset]);
+
+  function submit() {
+    if (!credential) return;
+    const problem = valueProblem(value) ?? undefined;
+    setError(problem);
+    if (!problem) void action.run(credential);
+  }
+
+  return (
+    <ActionDialog
+      title="Replace value"
+      open={credential !== null}
+      onClose={onClose}
+      action={action}
+      onConfirm={submit}
+      confirmLabel="Replace value"
+      busyLabel="Saving…"
+      failureTitle="The value was not replaced."
+      form
+    >
+      {credential ? (
+        <>
+          <p>
+            New value for <code>{credential.key}</code>. Transformations read it from their next batch.
+            {credential.isSecret ? ' The current value is secret, so it is not shown.' : ''}
+          </p>
+          <ValueField id={valueId} label="New value" value={value} onChange={setValue} secret={isSecret} error={error} hint="At most 64 KiB." />
+          <SecretCheck
+            checked={isSecret}
+            onChange={setIsSecret}
+            note={credential.isSecret ? 'untick to make the new value visible in lists' : 'stored encrypted, and never shown again after you save it'}
+          />
+        </>
+      ) : null}
+    </ActionDialog>
+  );
+}
