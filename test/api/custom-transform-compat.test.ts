@@ -1,13 +1,20 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLibrary, createTransformation } from '../helpers/fixtures.js';
+import { cityRecord, writeMmdb } from '../helpers/mmdb.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // POST /customTransform against recorded request/answer pairs (test/fixtures/custom-transform-compat/):
 // each case is what rudder-server sends and what rudder-transformer's behaviour says the answer is,
 // and Tiller's answer must equal it exactly: status, the headers rudder-server reads, and the body.
 // The only freedom is a generated messageId ("$uuid"), checked to be a UUID. The calls go to the
-// credential-free runtime listener, as rudder-server makes them.
+// credential-free runtime listener, as rudder-server makes them. fetch and fetchV2 reach only the
+// stub below on 127.0.0.1 ("$stub" in the fixtures' code), which this server allows explicitly;
+// geolocation reads a small MaxMind database the test writes.
 
 const FIXTURES = new URL('../fixtures/custom-transform-compat/', import.meta.url);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -31,6 +38,8 @@ const cases = readdirSync(FIXTURES)
   .map((file) => ({ file, ...(JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8')) as Case) }));
 
 let server: TestServer;
+let stub: Server;
+let geoDir: string;
 const ids: Record<string, string> = {};
 
 /** The fixture value with "$version:<key>" / "$library:<key>" strings replaced by the ids they stand for. */
@@ -65,7 +74,22 @@ function fillGenerated(expected: unknown, actual: unknown, path: string): unknow
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0' } });
+  stub = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: decodeURIComponent((req.url ?? '').replace('/users/', '')), method: req.method, body }));
+    });
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  const stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  geoDir = mkdtempSync(join(tmpdir(), 'tiller-compat-geo-'));
+  const geoFile = join(geoDir, 'city.mmdb');
+  await writeMmdb(geoFile, [{ network: '203.0.113.0/24', record: cityRecord({ country: 'DE', countryName: 'Germany', city: 'Berlin', latitude: 52.52, longitude: 13.4, timeZone: 'Europe/Berlin' }) }], { ipVersion: 6 });
+  server = await startTestServer({ env: { TILLER_RUNTIME_PORT: '0', TILLER_OUTBOUND_ALLOW: '127.0.0.1/32', TILLER_GEOLOCATION_DATABASE: geoFile } });
+  for (const transformation of Object.values(code.transformations)) transformation.code = transformation.code.replaceAll('$stub', stubUrl);
   for (const [key, library] of Object.entries(code.libraries)) {
     ids[`library:${key}`] = (await createLibrary(server, { workspaceId: server.workspaceId, name: library.name, code: library.code })).versionId;
   }
@@ -76,11 +100,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  stub?.closeAllConnections();
+  await new Promise<void>((resolve) => (stub ? stub.close(() => resolve()) : resolve()));
+  if (geoDir) rmSync(geoDir, { recursive: true, force: true });
 });
 
 describe('POST /customTransform: rudder-transformer compatibility fixtures', () => {
   it('has the cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(15);
+    expect(cases.length).toBeGreaterThanOrEqual(18);
   });
 
   it.each(cases.map((c) => [c.file, c] as const))('%s', async (_file, fixture) => {
