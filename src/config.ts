@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import proxyAddr from '@fastify/proxy-addr';
 import { ensurePrivateDir, makeFilePrivate } from './private-files.js';
-import ipaddr from 'ipaddr.js';
+import { parseEgressAllowList } from './runtime/addresses.js';
 import { defaultRuntimeLimits, type OutboundOptions, type RuntimeLimits } from './runtime/types.js';
 
 /** Every setting Tiller reads, in one typed object. Built once at start and validated there. */
@@ -151,7 +151,7 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     outbound: {
       allow: addressRanges('TILLER_OUTBOUND_ALLOW', get('outbound-allow', 'TILLER_OUTBOUND_ALLOW')),
       timeoutMs: integer('TILLER_OUTBOUND_TIMEOUT_MS', get('outbound-timeout-ms', 'TILLER_OUTBOUND_TIMEOUT_MS'), 5000, 100, 600_000),
-      maxResponseBytes: 1024 * 1024 * integer('TILLER_OUTBOUND_MAX_RESPONSE_MB', get('outbound-max-response-mb', 'TILLER_OUTBOUND_MAX_RESPONSE_MB'), 5, 1, 256),
+      maxResponseBytes: 1024 * 1024 * integer('TILLER_OUTBOUND_MAX_RESPONSE_MB', get('outbound-max-response-mb', 'TILLER_OUTBOUND_MAX_RESPONSE_MB'), 1, 1, 256),
       maxCallsPerBatch: integer('TILLER_OUTBOUND_MAX_CALLS_PER_BATCH', get('outbound-max-calls-per-batch', 'TILLER_OUTBOUND_MAX_CALLS_PER_BATCH'), 1000, 1, 1_000_000),
       maxRedirects: integer('TILLER_OUTBOUND_MAX_REDIRECTS', get('outbound-max-redirects', 'TILLER_OUTBOUND_MAX_REDIRECTS'), 5, 0, 20),
       geolocationDatabase: readableFile('TILLER_GEOLOCATION_DATABASE', get('geolocation-database', 'TILLER_GEOLOCATION_DATABASE')),
@@ -173,13 +173,11 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
  */
 function addressRanges(name: string, raw: string | undefined): string[] {
   if (raw === undefined || raw.trim() === '') return [];
-  return raw
-    .split(/[\s,]+/)
-    .filter((entry) => entry !== '')
-    .map((entry) => {
-      if (entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry)) return entry;
-      throw new ConfigError(name, `"${entry}" is not an address or a CIDR range (for example 10.1.0.0/16, 127.0.0.1 or fd00::/8)`);
-    });
+  try {
+    return parseEgressAllowList(raw);
+  } catch (error) {
+    throw new ConfigError(name, `${error instanceof Error ? error.message : String(error)} (write addresses such as 10.1.0.0/16, 127.0.0.1 or fd00::/8)`);
+  }
 }
 
 /** A file that must exist and be readable at start (its contents are checked where it is used). */

@@ -56,6 +56,10 @@ export interface BootstrapConfig {
   maxOutputsPerEvent: number;
   /** Deepest nesting an output event may have (MAX_OUTPUT_DEPTH). */
   maxOutputDepth: number;
+  /** fetch, fetchV2 and geolocation calls one batch may make (OutboundOptions.maxCallsPerBatch). */
+  maxOutboundCalls: number;
+  /** Largest fetch request body, in characters (the host checks bytes). */
+  maxRequestChars: number;
   /** Messages of output_limit failures (contract.ts words them). */
   outputSizeMessage: string;
   outputCountMessage: string;
@@ -372,6 +376,11 @@ export const bootstrapSource = String.raw`
   let runCredentialsJson = null;
   let runCredentials = null;
   let batchActive = false;
+  // Refused here, before anything crosses to the host (which checks them again).
+  const MAX_URL_CHARS = 16384;
+  const MAX_HEADERS = 100;
+  const MAX_HEADER_CHARS = 65536;
+  const MAX_IP_CHARS = 64;
 
   const getCredential = function getCredential(key) {
     if (key === null || key === undefined) throw new TypeErrorCtor('Key should be valid and defined');
@@ -384,15 +393,41 @@ export const bootstrapSource = String.raw`
     return ReflectApply(hasOwn, runCredentials, [name]) ? runCredentials[name] : undefined;
   };
 
+  // The answer reaches the code only while the batch that asked is still running. isolated-vm
+  // delivers a host answer as a task of its own, which can come after the batch ended; user code
+  // woken then would run outside every limit, so a late answer is dropped and the code's promise
+  // stays pending (the host aborted the call anyway).
+  let batchSerial = 0;
+  let callsThisBatch = 0;
+
   function callHost(op, payload) {
     if (!batchActive) return pin(ReflectApply(promiseResolve, PromiseCtor, ['e' + op + ' can only be called while a batch runs, not from top-level module code']));
-    return pin(ReflectApply(doorApply, door, [undefined, [op, payload], doorOptions]));
+    if (callsThisBatch >= config.maxOutboundCalls) {
+      return pin(ReflectApply(promiseResolve, PromiseCtor, ['emore than ' + config.maxOutboundCalls + ' outbound calls in one batch; the operator sets this limit (TILLER_OUTBOUND_MAX_CALLS_PER_BATCH)']));
+    }
+    callsThisBatch++;
+    const serial = batchSerial;
+    return pin(
+      new PromiseCtor((resolve) => {
+        const current = () => batchActive && serial === batchSerial;
+        whenSettled(
+          ReflectApply(doorApply, door, [undefined, [op, payload], doorOptions]),
+          (answer) => {
+            if (current()) resolve(typeof answer === 'string' ? answer : 'ethe call failed');
+          },
+          () => {
+            if (current()) resolve('ethe call failed');
+          },
+        );
+      }),
+    );
   }
 
   // The request as JSON of null-prototype objects (so a patched Object.prototype.toJSON cannot
   // change it), or an Error naming what is wrong. The host checks it again.
   function outboundRequest(url, init) {
     if (typeof url !== 'string') return new TypeErrorCtor('fetch url must be a string');
+    if (url.length > MAX_URL_CHARS) return new TypeErrorCtor('fetch url is longer than ' + MAX_URL_CHARS + ' characters');
     const request = ObjectCreate(null);
     request.url = url;
     if (init !== undefined && init !== null) {
@@ -405,12 +440,20 @@ export const bootstrapSource = String.raw`
           if (typeof headers !== 'object') return new TypeErrorCtor('fetch headers must be an object');
           const copy = ObjectCreate(null);
           const names = ObjectKeys(headers);
-          for (let i = 0; i < names.length; i++) copy[names[i]] = StringCtor(headers[names[i]]);
+          if (names.length > MAX_HEADERS) return new TypeErrorCtor('fetch takes at most ' + MAX_HEADERS + ' headers');
+          let headerChars = 0;
+          for (let i = 0; i < names.length; i++) {
+            const value = StringCtor(headers[names[i]]);
+            headerChars += names[i].length + value.length;
+            if (headerChars > MAX_HEADER_CHARS) return new TypeErrorCtor('fetch headers are longer than ' + MAX_HEADER_CHARS + ' characters in all');
+            copy[names[i]] = value;
+          }
           request.headers = copy;
         }
         const body = init.body;
         if (body !== undefined && body !== null) {
           if (typeof body !== 'string') return new TypeErrorCtor('fetch body must be a string; JSON.stringify an object first');
+          if (body.length > config.maxRequestChars) return new TypeErrorCtor('fetch body is larger than ' + config.maxRequestChars + ' characters');
           request.body = body;
         }
       } catch (error) {
@@ -459,6 +502,7 @@ export const bootstrapSource = String.raw`
   // Location data for an IP address from the operator's MaxMind database (null when it has none).
   const geolocation = function geolocation(ip) {
     if (typeof ip !== 'string') return ReflectApply(promiseReject, PromiseCtor, [new TypeErrorCtor('geolocation needs an IP address string, got ' + describeType(ip))]);
+    if (ip.length > MAX_IP_CHARS) return ReflectApply(promiseReject, PromiseCtor, [new TypeErrorCtor('invalid ip address: longer than ' + MAX_IP_CHARS + ' characters')]);
     return ReflectApply(promiseThen, callHost('geolocation', ip), [
       (answer) => {
         if (answer[0] !== 'o') throw new ErrorCtor(ReflectApply(stringSlice, answer, [1]));
@@ -785,6 +829,8 @@ export const bootstrapSource = String.raw`
       runNamesJson = namesJson;
       runNames = null;
       batchActive = true;
+      batchSerial++;
+      callsThisBatch = 0;
       return events;
     }
 

@@ -9,6 +9,11 @@
 // holding the most isolates, least recently used first. So one workspace's burst of distinct
 // versions (70 test snippets, say) evicts its own isolates, never a smaller workspace's. When every
 // isolate is busy, requests wait (FIFO, without head-of-line blocking across pools).
+//
+// An isolate whose batch is only waiting on outbound calls (fetch) does not count against
+// isolatesPerVersion: the version's next batch gets an isolate of its own rather than queueing
+// behind a network wait. The extra isolates still count against every other bound, and a pool
+// that grew this way shrinks back as its isolates come back (release discards the overfull ones).
 
 import { RunError, type RuntimeCacheOptions } from './types.js';
 import type { Sandbox } from './sandbox.js';
@@ -90,6 +95,18 @@ export class SandboxCache {
   /** Isolates `workspace` holds (idle, busy and being built). */
   heldBy(workspace: string): number {
     return this.held.get(workspace) ?? 0;
+  }
+
+  /** A busy isolate's batch began waiting on outbound calls: its pool may grow by one. */
+  waitingOnOutbound(): void {
+    this.pump();
+  }
+
+  /** Isolates of `pool` that count against isolatesPerVersion: all but those waiting on the network. */
+  private computing(pool: Pool): number {
+    let waiting = 0;
+    for (const sandbox of this.busy) if (sandbox.waitingOnOutbound && poolOf.get(sandbox) === pool) waiting++;
+    return pool.size - waiting;
   }
 
   /** A warm isolate for `key`, or a new one from `build`; waits when the bounds say so. */
@@ -178,7 +195,7 @@ export class SandboxCache {
       this.busy.add(sandbox);
       return Promise.resolve({ sandbox, created: false });
     }
-    if ((existing && existing.size >= this.options.isolatesPerVersion) || !this.reserveSlot(existing ?? null, workspace)) return null;
+    if ((existing && existing.size >= this.options.isolatesPerVersion && this.computing(existing) >= this.options.isolatesPerVersion) || !this.reserveSlot(existing ?? null, workspace)) return null;
     const pool = this.poolFor(key, workspace);
     pool.size++;
     this.misses++;

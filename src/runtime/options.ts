@@ -36,7 +36,7 @@ export interface EngineSettings {
 export const defaultOutboundOptions: OutboundOptions = {
   allow: [],
   timeoutMs: 5000,
-  maxResponseBytes: 5 * 1024 * 1024,
+  maxResponseBytes: 1024 * 1024,
   maxCallsPerBatch: 1000,
   maxRedirects: 5,
   geolocationDatabase: null,

@@ -74,6 +74,13 @@ export class Sandbox {
   private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean, credentials: string | null, names: string | null) => Promise<string | undefined>> | undefined;
   /** The running batch's outbound budget; calls made outside a batch are refused. */
   private outbound: OutboundRun | undefined;
+  /** Called when the running batch begins waiting on outbound calls (the cache may then build another isolate). */
+  onOutboundWait: (() => void) | undefined;
+
+  /** Whether the running batch is waiting on outbound calls (the isolate itself is idle meanwhile). */
+  get waitingOnOutbound(): boolean {
+    return (this.outbound?.inFlight ?? 0) > 0;
+  }
 
   private constructor(private readonly settings: SandboxSettings) {
     this.isolate = new ivm.Isolate({ memoryLimit: settings.limits.memoryMb, onCatastrophicError: (message) => settings.onCatastrophicError(message, this) });
@@ -178,9 +185,9 @@ export class Sandbox {
       return { encoded: result, ...tally() };
     } finally {
       this.outbound = undefined;
-      // A call the code did not wait for is aborted with its batch. Its answer would wake user code
-      // after the batch, outside every limit, so the isolate that holds it is not used again.
-      if (outbound?.end()) this.retired = true;
+      // A call the code did not wait for is aborted with its batch; should its answer still come,
+      // the bootstrap drops it (see callHost there), so no user code wakes after the batch.
+      outbound?.end();
     }
   }
 
@@ -190,7 +197,10 @@ export class Sandbox {
     const run = this.outbound;
     if (!capabilities) return 'eoutbound calls are not available in this runtime';
     if (!run) return 'eoutbound calls can only be made while a batch runs, not from top-level module code';
-    return capabilities.call(run, op, payload).catch((error: unknown) => `e${error instanceof Error ? error.message : String(error)}`);
+    const wasComputing = run.inFlight === 0;
+    const answer = capabilities.call(run, op, payload).catch((error: unknown) => `e${error instanceof Error ? error.message : String(error)}`);
+    if (wasComputing && run.inFlight > 0) this.onOutboundWait?.();
+    return answer;
   }
 
   /** Measures the heap after a run and says whether the isolate should be retired before it nears its limit. */

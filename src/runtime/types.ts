@@ -205,7 +205,7 @@ export interface OutboundOptions {
   allow: string[];
   /** One call, from connect to the last byte of the body, in ms (default 5000). */
   timeoutMs: number;
-  /** Largest response body read, in bytes (default 5 MiB); the largest request body is the same. */
+  /** Largest response body read, in bytes (default 1 MiB); the largest request body is the same. */
   maxResponseBytes: number;
   /** Calls of fetch, fetchV2 and geolocation one batch may make (default 1000). */
   maxCallsPerBatch: number;

@@ -133,17 +133,19 @@ describe('loadConfig', () => {
 });
 
 describe('outbound settings (fetch, fetchV2, geolocation)', () => {
-  it('default to no private addresses, 5 s calls, 5 MiB answers, 1000 calls per batch and no geolocation database', () => {
+  it('default to no private addresses, 5 s calls, 1 MiB answers, 1000 calls per batch and no geolocation database', () => {
     const config = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER });
-    expect(config.outbound).toEqual({ allow: [], timeoutMs: 5000, maxResponseBytes: 5 * 1024 * 1024, maxCallsPerBatch: 1000, maxRedirects: 5, geolocationDatabase: null });
+    expect(config.outbound).toEqual({ allow: [], timeoutMs: 5000, maxResponseBytes: 1024 * 1024, maxCallsPerBatch: 1000, maxRedirects: 5, geolocationDatabase: null });
   });
 
   it('take an allow-list of addresses and CIDR ranges, and name a bad entry', () => {
     const config = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_OUTBOUND_ALLOW: '10.1.0.0/16, 127.0.0.1 fd00::/8' });
-    expect(config.outbound.allow).toEqual(['10.1.0.0/16', '127.0.0.1', 'fd00::/8']);
+    expect(config.outbound.allow).toEqual(['10.1.0.0/16', '127.0.0.1/32', 'fd00::/8']);
     const error = settingError({ TILLER_OUTBOUND_ALLOW: '10.1.0.0/16,intranet' });
     expect(error.message).toContain('TILLER_OUTBOUND_ALLOW');
     expect(error.message).toContain('"intranet"');
+    // The forms the sandbox hosts would refuse are refused at start too.
+    expect(settingError({ TILLER_OUTBOUND_ALLOW: '127.1' }).message).toContain('TILLER_OUTBOUND_ALLOW');
   });
 
   it('need a geolocation database that exists', () => {

@@ -7,6 +7,7 @@
 // Each batch gets an OutboundRun: its call budget, its tally for /metrics, and the signal that
 // aborts whatever is still in flight when the batch ends, so no call outlives its batch.
 
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { OutboundKind, OutboundOptions, OutboundTally } from '../types.js';
 import { createEgress, EgressError, type Egress, type OutboundRequest } from './egress.js';
 import { GeolocationError, geolocationUnavailable, openGeolocation, type Geolocation } from './geolocation.js';
@@ -14,20 +15,33 @@ import { GeolocationError, geolocationUnavailable, openGeolocation, type Geoloca
 export interface OutboundRun {
   readonly signal: AbortSignal;
   calls: number;
+  /** Calls made and not yet answered, queued ones included. */
   inFlight: number;
   tally: OutboundTally;
+  /** At most CALLS_IN_FLIGHT_PER_BATCH of this batch's calls run at once; the rest queue. */
+  readonly limit: LimitFunction;
 }
 
 /** Headers one request may carry, and the longest URL: far above what any API needs. */
 const MAX_HEADERS = 100;
 const MAX_URL_CHARS = 16 * 1024;
+/**
+ * Calls running at once, per batch and per host process. Each holds up to maxResponseBytes of body
+ * (a few copies of it while it is handed to the isolate), so these bound the host's memory: with
+ * the default 1 MiB answers, about 32 x 4 MiB at worst, whatever the code asks for.
+ */
+const CALLS_IN_FLIGHT_PER_BATCH = 8;
+const CALLS_IN_FLIGHT_PER_HOST = 32;
 
 export class HostCapabilities {
-  private egress: Egress | undefined;
+  /** Null when the operator's settings could not make one (said once on the host's log). */
+  private readonly egress: Egress | null;
   private readonly geolocation: Promise<Geolocation>;
   private geolocationBytes = 0;
+  private readonly hostLimit = pLimit(CALLS_IN_FLIGHT_PER_HOST);
 
   constructor(private readonly options: OutboundOptions) {
+    this.egress = startEgress(options);
     // Opened when the host starts, so no batch pays for reading the file. A file that cannot be
     // opened is the operator's to fix: the reason goes to the host's log, and users are told only
     // that geolocation is unavailable (the message does not reveal the server's paths).
@@ -52,18 +66,11 @@ export class HostCapabilities {
     return this.geolocationBytes;
   }
 
-  /** A batch's budget; `end()` aborts its calls still in flight and says whether there were any. */
-  begin(): { run: OutboundRun; end: () => boolean } {
+  /** A batch's budget; `end()` aborts its calls still in flight or queued. */
+  begin(): { run: OutboundRun; end: () => void } {
     const controller = new AbortController();
-    const run: OutboundRun = { signal: controller.signal, calls: 0, inFlight: 0, tally: {} };
-    return {
-      run,
-      end: () => {
-        const abandoned = run.inFlight > 0;
-        controller.abort();
-        return abandoned;
-      },
-    };
+    const run: OutboundRun = { signal: controller.signal, calls: 0, inFlight: 0, tally: {}, limit: pLimit(CALLS_IN_FLIGHT_PER_BATCH) };
+    return { run, end: () => controller.abort() };
   }
 
   async call(run: OutboundRun, op: unknown, payload: unknown): Promise<string> {
@@ -76,45 +83,43 @@ export class HostCapabilities {
     run.calls++;
     run.inFlight++;
     try {
+      return await run.limit(() => this.hostLimit(() => this.perform(run, kind, payload)));
+    } finally {
+      run.inFlight--;
+    }
+  }
+
+  private async perform(run: OutboundRun, kind: OutboundKind, payload: unknown): Promise<string> {
+    if (run.signal.aborted) return this.failed(run, kind, 'aborted', 'the batch ended before the call was made');
+    try {
       if (kind === 'geolocation') {
         const found = (await this.geolocation).lookup(payload);
         count(run, kind, 'ok');
         return `o${JSON.stringify(found)}`;
       }
       const request = this.requestOf(payload);
-      const response = await this.egressOf().request(request, run.signal);
+      if (!this.egress) return this.failed(run, kind, 'not_configured', 'outbound calls are not available right now');
+      const response = await this.egress.request(request, run.signal);
       count(run, kind, 'ok');
       // The head as JSON (which escapes every newline), then the body as it came.
       return `o${JSON.stringify({ status: response.status, url: response.url, headers: response.headers })}\n${response.body}`;
     } catch (error) {
       if (error instanceof EgressError) return this.failed(run, kind, error.code, error.message);
       if (error instanceof GeolocationError) return this.failed(run, kind, error.code, error.message);
-      return this.failed(run, kind, 'error', error instanceof Error ? error.message : String(error));
-    } finally {
-      run.inFlight--;
+      // Not the user's doing: the reason goes to the host's log, users get no host detail.
+      process.stderr.write(`tiller sandbox host: an outbound call failed unexpectedly: ${error instanceof Error ? error.message : String(error)}\n`);
+      return this.failed(run, kind, 'error', 'the call failed');
     }
   }
 
   async close(): Promise<void> {
-    const egress = this.egress;
-    this.egress = undefined;
-    await egress?.close();
+    await this.egress?.close();
     (await this.geolocation).close();
   }
 
   private failed(run: OutboundRun, kind: OutboundKind, outcome: string, message: string): string {
     count(run, kind, outcome);
     return `e${message}`;
-  }
-
-  private egressOf(): Egress {
-    this.egress ??= createEgress({
-      allow: this.options.allow,
-      timeoutMs: this.options.timeoutMs,
-      maxResponseBytes: this.options.maxResponseBytes,
-      maxRedirects: this.options.maxRedirects,
-    });
-    return this.egress;
   }
 
   /** The request the isolate's wrapper wrote, checked field by field. */
@@ -152,6 +157,16 @@ export class HostCapabilities {
       request.body = body;
     }
     return request;
+  }
+}
+
+/** The agent for fetch and fetchV2, built when the host starts so a bad setting shows at once. */
+function startEgress(options: OutboundOptions): Egress | null {
+  try {
+    return createEgress({ allow: options.allow, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, maxRedirects: options.maxRedirects });
+  } catch (error) {
+    process.stderr.write(`tiller sandbox host: fetch and fetchV2 are unavailable: ${error instanceof Error ? error.message : String(error)}\n`);
+    return null;
   }
 }
 

@@ -82,6 +82,8 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
       maxOutputChars: limits.maxOutputChars,
       maxOutputsPerEvent: limits.maxOutputsPerEvent,
       maxOutputDepth: MAX_OUTPUT_DEPTH,
+      maxOutboundCalls: settings.outbound.maxCallsPerBatch,
+      maxRequestChars: settings.outbound.maxResponseBytes,
       outputSizeMessage: outputSizeMessage(limits.maxOutputChars),
       outputCountMessage: outputCountMessage(limits.maxOutputsPerEvent),
     },
@@ -157,6 +159,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     try {
       const lease = await acquire(batch);
       lease.sandbox.runTag = batch.runTag;
+      lease.sandbox.onOutboundWait = () => cache.waitingOnOutbound();
       let retire = true;
       try {
         const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs, {

@@ -168,6 +168,97 @@ describe('fetch and fetchV2', () => {
     expect(await outputs(open, { ...run, events: [{ n: 2 }] })).toEqual([{ index: 0, statusCode: 200, output: { n: 2 } }]);
   });
 
+  it('never wakes user code after its batch, however quickly an answer comes back', async () => {
+    // The answer is delivered to the isolate as a task of its own, after the batch returned: were
+    // it delivered, this loop would run outside every limit and freeze the host.
+    const code = `export function transformEvent(e) {
+      geolocation('8.8.8.8').catch(() => { while (true) {} });
+      fetch('${base}/text').then(() => { while (true) {} });
+      return e;
+    }`;
+    const run = input(code, [{ n: 1 }]);
+    expect(await outputs(open, run)).toEqual([{ index: 0, statusCode: 200, output: { n: 1 } }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    expect(await outputs(open, input('export function transformEvent(e) { return e; }', [{ n: 2 }]))).toEqual([{ index: 0, statusCode: 200, output: { n: 2 } }]);
+    expect(await outputs(open, { ...run, events: [{ n: 3 }] })).toEqual([{ index: 0, statusCode: 200, output: { n: 3 } }]);
+    // Not a timing assertion: a frozen host would not have answered at all before the silent-host kill.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('runs at most 8 of one batch\'s calls at once, queueing the rest', async () => {
+    let running = 0;
+    let most = 0;
+    const counting = createServer((req, res) => {
+      running++;
+      most = Math.max(most, running);
+      setTimeout(() => {
+        running--;
+        res.end('{"ok":true}');
+      }, 50);
+    });
+    await new Promise<void>((resolve) => counting.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(counting.address() as AddressInfo).port}`;
+    const wide = createRuntime({ processes: 1, limits: { cpuTimeMs: 1000, wallTimeMs: 10_000 }, outbound: { allow: ['127.0.0.1/32'] } });
+    try {
+      const code = `export async function transformEvent(e) {
+        const answers = await Promise.all(Array.from({ length: 24 }, () => fetch('${url}/')));
+        return { ok: answers.filter((a) => a.ok === true).length };
+      }`;
+      expect(await outputs(wide, input(code, [{}]))).toEqual([{ index: 0, statusCode: 200, output: { ok: 24 } }]);
+      expect(most).toBeLessThanOrEqual(8);
+      expect(most).toBeGreaterThan(1);
+    } finally {
+      await wide.close();
+      counting.closeAllConnections();
+      await new Promise<void>((resolve) => counting.close(() => resolve()));
+    }
+  });
+
+  it('does not hold a version\'s only isolate while its batch waits: the next batch gets one of its own', async () => {
+    let running = 0;
+    let most = 0;
+    const slow = createServer((req, res) => {
+      running++;
+      most = Math.max(most, running);
+      setTimeout(() => {
+        running--;
+        res.end('{"ok":true}');
+      }, 400);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const single = createRuntime({ processes: 1, limits: { cpuTimeMs: 1000, wallTimeMs: 10_000 }, cache: { isolatesPerVersion: 1 }, outbound: { allow: ['127.0.0.1/32'] } });
+    try {
+      const run = input(`export async function transformEvent(e) { return await fetch('${url}/'); }`, [{}]);
+      await single.run(run);
+      most = 0;
+      const answers = await Promise.all([single.run(run), single.run(run)]);
+      expect(answers.map((answer) => answer.results)).toEqual([
+        [{ index: 0, statusCode: 200, output: { ok: true } }],
+        [{ index: 0, statusCode: 200, output: { ok: true } }],
+      ]);
+      // Both calls were open at once: the second batch did not queue behind the first's wait.
+      expect(most).toBe(2);
+    } finally {
+      await single.close();
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+
+  it('refuses oversized requests before they leave the isolate', async () => {
+    const code = `export async function transformEvent(e) {
+      const reasons = [];
+      for (const call of [() => fetchV2('${base}/' + 'x'.repeat(20000)), () => geolocation('1'.repeat(100))]) {
+        try { await call(); reasons.push(null); } catch (error) { reasons.push(error.message); }
+      }
+      return { reasons };
+    }`;
+    const results = await outputs(open, input(code, [{}]));
+    expect(results).toEqual([{ index: 0, statusCode: 200, output: { reasons: [expect.stringContaining('longer than 16384 characters'), expect.stringContaining('invalid ip address')] } }]);
+  });
+
   it('is not available to top-level module code', async () => {
     const code = `let early = null; fetchV2('${base}/json').catch((error) => { early = error.message; });
       export function transformEvent(e) { return { early }; }`;
