@@ -57,7 +57,9 @@ export async function createServices(
     onBackgroundError: (err) => log.error({ err }, 'background credential write failed'),
   });
   await verifier.start();
-  const credentials = new WorkspaceCredentials(store, new CredentialKeyring(config.credentialsKey));
+  const credentials = new WorkspaceCredentials(store, new CredentialKeyring(config.credentialsKey), undefined, (workspaceId, error) =>
+    log.error({ workspaceId, setting: 'TILLER_CREDENTIALS_KEY', err: error }, 'a secret credential could not be opened, so user code reads undefined for it: replace its value, or run this instance with the key it was written with'),
+  );
   await credentials.start();
   const unreadable = await credentials.countSealedUnderOtherKeys();
   if (unreadable > 0) {

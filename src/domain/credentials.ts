@@ -262,23 +262,37 @@ function unreadableCredential(key: string, error: UnsealError): DomainError {
   return new DomainError('unavailable', 'credential_unreadable', message, { key }, 30, error);
 }
 
-/** Every credential of the workspace with its plaintext value, by key; secrets are opened here. */
-export async function readCredentialValues(ctx: Pick<CredentialsContext, 'store' | 'keyring'>, workspaceId: string): Promise<CredentialValue[]> {
+/**
+ * Every credential of the workspace with its plaintext value, by key; secrets are opened here. A
+ * secret that cannot be opened throws, unless `skipUnreadable` takes it (it is then left out).
+ */
+export async function readCredentialValues(
+  ctx: Pick<CredentialsContext, 'store' | 'keyring'>,
+  workspaceId: string,
+  skipUnreadable?: (error: DomainError) => void,
+): Promise<CredentialValue[]> {
   const rows = await ctx.store.db
     .selectFrom('credentials')
     .select(['id', 'key', 'is_secret', 'value', 'value_sealed'])
     .where('workspace_id', '=', workspaceId)
     .orderBy('key', 'asc')
     .execute();
-  return rows.map((row) => {
-    if (row.is_secret !== 1) return { id: row.id, key: row.key, value: row.value ?? '', isSecret: false };
-    try {
-      return { id: row.id, key: row.key, value: ctx.keyring.open(row.value_sealed ?? '', { workspaceId, credentialId: row.id, key: row.key }), isSecret: true };
-    } catch (error) {
-      if (error instanceof UnsealError) throw unreadableCredential(row.key, error);
-      throw error;
+  const values: CredentialValue[] = [];
+  for (const row of rows) {
+    if (row.is_secret !== 1) {
+      values.push({ id: row.id, key: row.key, value: row.value ?? '', isSecret: false });
+      continue;
     }
-  });
+    try {
+      values.push({ id: row.id, key: row.key, value: ctx.keyring.open(row.value_sealed ?? '', { workspaceId, credentialId: row.id, key: row.key }), isSecret: true });
+    } catch (error) {
+      if (!(error instanceof UnsealError)) throw error;
+      const unreadable = unreadableCredential(row.key, error);
+      if (!skipUnreadable) throw unreadable;
+      skipUnreadable(unreadable);
+    }
+  }
+  return values;
 }
 
 function configMapOf(values: readonly CredentialValue[]): Record<string, ConfigCredential> {
@@ -326,6 +340,12 @@ export class WorkspaceCredentials {
     private readonly store: Store,
     private readonly keyring: CredentialKeyring,
     options: CredentialCacheOptions = defaultCredentialCacheOptions,
+    /**
+     * A secret the runtime's map leaves out because this server cannot open it (a key mismatch
+     * between instances, a tampered row). User code then reads undefined for that key alone: one
+     * bad row must not stall every batch of its workspace. services.ts logs it.
+     */
+    private readonly onUnreadable: (workspaceId: string, error: DomainError) => void = () => undefined,
   ) {
     this.context = { store, keyring, onChange: (workspaceId) => this.invalidate(workspaceId) };
     this.cache = new LRUCache({ max: options.maxWorkspaces, ttl: options.ttlMs, maxSize: options.maxBytes, sizeCalculation: valuesWeight });
@@ -336,10 +356,14 @@ export class WorkspaceCredentials {
     await this.store.listen(CREDENTIALS_CHANNEL, (workspaceId) => this.invalidate(workspaceId), () => this.clear());
   }
 
-  /** Every credential's plaintext value by key: a new object on each call, so callers may change it. */
-  async valuesFor(workspaceId: string): Promise<Record<string, string>> {
+  /**
+   * Every credential's plaintext value by key (with `secrets: false`, the non-secret ones only): a
+   * new object on each call, so callers may change it.
+   */
+  async valuesFor(workspaceId: string, options: { secrets?: boolean } = {}): Promise<Record<string, string>> {
     const values = await this.load(workspaceId);
-    return Object.fromEntries(values.map((entry) => [entry.key, entry.value]));
+    const wanted = options.secrets === false ? values.filter((entry) => !entry.isSecret) : values;
+    return Object.fromEntries(wanted.map((entry) => [entry.key, entry.value]));
   }
 
   /** As credentialMapForConfig, from the same cache. */
@@ -374,7 +398,7 @@ export class WorkspaceCredentials {
     const inFlight = this.pending.get(workspaceId);
     if (inFlight) return inFlight.promise;
     const entry = { promise: undefined as unknown as Promise<readonly CredentialValue[]>, stale: false };
-    entry.promise = readCredentialValues(this.context, workspaceId)
+    entry.promise = readCredentialValues(this.context, workspaceId, (error) => this.onUnreadable(workspaceId, error))
       .then((values) => {
         // A load that a write overtook may hold the old values: answer them, but do not keep them.
         if (!entry.stale) this.cache.set(workspaceId, values);

@@ -203,6 +203,16 @@ export function workspaceIdOf(request: FastifyRequest): string {
   return principalOf(request).workspaceId;
 }
 
+/**
+ * Whether the caller may change the workspace: its workspace token, or an access token with write
+ * scope. No principal (the credential-free runtime listener, protected by the network) counts as
+ * the workspace's own rudder-server.
+ */
+export function callerMayWrite(request: FastifyRequest): boolean {
+  const principal = request.principal;
+  return principal === null || principal.kind === 'workspace' || principal.scopes.includes('write');
+}
+
 /** The audit actor for the request's principal: token ids, never secrets. */
 export function actorOf(request: FastifyRequest) {
   const principal = request.principal;

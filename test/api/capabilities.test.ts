@@ -99,6 +99,31 @@ describe('getCredential, fetch and fetchV2', () => {
   });
 });
 
+describe('who sees secret credentials', () => {
+  it('a read-only token\'s own code, or stored code it sends credentials to, sees no secret; stored code alone does', async () => {
+    const { token } = await catalog.server.issueAccessToken({ name: 'reader', scopes: ['read'] });
+    const reader = client(catalog.server.url, `Bearer ${token}`);
+    const reveal = `export function transformEvent(e) { return { key: getCredential('API_KEY') ?? null, region: getCredential('REGION') ?? null, url: getCredential('URL') ?? null }; }`;
+
+    // Its own code could simply return a secret: it gets the workspace's non-secret values only.
+    const inline = await reader.post('/transformations/test', { code: reveal, events: [{}] });
+    expect(inline.body.results[0].output).toMatchObject({ key: null });
+    // A writer's test call of the same code sees everything.
+    expect((await api.post('/transformations/test', { code: reveal, events: [{}] })).body.results[0].output).toMatchObject({ key: 'workspace-secret' });
+
+    // Stored code (a writer chose it) run by the reader sees the secret...
+    const { id, versionId } = await createTransformation(api, { code: reveal }, true);
+    expect((await reader.post(`/transformations/${id}/run`, { events: [{}] })).body.results[0].output).toMatchObject({ key: 'workspace-secret' });
+    // ...but not once the reader sends credentials of its own, which could point it elsewhere.
+    const steered = await reader.post(`/transformations/${id}/run`, { events: [{}], credentials: [{ key: 'URL', value: 'https://elsewhere.example' }] });
+    expect(steered.body.results[0].output).toMatchObject({ key: null, url: 'https://elsewhere.example' });
+    const wire = await reader.post('/customTransform', [
+      { message: {}, metadata: { sourceId: 's', destinationId: 'd3', messageId: 'm1' }, destination: { Transformations: [{ VersionID: versionId }] }, credentials: [{ key: 'URL', value: 'https://elsewhere.example' }] },
+    ]);
+    expect(wire.body[0].output).toMatchObject({ key: null, url: 'https://elsewhere.example' });
+  });
+});
+
 describe('errors users can act on', () => {
   it('name the line in the transformation, by the name a test call gives', async () => {
     const code = 'export function transformEvent(e) {\n  return e.missing.field;\n}';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { checkTransformationCode, type CatalogContext } from '../code-checks.js';
 import { invalid } from '../errors.js';
 import { LibraryLinker } from '../serving/linking.js';
-import { credentialsForRun, runForDeveloper, type DeveloperRunAnswer, type RequestCredential } from '../serving/run-events.js';
+import { credentialsForRun, runForDeveloper, secretsAllowed, type DeveloperRunAnswer, type RequestCredential } from '../serving/run-events.js';
 import { loadListedVersions } from './listed-versions.js';
 import { sampleEvents } from './test-runs.js';
 
@@ -25,7 +25,7 @@ export interface InlineTestInput {
  * run endpoints: per-event outcomes, and a 400 with the error code and logs when the whole batch
  * failed (a limit, a throw in transformBatch, ...).
  */
-export async function testInlineCode(ctx: CatalogContext, workspaceId: string, input: InlineTestInput): Promise<DeveloperRunAnswer> {
+export async function testInlineCode(ctx: CatalogContext, workspaceId: string, input: InlineTestInput, caller: { mayWrite: boolean }): Promise<DeveloperRunAnswer> {
   const events = input.events ?? sampleEvents();
   if (input.metadata !== undefined && input.metadata.length > events.length) {
     throw invalid('invalid_field', `metadata has ${input.metadata.length} entries but there are only ${events.length} events`, { field: 'metadata' });
@@ -38,7 +38,8 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
 
   // The same code of one workspace reuses its warm sandbox; workspaces never share one.
   const versionId = 'inline-' + createHash('sha256').update(workspaceId).update('\0').update(input.code).update('\0').update(link.versionIds.join(',')).digest('hex').slice(0, 40);
-  const credentials = await credentialsForRun(ctx.credentials, workspaceId, input.credentials);
+  // The caller's own code: the workspace's secrets only for a caller who may change the workspace.
+  const credentials = await credentialsForRun(ctx.credentials, workspaceId, input.credentials, secretsAllowed(caller.mayWrite, true, true));
   return runForDeveloper(ctx.runtime, {
     workspaceId,
     transformation: { versionId, code: input.code, inline: true, ...(input.name !== undefined ? { name: input.name } : {}) },

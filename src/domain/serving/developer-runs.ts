@@ -4,7 +4,7 @@ import type { Database } from '../../store/schema.js';
 import { DomainError, conflict, invalid, notFound } from '../errors.js';
 import { publishedLibraryVersions, publishedTransformationVersion, type TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
-import { credentialsForRun, runForDeveloper, type CredentialSource, type DeveloperRunAnswer, type RequestCredential } from './run-events.js';
+import { credentialsForRun, runForDeveloper, secretsAllowed, type CredentialSource, type DeveloperRunAnswer, type RequestCredential } from './run-events.js';
 import type { VersionResolver } from './version-resolver.js';
 
 // The run endpoints (POST /transformations/{id}/run and .../versions/{versionId}/run): run stored
@@ -28,6 +28,8 @@ export interface DeveloperRunRequest {
   libraryVersionIds?: readonly string[] | undefined;
   /** Credentials of this run, over the workspace's own (same key: the request's wins). */
   credentials?: readonly RequestCredential[] | undefined;
+  /** Whether the caller may change the workspace (see secretsAllowed). */
+  callerMayWrite: boolean;
 }
 
 /** Runs a stored version on the request's events and answers every outcome with the logs. */
@@ -38,7 +40,8 @@ export async function runStoredVersion(deps: DeveloperRunDeps, request: Develope
   if (metadata !== undefined && metadata.length > events.length) {
     throw invalid('invalid_field', 'metadata must not have more entries than events', { field: 'metadata' });
   }
-  const credentials = await credentialsForRun(deps.credentials, version.workspaceId, request.credentials);
+  const ownCredentials = (request.credentials?.length ?? 0) > 0;
+  const credentials = await credentialsForRun(deps.credentials, version.workspaceId, request.credentials, secretsAllowed(request.callerMayWrite, false, ownCredentials));
   return runForDeveloper(deps.runtime, {
     workspaceId: version.workspaceId,
     transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },

@@ -30,7 +30,18 @@ export function requestFailureOf(error: RunError, traffic: Traffic): DomainError
 
 /** The workspace credentials a run sees; services.ts gives the store-backed one (domain/credentials.ts). */
 export interface CredentialSource {
-  valuesFor(workspaceId: string): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** With `secrets: false`, only the values that are not secret. */
+  valuesFor(workspaceId: string, options: { secrets: boolean }): Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/**
+ * Who may see the workspace's secret credentials in a run: code a writer chose. A caller that may
+ * only read (a read-only access token) gets them neither for code of its own (a test call could
+ * simply return them) nor when it sends credentials of its own (it could point stored code that
+ * sends a secret somewhere at an address of its choosing).
+ */
+export function secretsAllowed(callerMayWrite: boolean, ownCode: boolean, ownCredentials: boolean): boolean {
+  return callerMayWrite || (!ownCode && !ownCredentials);
 }
 
 /** A credential as RudderStack sends one with events, and as test and run calls take them. */
@@ -45,8 +56,13 @@ export interface RequestCredential {
  * What getCredential() reads in a developer run: the workspace's credentials with the request's own
  * on top (a request credential with the same key wins, as rudder-server's map does).
  */
-export async function credentialsForRun(source: CredentialSource | undefined, workspaceId: string, fromRequest: readonly RequestCredential[] | undefined): Promise<Record<string, unknown> | undefined> {
-  const own = source ? await source.valuesFor(workspaceId) : undefined;
+export async function credentialsForRun(
+  source: CredentialSource | undefined,
+  workspaceId: string,
+  fromRequest: readonly RequestCredential[] | undefined,
+  secrets = true,
+): Promise<Record<string, unknown> | undefined> {
+  const own = source ? await source.valuesFor(workspaceId, { secrets }) : undefined;
   if (!fromRequest || fromRequest.length === 0) return own && Object.keys(own).length > 0 ? own : undefined;
   // No prototype: a key such as "__proto__" is a credential like any other.
   const merged: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, own);

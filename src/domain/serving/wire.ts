@@ -264,9 +264,10 @@ export interface WireServingDeps {
   /**
    * The credentials a workspace keeps for its code (`getCredential`), by key. A group's run gets
    * these for its version's workspace with the request's own `credentials` on top. A lookup that
-   * throws or rejects fails the request as the store being away does: 503, retryable.
+   * throws or rejects fails the request as the store being away does: 503, retryable. With
+   * `secrets: false` only the values that are not secret.
    */
-  workspaceCredentials?: (workspaceId: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  workspaceCredentials?: (workspaceId: string, options: { secrets: boolean }) => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 export interface WireServingOptions {
@@ -274,6 +275,12 @@ export interface WireServingOptions {
   workspaceId: string | undefined;
   /** Answer dropped events with statusCode 298 instead of leaving them out. */
   filterDropped: boolean;
+  /**
+   * The caller may read but not change the workspace (a read-only access token). Should it send
+   * credentials of its own, its runs get no secret of the workspace's: otherwise it could point
+   * stored code that sends a secret somewhere (a URL credential) at an address of its choosing.
+   */
+  readOnlyCaller?: boolean;
 }
 
 /** What rudder-transformer answers a transformBatch failure that names no input with: the group's identity and every messageId. */
@@ -378,22 +385,43 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     return librariesForRun(version, batch.libraryVersionIds.map((id) => available.get(id)).filter((l): l is LibraryVersion => l !== undefined));
   };
 
+  const versionNamed = async (versionId: string): Promise<TransformationVersion | undefined> => {
+    const cached = deps.resolver.peekTransformation(versionId);
+    return cached === undefined ? await fromStore(() => deps.resolver.transformation(versionId)) : (cached ?? undefined);
+  };
+
+  // The request's credentials belong to the workspace of the first entry's version (they come
+  // from that workspace's config); groups of any other workspace never see them.
+  let requestWorkspace: Promise<string | undefined> | undefined;
+  const requestWorkspaceOf = (): Promise<string | undefined> => {
+    requestWorkspace ??= (async () => {
+      const first = batch.groups.find((group) => group.positions.includes(0));
+      if (!first || batch.credentials === undefined) return undefined;
+      return (await versionNamed(first.versionId))?.workspaceId;
+    })();
+    return requestWorkspace;
+  };
+
   // One lookup per workspace per request, however many of its groups run.
   const lookupCredentials = deps.workspaceCredentials;
+  const secrets = !(options.readOnlyCaller === true && batch.credentials !== undefined);
   let credentialLookups: Map<string, Promise<Record<string, unknown> | undefined>> | undefined;
   const credentialsFor = (workspaceId: string): Promise<Record<string, unknown> | undefined> => {
     credentialLookups ??= new Map();
     let pending = credentialLookups.get(workspaceId);
     if (pending === undefined) {
-      pending = fromStore(() => (lookupCredentials as NonNullable<typeof lookupCredentials>)(workspaceId), 'the workspace\'s credentials').then((own) => mergeCredentials(own, batch.credentials));
+      pending = (async () => {
+        const fromRequest = batch.credentials !== undefined && (await requestWorkspaceOf()) === workspaceId ? batch.credentials : undefined;
+        const own = lookupCredentials === undefined ? undefined : await fromStore(() => lookupCredentials(workspaceId, { secrets }), 'the workspace\'s credentials');
+        return mergeCredentials(own, fromRequest);
+      })();
       credentialLookups.set(workspaceId, pending);
     }
     return pending;
   };
 
   const runGroup = async (group: WireGroup): Promise<void> => {
-    const cached = deps.resolver.peekTransformation(group.versionId);
-    const version = cached === undefined ? await fromStore(() => deps.resolver.transformation(group.versionId)) : (cached ?? undefined);
+    const version = await versionNamed(group.versionId);
     if (version === undefined || (options.workspaceId !== undefined && version.workspaceId !== options.workspaceId)) {
       tally.versionNotFound += group.positions.length;
       const message = `transformation version ${group.versionId} not found`;
@@ -405,7 +433,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       return;
     }
     const libraries = await fromStore(() => librariesFor(version));
-    const credentials = lookupCredentials === undefined ? batch.credentials : await credentialsFor(version.workspaceId);
+    const credentials = await credentialsFor(version.workspaceId);
     const eventsJson = messagesJson(group, response);
     if (group.positions.length === 0) return;
     // A whole-batch failure either fails the request (503, see requestFailureOf) or every event of the group.

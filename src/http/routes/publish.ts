@@ -4,7 +4,7 @@ import { publishVersions } from '../../domain/publish/publish.js';
 import { compatTestResult, testSuiteResult } from '../../domain/publish/test-answers.js';
 import { testVersions } from '../../domain/publish/version-tests.js';
 import type { App } from '../app.js';
-import { actorOf, workspaceIdOf } from '../auth.js';
+import { actorOf, callerMayWrite, workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
 import { EventsSchema, Nullable, RequestCredentials, errors } from '../schemas.js';
 
@@ -197,6 +197,6 @@ export async function publishRoutes(app: App): Promise<void> {
         response: { 200: InlineAnswer, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
       },
     },
-    async (request) => testInlineCode(ctx, workspaceIdOf(request), request.body),
+    async (request) => testInlineCode(ctx, workspaceIdOf(request), request.body, { mayWrite: callerMayWrite(request) }),
   );
 }

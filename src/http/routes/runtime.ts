@@ -1,11 +1,11 @@
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalid } from '../../domain/errors.js';
 import { runStoredVersion } from '../../domain/serving/developer-runs.js';
 import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving/wire.js';
 import { outputJsonOf } from '../../runtime/index.js';
 import type { App, Surface } from '../app.js';
-import { workspaceIdOf } from '../auth.js';
+import { callerMayWrite, workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
 import { IdParams, RequestCredentials, VersionParams, errors } from '../schemas.js';
 
@@ -84,7 +84,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     resolver,
     outputJson: outputJsonOf,
     maxAnswerChars: 4 * services.config.runtime.maxOutputChars,
-    workspaceCredentials: (workspaceId: string) => credentials.valuesFor(workspaceId),
+    workspaceCredentials: (workspaceId: string, options: { secrets: boolean }) => credentials.valuesFor(workspaceId, options),
   };
   parseEventBodies(app);
 
@@ -120,7 +120,11 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     async (request, reply) => {
       const body: unknown = request.body;
       if (!Array.isArray(body)) throw invalid('invalid_body', 'request body must be a JSON array of { message, metadata, destination } events');
-      const served = await serveWireBatch(wireDeps, body, { workspaceId: request.principal?.workspaceId, filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']) });
+      const served = await serveWireBatch(wireDeps, body, {
+        workspaceId: request.principal?.workspaceId,
+        filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']),
+        readOnlyCaller: !callerMayWrite(request),
+      });
       const { tally } = served;
       if (tally.malformed > 0) metrics.rejectedEvents.inc({ reason: 'malformed' }, tally.malformed);
       if (tally.versionNotFound > 0) metrics.rejectedEvents.inc({ reason: 'version_not_found' }, tally.versionNotFound);
@@ -141,17 +145,18 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     response: { 200: RunAnswer, ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503) },
   });
 
-  const answer = (workspaceId: string, transformationId: string, versionId: string | undefined, body: typeof RunBody.static) =>
+  const answer = (request: FastifyRequest, transformationId: string, versionId: string | undefined, body: typeof RunBody.static) =>
     runStoredVersion(
       { db: store.db, runtime, resolver, credentials },
       {
-        workspaceId,
+        workspaceId: workspaceIdOf(request),
         transformationId,
         versionId,
         events: body.events,
         metadata: body.metadata,
         libraryVersionIds: body.libraries?.map((l) => l.versionId),
         credentials: body.credentials,
+        callerMayWrite: callerMayWrite(request),
       },
     );
 
@@ -165,7 +170,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
         IdParams,
       ),
     },
-    async (request) => answer(workspaceIdOf(request), request.params.id, undefined, request.body),
+    async (request) => answer(request, request.params.id, undefined, request.body),
   );
 
   app.post(
@@ -178,6 +183,6 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
         VersionParams,
       ),
     },
-    async (request) => answer(workspaceIdOf(request), request.params.id, request.params.versionId, request.body),
+    async (request) => answer(request, request.params.id, request.params.versionId, request.body),
   );
 }

@@ -202,14 +202,24 @@ describe('WorkspaceCredentials', () => {
     await expect(updateCredential(ctx, workspace.id, actor, (await listCredentials(fixture.current.store, workspaceId))[0]!.id, { value: 'x' })).rejects.toMatchObject({ kind: 'not_found' });
   });
 
-  it('fails clearly when a secret was sealed under a key it does not hold, and counts such secrets', async () => {
+  it('leaves out, and reports, a secret sealed under a key it does not hold; counts such secrets; a direct read fails clearly', async () => {
     const { ctx, workspaceId } = setup();
     await createCredential(ctx, workspaceId, actor, { key: 'SEALED', value: 'v', isSecret: true });
     await createCredential(ctx, workspaceId, actor, { key: 'PLAIN', value: 'v' });
-    const elsewhere = new WorkspaceCredentials(fixture.current.store, new CredentialKeyring(randomBytes(32)));
+    const reported: Array<{ workspaceId: string; code: string; key: unknown }> = [];
+    const elsewhere = new WorkspaceCredentials(fixture.current.store, new CredentialKeyring(randomBytes(32)), undefined, (id, error) =>
+      reported.push({ workspaceId: id, code: error.code, key: (error.details as { key?: unknown } | undefined)?.key }),
+    );
     expect(await elsewhere.countSealedUnderOtherKeys()).toBe(1);
     expect(await new WorkspaceCredentials(fixture.current.store, keyring).countSealedUnderOtherKeys()).toBe(0);
-    await expect(elsewhere.valuesFor(workspaceId)).rejects.toMatchObject({ kind: 'unavailable', code: 'credential_unreadable', details: { key: 'SEALED' } });
+    // One unreadable row must not stall the workspace's batches: the others are still there.
+    expect(await elsewhere.valuesFor(workspaceId)).toEqual({ PLAIN: 'v' });
+    expect(reported).toEqual([{ workspaceId, code: 'credential_unreadable', key: 'SEALED' }]);
+    await expect(credentialMapForConfig({ store: fixture.current.store, keyring: new CredentialKeyring(randomBytes(32)) }, workspaceId)).rejects.toMatchObject({
+      kind: 'unavailable',
+      code: 'credential_unreadable',
+      details: { key: 'SEALED' },
+    });
     // A rotated keyring (a new key, the old one beside it) still reads them.
     const rotated: Pick<CredentialsContext, 'store' | 'keyring'> = { store: fixture.current.store, keyring: new CredentialKeyring(randomBytes(32), [sealingKey]) };
     expect(await credentialMapForConfig(rotated, workspaceId)).toEqual({ PLAIN: { key: 'PLAIN', value: 'v', isSecret: false }, SEALED: { key: 'SEALED', value: 'v', isSecret: true } });

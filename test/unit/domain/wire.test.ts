@@ -155,7 +155,7 @@ describe('request credentials (spec 7.3, 7.5)', () => {
     expect(Object.keys(first(large)!)).toEqual(['k0', 'k1', 'k2']);
   });
 
-  it('gives each group\'s run its version\'s workspace credentials with the request\'s on top, one lookup per workspace', async () => {
+  it('gives each group\'s run its version\'s workspace credentials, with the request\'s on top for the first entry\'s workspace only, one lookup per workspace', async () => {
     const ran: Ran[] = [];
     const looked: string[] = [];
     const deps = {
@@ -176,12 +176,37 @@ describe('request credentials (spec 7.3, 7.5)', () => {
     await serveWireBatch(deps, body, options);
     // Groups run concurrently: compare in workspace order.
     const byWorkspace = ran.map((input) => [input.workspaceId, input.credentials]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    // The request's credentials come from the config of the first entry's workspace: another
+    // workspace's group in the same request never sees them.
     expect(byWorkspace).toEqual([
       ['wa', { shared: 'from request', only: 'wa', extra: 'x' }],
       ['wa', { shared: 'from request', only: 'wa', extra: 'x' }],
-      ['wb', { shared: 'from request', extra: 'x' }],
+      ['wb', { shared: 'from wb' }],
     ]);
     expect(looked.sort()).toEqual(['wa', 'wb']);
+  });
+
+  it('gives a read-only caller that sends credentials of its own none of the workspace\'s secrets', async () => {
+    const asked: boolean[] = [];
+    const run = async (readOnlyCaller: boolean, credentials?: unknown[]) => {
+      const ran: Ran[] = [];
+      const deps = {
+        runtime: recording(ran),
+        resolver: knownVersions(versionOf('v1')),
+        outputJson,
+        maxAnswerChars: 1e6,
+        workspaceCredentials: (_workspaceId: string, { secrets }: { secrets: boolean }) => {
+          asked.push(secrets);
+          return secrets ? { secret: 's', plain: 'p' } : { plain: 'p' };
+        },
+      };
+      await serveWireBatch(deps, [onVersion('v1', {}, credentials ? { credentials } : {})], { ...options, readOnlyCaller });
+      return ran[0]!.credentials;
+    };
+    expect(await run(true, [{ key: 'url', value: 'elsewhere' }])).toEqual({ plain: 'p', url: 'elsewhere' });
+    expect(await run(true)).toEqual({ secret: 's', plain: 'p' });
+    expect(await run(false, [{ key: 'url', value: 'elsewhere' }])).toEqual({ secret: 's', plain: 'p', url: 'elsewhere' });
+    expect(asked).toEqual([false, true, true]);
   });
 
   it('accepts a synchronous lookup, runs with the request\'s credentials alone without one, and with none when nobody has any', async () => {
