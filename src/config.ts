@@ -124,6 +124,13 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       memoryMb: integer('TILLER_SANDBOX_MEMORY_MB', get('sandbox-memory-mb', 'TILLER_SANDBOX_MEMORY_MB'), defaultRuntimeLimits.memoryMb, 8, 4096),
       cpuTimeMs: integer('TILLER_SANDBOX_CPU_MS', get('sandbox-cpu-ms', 'TILLER_SANDBOX_CPU_MS'), defaultRuntimeLimits.cpuTimeMs, 10, 600_000),
       wallTimeMs: integer('TILLER_SANDBOX_WALL_MS', get('sandbox-wall-ms', 'TILLER_SANDBOX_WALL_MS'), defaultRuntimeLimits.wallTimeMs, 10, 600_000),
+      outboundWallTimeMs: integer(
+        'TILLER_SANDBOX_OUTBOUND_WALL_MS',
+        get('sandbox-outbound-wall-ms', 'TILLER_SANDBOX_OUTBOUND_WALL_MS'),
+        defaultRuntimeLimits.outboundWallTimeMs,
+        10,
+        600_000,
+      ),
       maxCodeBytes: integer('TILLER_MAX_CODE_BYTES', get('max-code-bytes', 'TILLER_MAX_CODE_BYTES'), defaultRuntimeLimits.maxCodeBytes, 1024, 16 * 1024 * 1024),
       maxIsolates: integer('TILLER_SANDBOX_MAX_ISOLATES', get('sandbox-max-isolates', 'TILLER_SANDBOX_MAX_ISOLATES'), 64, 1, 10_000),
       isolatesPerVersion: integer('TILLER_SANDBOX_ISOLATES_PER_VERSION', get('sandbox-isolates-per-version', 'TILLER_SANDBOX_ISOLATES_PER_VERSION'), 2, 1, 64),

@@ -78,6 +78,7 @@ export async function createServices(
       memoryMb: config.runtime.memoryMb,
       cpuTimeMs: config.runtime.cpuTimeMs,
       wallTimeMs: config.runtime.wallTimeMs,
+      outboundWallTimeMs: config.runtime.outboundWallTimeMs,
       maxCodeBytes: config.runtime.maxCodeBytes,
       maxOutputChars: config.runtime.maxOutputChars,
       maxOutputsPerEvent: config.runtime.maxOutputsPerEvent,

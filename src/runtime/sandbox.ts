@@ -165,7 +165,9 @@ export class Sandbox {
     if (!runner || this.retired || this.isolate.isDisposed) throw new RunError('shutting_down', 'the sandbox is no longer available');
     this.runs++;
     this.lastUsedAt = Date.now();
-    const options = { timeout: this.settings.limits.wallTimeMs, result: { promise: true as const } };
+    // isolated-vm's own timeout is a backstop at the longest a batch may take; the watchdog in
+    // guard() holds the batch to its wall limit, the longer one once it has made outbound calls.
+    const options = { timeout: Math.max(this.settings.limits.wallTimeMs, this.settings.limits.outboundWallTimeMs), result: { promise: true as const } };
     const outbound = this.settings.capabilities?.begin();
     this.outbound = outbound?.run;
     const tally = (): { outbound?: OutboundTally } => (outbound && outbound.run.calls > 0 ? { outbound: outbound.run.tally } : {});
@@ -222,7 +224,8 @@ export class Sandbox {
    * CPU accounting and catches code that never settles (a promise nobody resolves).
    */
   private async guard<T>(work: () => Promise<T>, what: string): Promise<T> {
-    const { cpuTimeMs, wallTimeMs } = this.settings.limits;
+    const { cpuTimeMs } = this.settings.limits;
+    const wallLimit = (): number => this.wallLimitNow();
     const isolate = this.isolate;
     const cpuStart = isolate.cpuTime;
     const wallStart = performance.now();
@@ -233,14 +236,14 @@ export class Sandbox {
       const cpuMs = Number(isolate.cpuTime - cpuStart) / 1e6;
       const wallMs = performance.now() - wallStart;
       if (cpuMs >= cpuTimeMs) this.kill('cpu_limit');
-      else if (wallMs >= wallTimeMs + 50) this.kill('wall_limit');
+      else if (wallMs >= wallLimit() + 50) this.kill('wall_limit');
       else {
         // CPU time never runs ahead of wall time, so waiting for the smaller remainder cannot overshoot.
-        timer = setTimeout(check, Math.max(5, Math.min(cpuTimeMs - cpuMs, wallTimeMs + 50 - wallMs)));
+        timer = setTimeout(check, Math.max(5, Math.min(cpuTimeMs - cpuMs, wallLimit() + 50 - wallMs)));
         timer.unref();
       }
     };
-    timer = setTimeout(check, Math.min(cpuTimeMs, wallTimeMs + 50));
+    timer = setTimeout(check, Math.min(cpuTimeMs, wallLimit() + 50));
     timer.unref();
     try {
       return await work();
@@ -251,6 +254,15 @@ export class Sandbox {
     }
   }
 
+  /**
+   * The running batch's wall-clock limit: wallTimeMs, or outboundWallTimeMs once it has made an
+   * outbound call (waiting on the network is what such code does; its CPU limit is unchanged).
+   */
+  private wallLimitNow(): number {
+    const { wallTimeMs, outboundWallTimeMs } = this.settings.limits;
+    return this.outbound !== undefined && this.outbound.calls > 0 ? Math.max(wallTimeMs, outboundWallTimeMs) : wallTimeMs;
+  }
+
   private kill(reason: LimitCode): void {
     this.killedBy = reason;
     this.dispose();
@@ -259,7 +271,8 @@ export class Sandbox {
   private classify(error: unknown, what: string, cpuStart: bigint): RunError {
     if (error instanceof RunError) return error;
     const message = error instanceof Error ? error.message : String(error);
-    const { cpuTimeMs, wallTimeMs, memoryMb } = this.settings.limits;
+    const { cpuTimeMs, memoryMb } = this.settings.limits;
+    const wallTimeMs = this.wallLimitNow();
     let reason: LimitCode | null = this.killedBy;
     if (!reason && /memory limit/i.test(message)) reason = 'memory_limit';
     if (!reason && /Script execution timed out/.test(message)) {

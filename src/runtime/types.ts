@@ -89,6 +89,11 @@ export interface RuntimeLimits {
   cpuTimeMs: number;
   /** Wall-clock time per batch, in ms (default 10000). */
   wallTimeMs: number;
+  /**
+   * Wall-clock time of a batch once it has made an outbound call (fetch, fetchV2, geolocation), in
+   * ms (default 60000): enrichment code mostly waits, and the wait does not count as CPU.
+   */
+  outboundWallTimeMs: number;
   /** Largest module source accepted, in bytes (default 1 MiB). */
   maxCodeBytes: number;
   /**
@@ -104,6 +109,7 @@ export const defaultRuntimeLimits: RuntimeLimits = {
   memoryMb: 128,
   cpuTimeMs: 4000,
   wallTimeMs: 10000,
+  outboundWallTimeMs: 60000,
   maxCodeBytes: 1024 * 1024,
   maxOutputChars: 16 * 1024 * 1024,
   maxOutputsPerEvent: 100,

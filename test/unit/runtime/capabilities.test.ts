@@ -136,11 +136,19 @@ describe('fetch and fetchV2', () => {
     expect(results).toEqual([{ index: 0, statusCode: 200, output: { slow: true } }]);
   });
 
-  it('counts the time spent waiting against the wall-clock limit', async () => {
-    const impatient = createRuntime({ processes: 1, limits: { cpuTimeMs: 200, wallTimeMs: 400 }, queueTimeoutMs: 20_000, outbound: { allow: ['127.0.0.1/32'] } });
+  it('counts the time spent waiting against the wall-clock limit, the longer one once the batch has made a call', async () => {
+    const impatient = createRuntime({ processes: 1, limits: { cpuTimeMs: 200, wallTimeMs: 300, outboundWallTimeMs: 1500 }, queueTimeoutMs: 20_000, outbound: { allow: ['127.0.0.1/32'] } });
     try {
-      const error = await rejection(impatient.run(input(`export async function transformEvent(e) { return await fetch('${base}/slow?ms=2000'); }`, [{}])));
+      // 800 ms of waiting is past the plain limit, within the outbound one.
+      expect((await impatient.run(input(`export async function transformEvent(e) { return await fetch('${base}/slow?ms=800'); }`, [{}]))).results).toEqual([
+        { index: 0, statusCode: 200, output: { slow: true } },
+      ]);
+      const error = await rejection(impatient.run(input(`export async function transformEvent(e) { return await fetch('${base}/slow?ms=4000'); }`, [{}])));
       expect((error as { code?: string }).code).toBe('wall_limit');
+      expect(error.message).toBe('the batch did not finish within 1500 ms');
+      // Code that makes no call keeps the plain limit.
+      const idle = await rejection(impatient.run(input('export function transformEvent(e) { return new Promise(() => {}); }', [{}])));
+      expect(idle.message).toBe('the batch did not finish within 300 ms');
     } finally {
       await impatient.close();
     }
@@ -186,7 +194,7 @@ describe('fetch and fetchV2', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it('runs at most 8 of one batch\'s calls at once, queueing the rest', async () => {
+  it('runs at most 16 of one batch\'s calls at once, queueing the rest', async () => {
     let running = 0;
     let most = 0;
     const counting = createServer((req, res) => {
@@ -202,11 +210,11 @@ describe('fetch and fetchV2', () => {
     const wide = createRuntime({ processes: 1, limits: { cpuTimeMs: 1000, wallTimeMs: 10_000 }, outbound: { allow: ['127.0.0.1/32'] } });
     try {
       const code = `export async function transformEvent(e) {
-        const answers = await Promise.all(Array.from({ length: 24 }, () => fetch('${url}/')));
+        const answers = await Promise.all(Array.from({ length: 40 }, () => fetch('${url}/')));
         return { ok: answers.filter((a) => a.ok === true).length };
       }`;
-      expect(await outputs(wide, input(code, [{}]))).toEqual([{ index: 0, statusCode: 200, output: { ok: 24 } }]);
-      expect(most).toBeLessThanOrEqual(8);
+      expect(await outputs(wide, input(code, [{}]))).toEqual([{ index: 0, statusCode: 200, output: { ok: 40 } }]);
+      expect(most).toBeLessThanOrEqual(16);
       expect(most).toBeGreaterThan(1);
     } finally {
       await wide.close();
