@@ -72,14 +72,15 @@ export class Sandbox {
   private readonly isolate: ivm.Isolate;
   private context: ivm.Context | undefined;
   private runner: ivm.Reference<(events: string | null, metadata: string | null, captureLogs: boolean, credentials: string | null, names: string | null) => Promise<string | undefined>> | undefined;
-  /** The running batch's outbound budget; calls made outside a batch are refused. */
-  private outbound: OutboundRun | undefined;
+  /** The running batch's outbound budget, made on its first call; calls made outside a batch are refused. */
+  private outbound: { run: OutboundRun; end: () => void } | undefined;
+  private batchRunning = false;
   /** Called when the running batch begins waiting on outbound calls (the cache may then build another isolate). */
   onOutboundWait: (() => void) | undefined;
 
   /** Whether the running batch is waiting on outbound calls (the isolate itself is idle meanwhile). */
   get waitingOnOutbound(): boolean {
-    return (this.outbound?.inFlight ?? 0) > 0;
+    return (this.outbound?.run.inFlight ?? 0) > 0;
   }
 
   private constructor(private readonly settings: SandboxSettings) {
@@ -168,9 +169,9 @@ export class Sandbox {
     // isolated-vm's own timeout is a backstop at the longest a batch may take; the watchdog in
     // guard() holds the batch to its wall limit, the longer one once it has made outbound calls.
     const options = { timeout: Math.max(this.settings.limits.wallTimeMs, this.settings.limits.outboundWallTimeMs), result: { promise: true as const } };
-    const outbound = this.settings.capabilities?.begin();
-    this.outbound = outbound?.run;
-    const tally = (): { outbound?: OutboundTally } => (outbound && outbound.run.calls > 0 ? { outbound: outbound.run.tally } : {});
+    this.outbound = undefined;
+    this.batchRunning = true;
+    const tally = (): { outbound?: OutboundTally } => (this.outbound && this.outbound.run.calls > 0 ? { outbound: this.outbound.run.tally } : {});
     try {
       let result: unknown;
       try {
@@ -186,19 +187,26 @@ export class Sandbox {
       if (typeof result !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
       return { encoded: result, ...tally() };
     } finally {
-      this.outbound = undefined;
+      this.batchRunning = false;
       // A call the code did not wait for is aborted with its batch; should its answer still come,
       // the bootstrap drops it (see callHost there), so no user code wakes after the batch.
-      outbound?.end();
+      this.endOutbound();
     }
+  }
+
+  private endOutbound(): void {
+    this.outbound?.end();
+    this.outbound = undefined;
   }
 
   /** A capability call from the bootstrap: always a string answer (see host/capabilities.ts). */
   private hostCall(op: unknown, payload: unknown): Promise<string> | string {
     const capabilities = this.settings.capabilities;
-    const run = this.outbound;
     if (!capabilities) return 'eoutbound calls are not available in this runtime';
-    if (!run) return 'eoutbound calls can only be made while a batch runs, not from top-level module code';
+    if (!this.batchRunning) return 'eoutbound calls can only be made while a batch runs, not from top-level module code';
+    // Most batches never call out: their budget (an AbortController, a queue) is made on first use.
+    this.outbound ??= capabilities.begin();
+    const run = this.outbound.run;
     const wasComputing = run.inFlight === 0;
     const answer = capabilities.call(run, op, payload).catch((error: unknown) => `e${error instanceof Error ? error.message : String(error)}`);
     if (wasComputing && run.inFlight > 0) this.onOutboundWait?.();
@@ -260,7 +268,7 @@ export class Sandbox {
    */
   private wallLimitNow(): number {
     const { wallTimeMs, outboundWallTimeMs } = this.settings.limits;
-    return this.outbound !== undefined && this.outbound.calls > 0 ? Math.max(wallTimeMs, outboundWallTimeMs) : wallTimeMs;
+    return this.outbound !== undefined && this.outbound.run.calls > 0 ? Math.max(wallTimeMs, outboundWallTimeMs) : wallTimeMs;
   }
 
   private kill(reason: LimitCode): void {
