@@ -1,7 +1,7 @@
-import { useEffect, useId, useState } from 'react';
+import { useId } from 'react';
 import { createCredential, type CreateCredentialInput, type WorkspaceCredential } from '../../api.js';
 import { ActionDialog } from '../../components/ActionDialog.js';
-import { useAction } from '../../use-action.js';
+import { useFormDialog, type Validation } from '../../use-form-dialog.js';
 import { KEY_PATTERN, KEY_RULE, SecretCheck, ValueField, valueProblem } from './ValueField.js';
 
 interface Fields {
@@ -13,7 +13,7 @@ interface Fields {
 // Secret by default: a value shown by mistake cannot be taken back, one hidden by mistake can.
 const emptyFields: Fields = { key: '', value: '', isSecret: true };
 
-function validate(fields: Fields): { input: CreateCredentialInput } | { errors: Record<string, string> } {
+function validate(fields: Fields): Validation<CreateCredentialInput> {
   const found: Record<string, string> = {};
   if (!fields.key) found.key = 'Give the credential a key: transformations read it with getCredential(key).';
   else if (!KEY_PATTERN.test(fields.key)) found.key = `Use ${KEY_RULE}.`;
@@ -24,30 +24,13 @@ function validate(fields: Fields): { input: CreateCredentialInput } | { errors: 
 }
 
 export function CreateCredentialDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (credential: WorkspaceCredential) => void }) {
-  const [fields, setFields] = useState<Fields>(emptyFields);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const action = useAction(async (input: CreateCredentialInput) => {
+  const { fields, set, errors, action, submit } = useFormDialog(open, emptyFields, validate, async (input: CreateCredentialInput) => {
     const created = await createCredential(input);
     // The value leaves this dialog's state as soon as the server has it.
-    setFields(emptyFields);
+    set(emptyFields);
     onCreated(created);
   });
   const ids = { key: useId(), value: useId() };
-  const set = (change: Partial<Fields>) => setFields((current) => ({ ...current, ...change }));
-
-  const { reset } = action;
-  useEffect(() => {
-    if (!open) return;
-    setFields(emptyFields);
-    setErrors({});
-    reset();
-  }, [open, reset]);
-
-  function submit() {
-    const result = validate(fields);
-    setErrors('errors' in result ? result.errors : {});
-    if ('input' in result) void action.run(result.input);
-  }
 
   return (
     <ActionDialog

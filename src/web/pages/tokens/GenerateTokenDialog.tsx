@@ -1,7 +1,7 @@
-import { useEffect, useId, useState } from 'react';
+import { useId } from 'react';
 import { generateAccessToken, type GenerateTokenInput, type IssuedToken } from '../../api.js';
 import { ActionDialog } from '../../components/ActionDialog.js';
-import { useAction } from '../../use-action.js';
+import { useFormDialog, type Validation } from '../../use-form-dialog.js';
 
 const expiryChoices = [
   { value: 'never', label: 'Never expires' },
@@ -23,7 +23,7 @@ interface Fields {
 const emptyFields: Fields = { name: '', description: '', scopes: { read: true, write: true }, expiry: 'never', customDays: '30' };
 
 /** The request for valid fields, or what to fix field by field. */
-function validate(fields: Fields): { input: GenerateTokenInput } | { errors: Record<string, string> } {
+function validate(fields: Fields): Validation<GenerateTokenInput> {
   const found: Record<string, string> = {};
   const trimmed = fields.name.trim();
   if (!trimmed) found.name = 'Give the token a name, for example the CI job or person that will use it.';
@@ -46,26 +46,9 @@ function validate(fields: Fields): { input: GenerateTokenInput } | { errors: Rec
 }
 
 export function GenerateTokenDialog({ open, onClose, onIssued }: { open: boolean; onClose: () => void; onIssued: (token: IssuedToken) => void }) {
-  const [fields, setFields] = useState<Fields>(emptyFields);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const action = useAction(async (input: GenerateTokenInput) => onIssued(await generateAccessToken(input)));
+  const { fields, set, errors, action, submit } = useFormDialog(open, emptyFields, validate, async (input: GenerateTokenInput) => onIssued(await generateAccessToken(input)));
   const ids = { name: useId(), description: useId(), expiry: useId(), days: useId(), scopesError: useId() };
   const { name, description, scopes, expiry, customDays } = fields;
-  const set = (change: Partial<Fields>) => setFields((current) => ({ ...current, ...change }));
-
-  const { reset } = action;
-  useEffect(() => {
-    if (!open) return;
-    setFields(emptyFields);
-    setErrors({});
-    reset();
-  }, [open, reset]);
-
-  function submit() {
-    const result = validate(fields);
-    setErrors('errors' in result ? result.errors : {});
-    if ('input' in result) void action.run(result.input);
-  }
 
   return (
     <ActionDialog
