@@ -13,6 +13,8 @@ export interface SandboxSpec {
   libraries: LibrarySource[];
   /** The batch that asked for this sandbox (its top-level code runs on that batch's behalf). */
   runTag?: string;
+  /** The names error frames of top-level code show (BatchExtras.namesJson of the batch that asked). */
+  namesJson?: string | null;
 }
 
 export interface SandboxSettings {
@@ -68,6 +70,7 @@ export class Sandbox {
   killedBy: LimitCode | null = null;
   /** Who the current run belongs to, so an unrecoverable error can name the batch that caused it. */
   runTag: string | undefined;
+  private namesJson: string | null = null;
 
   private readonly isolate: ivm.Isolate;
   private context: ivm.Context | undefined;
@@ -143,6 +146,7 @@ export class Sandbox {
     }
 
     // Top-level code of the module and its libraries runs here, under the same limits as a batch.
+    this.namesJson = spec.namesJson ?? null;
     await this.guard(() => module.evaluate({ timeout: limits.wallTimeMs }), 'top-level code');
 
     try {
@@ -298,9 +302,10 @@ export class Sandbox {
       this.retired = true;
       return new RunError('shutting_down', 'the sandbox was disposed while running');
     }
-    // A throw from top-level module code: the user's own error, without host frames.
+    // A throw from top-level module code: the user's own error with its frames, without host frames.
     const name = error instanceof Error && error.name ? error.name : 'Error';
-    return new RunError('code_error', `${what} threw ${name}: ${message}`);
+    const frames = error instanceof Error ? topLevelFrames(error.stack, this.namesJson) : '';
+    return new RunError('code_error', `${what} threw ${name}: ${message}${frames}`);
   }
 
   dispose(): void {
@@ -315,6 +320,39 @@ export class Sandbox {
       }
     }
   }
+}
+
+/**
+ * The user's frames of an error thrown by top-level module code, as the bootstrap writes those of a
+ * batch (`\n    at f (My transformation:3:7)`): only frames of the transformation and its
+ * libraries, and nothing past isolated-vm's boundary, where the host's own frames begin.
+ */
+export function topLevelFrames(stack: unknown, namesJson: string | null): string {
+  if (typeof stack !== 'string') return '';
+  let names: { transformation?: unknown; libraries?: Record<string, unknown> } = {};
+  try {
+    if (namesJson) names = JSON.parse(namesJson) as typeof names;
+  } catch {
+    // Defaults stand.
+  }
+  const fileName = (file: string): string | undefined => {
+    if (file === TRANSFORMATION_FILENAME) return typeof names.transformation === 'string' ? names.transformation : 'transformation';
+    if (!file.startsWith('file:///libraries/') || !file.endsWith('.js')) return undefined;
+    const importName = decodeURIComponent(file.slice('file:///libraries/'.length, -'.js'.length));
+    const named = names.libraries?.[importName];
+    return typeof named === 'string' ? named : importName;
+  };
+  let frames = '';
+  let count = 0;
+  for (const line of stack.split('\n').slice(1)) {
+    if (line.includes('<isolated-vm boundary>') || count >= 10) break;
+    const match = /^\s*at (?:(.*) \()?(file:\/\/\/[^()]*?):(\d+):(\d+)\)?$/.exec(line);
+    const place = match ? fileName(match[2]!) : undefined;
+    if (!match || place === undefined) continue;
+    frames += `\n    at ${match[1] !== undefined ? `${match[1]} (${place}:${match[3]}:${match[4]})` : `${place}:${match[3]}:${match[4]}`}`;
+    count++;
+  }
+  return frames;
 }
 
 async function compile(isolate: ivm.Isolate, code: string, filename: string, prefix = ''): Promise<ivm.Module> {

@@ -128,7 +128,8 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
   const acquire = async (batch: EncodedBatch): Promise<Lease> => {
     const { code } = batch.transformation;
     const versionKey = versionKeyOf(batch.transformation.versionId, code);
-    const build = (): Promise<Sandbox> => Sandbox.create({ code, libraries: batch.libraries, ...(batch.runTag !== undefined ? { runTag: batch.runTag } : {}) }, sandboxSettings);
+    const build = (): Promise<Sandbox> =>
+      Sandbox.create({ code, libraries: batch.libraries, namesJson: batch.namesJson ?? null, ...(batch.runTag !== undefined ? { runTag: batch.runTag } : {}) }, sandboxSettings);
     for (;;) {
       const known = knownVersions.get(versionKey);
       if (known && known.code === code) {

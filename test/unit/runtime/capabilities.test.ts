@@ -336,6 +336,13 @@ describe('error frames', () => {
     expect(error.message).toBe('Error: bad batch\n    at transformBatch (transformation:3:9)');
   });
 
+  it('name the lines of a throw in top-level module code, and nothing of the host', async () => {
+    const run = input('function boot() { throw new TypeError("not configured"); }\nboot();\nexport function transformEvent(e) { return e; }', [{}]);
+    run.transformation.name = 'Boot time';
+    const error = await rejection(open.run(run));
+    expect(error.message).toBe('top-level code threw TypeError: not configured\n    at boot (Boot time:1:25)\n    at Boot time:2:1');
+  });
+
   it('leave thrown strings as they are', async () => {
     const results = await outputs(open, input('export function transformEvent(e) { throw "just words"; }', [{}]));
     expect(results).toEqual([{ index: 0, statusCode: 400, error: 'just words' }]);

@@ -304,7 +304,7 @@ describe('code errors at run time', () => {
   it('reports a throw from top-level code', async () => {
     const error = await rejection(runtime.run(input('throw new Error("at load");\nexport function transformEvent(e) { return e; }', [{}])));
     expect(error.code).toBe('code_error');
-    expect(error.message).toBe('top-level code threw Error: at load');
+    expect(error.message).toBe('top-level code threw Error: at load\n    at transformation:1:7');
   });
 
   it('rejects code over maxCodeBytes without compiling it', async () => {
