@@ -6,7 +6,7 @@ import { startServer } from '../main.js';
 import { openStore } from '../store/db.js';
 
 const COMMON_FLAGS = `Settings (flags override the environment):
-  --data-dir D        TILLER_DATA_DIR   where SQLite and the pepper live (default ./data)
+  --data-dir D        TILLER_DATA_DIR   where SQLite, the pepper and the credentials key live (default ./data)
   --database-url U    DATABASE_URL      use PostgreSQL instead of SQLite
   --log-level L       LOG_LEVEL         fatal|error|warn|info|debug|trace|silent (default info)`;
 
