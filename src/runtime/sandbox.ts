@@ -304,7 +304,8 @@ export class Sandbox {
     }
     // A throw from top-level module code: the user's own error with its frames, without host frames.
     const name = error instanceof Error && error.name ? error.name : 'Error';
-    const frames = error instanceof Error ? topLevelFrames(error.stack, this.namesJson) : '';
+    // (An unhandled rejection after a finished batch lands here too; it becomes one log line, kept short.)
+    const frames = error instanceof Error && what === 'top-level code' ? topLevelFrames(error.stack, this.namesJson) : '';
     return new RunError('code_error', `${what} threw ${name}: ${message}${frames}`);
   }
 
