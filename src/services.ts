@@ -6,6 +6,7 @@ import { CredentialKeyring } from './domain/credential-seal.js';
 import { WorkspaceCredentials } from './domain/credentials.js';
 import { recordQuarantine } from './domain/quarantines.js';
 import { VersionResolver } from './domain/serving/version-resolver.js';
+import { ServedWorkspaceConfigs } from './domain/workspace-config.js';
 import { Metrics } from './metrics/metrics.js';
 import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import { createRuntime } from './runtime/index.js';
@@ -34,6 +35,11 @@ export interface Services {
    * reads (secrets decrypted, cached for a few seconds); `context` is what the credential routes use.
    */
   credentials: WorkspaceCredentials;
+  /**
+   * Each workspace's rudder-server configuration as /workspaceConfig serves it, from memory;
+   * `context` is what the import route uses.
+   */
+  workspaceConfigs: ServedWorkspaceConfigs;
   close(): Promise<void>;
 }
 
@@ -61,6 +67,8 @@ export async function createServices(
     log.error({ workspaceId, setting: 'TILLER_CREDENTIALS_KEY', err: error }, 'a secret credential could not be opened, so user code reads undefined for it: replace its value, or run this instance with the key it was written with'),
   );
   await credentials.start();
+  const workspaceConfigs = new ServedWorkspaceConfigs(store, credentials);
+  await workspaceConfigs.start();
   const unreadable = await credentials.countSealedUnderOtherKeys();
   if (unreadable > 0) {
     // Each instance generated its own key file, or the key was replaced: say so at start, not on the first batch.
@@ -109,9 +117,10 @@ export async function createServices(
     metrics,
     runtimeMetrics,
     resolver,
-    catalog: { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes, credentials },
+    catalog: { store, runtime, maxCodeBytes: config.runtime.maxCodeBytes, credentials, onServedConfigChange: (workspaceId) => workspaceConfigs.invalidate(workspaceId) },
     runtime,
     credentials,
+    workspaceConfigs,
     close: async () => {
       await runtime.close();
       // Writes the last uses still batched in memory before the store goes away.

@@ -15,6 +15,11 @@ export interface CatalogContext {
   maxCodeBytes: number;
   /** The workspace credentials getCredential() reads in test runs. */
   credentials?: CredentialSource | undefined;
+  /**
+   * Runs once a write that changes what /workspaceConfig serves (a publish, a connection) has
+   * committed, so this instance serves the change at once; other instances hear the announcement.
+   */
+  onServedConfigChange?: ((workspaceId: string) => void) | undefined;
 }
 
 export const SUPPORTED_LANGUAGE = 'javascript';

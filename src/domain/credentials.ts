@@ -12,6 +12,7 @@ import { UnsealError, type CredentialKeyring, type SealBinding } from './credent
 import { DomainError, conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { isUniqueViolation } from './libraries.js';
+import { touchServedConfig } from './served-config.js';
 
 export const MAX_CREDENTIAL_KEY_CHARS = 100;
 export const MAX_CREDENTIAL_VALUE_BYTES = 64 * 1024;
@@ -184,6 +185,7 @@ export async function createCredential(ctx: CredentialsContext, workspaceId: str
       assertWithinTotal(usage.bytes + bytes);
       await trx.insertInto('credentials').values(row).execute();
       await recordAudit(trx, workspaceId, actor, { action: 'credential.create', target: id, reason: `key ${key}${isSecret ? ' (secret)' : ''}` });
+      await touchServedConfig(trx, workspaceId);
       await store.announce(trx, CREDENTIALS_CHANNEL, workspaceId);
     });
   } catch (error) {
@@ -232,6 +234,7 @@ export async function updateCredential(ctx: CredentialsContext, workspaceId: str
     await trx.updateTable('credentials').set(changes).where('id', '=', id).where('workspace_id', '=', workspaceId).execute();
     const what = [input.value !== undefined ? 'value replaced' : null, isSecret !== wasSecret ? (isSecret ? 'made secret' : 'made non-secret') : null].filter(Boolean).join(', ');
     await recordAudit(trx, workspaceId, actor, { action: 'credential.update', target: id, reason: `key ${current.key}: ${what}` });
+    await touchServedConfig(trx, workspaceId);
     await store.announce(trx, CREDENTIALS_CHANNEL, workspaceId);
     return { row: { ...current, ...changes }, changed: true };
   });
@@ -245,6 +248,7 @@ export async function deleteCredential(ctx: CredentialsContext, workspaceId: str
     const deleted = await trx.deleteFrom('credentials').where('id', '=', id).where('workspace_id', '=', workspaceId).returning('key').executeTakeFirst();
     if (!deleted) throw notFound('credential');
     await recordAudit(trx, workspaceId, actor, { action: 'credential.delete', target: id, reason: `key ${deleted.key}` });
+    await touchServedConfig(trx, workspaceId);
     await store.announce(trx, CREDENTIALS_CHANNEL, workspaceId);
   });
   ctx.onChange(workspaceId);
@@ -335,6 +339,8 @@ export class WorkspaceCredentials {
   private readonly cache: LRUCache<string, readonly CredentialValue[]>;
   /** Loads in flight by workspace; `stale` once a write made their answer too old to keep. */
   private readonly pending = new Map<string, { promise: Promise<readonly CredentialValue[]>; stale: boolean }>();
+  /** Told of every eviction (null: all workspaces), so caches built from these values can follow. */
+  private readonly watchers = new Set<(workspaceId: string | null) => void>();
 
   constructor(
     private readonly store: Store,
@@ -378,12 +384,19 @@ export class WorkspaceCredentials {
       inFlight.stale = true;
       this.pending.delete(workspaceId);
     }
+    for (const watcher of this.watchers) watcher(workspaceId);
   }
 
   clear(): void {
     this.cache.clear();
     for (const inFlight of this.pending.values()) inFlight.stale = true;
     this.pending.clear();
+    for (const watcher of this.watchers) watcher(null);
+  }
+
+  /** Runs after every eviction here (a write on this instance or another, a listener reset). */
+  watch(watcher: (workspaceId: string | null) => void): void {
+    this.watchers.add(watcher);
   }
 
   /** Secrets sealed under keys this server does not hold (instances started with different keys). */

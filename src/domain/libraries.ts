@@ -12,6 +12,7 @@ import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { importNameOf } from './import-name.js';
+import { announceServedConfigChange } from './served-config.js';
 import { quoteList, unknownImportsMessage, unpublishedImportsMessage } from './serving/linking.js';
 
 export interface LibraryView {
@@ -162,6 +163,8 @@ export async function createLibrary(ctx: CatalogContext, workspaceId: string, ac
   const version: LibraryVersionsTable = { id: versionId, library_id: id, workspace_id: workspaceId, seq: 1, name, import_name: importName, description, code: input.code, language, created_at: now, created_by: actor.id };
   try {
     await ctx.store.db.transaction().execute(async (trx) => {
+      // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
+      if (options.publish) await announceServedConfigChange(trx, ctx.store, workspaceId);
       const taken = await trx.selectFrom('libraries').select('id').where('workspace_id', '=', workspaceId).where('import_name', '=', importName).where('deleted_at', 'is', null).executeTakeFirst();
       if (taken) throw importNameTaken(importName, name);
       await trx.insertInto('libraries').values(library).execute();
@@ -174,6 +177,7 @@ export async function createLibrary(ctx: CatalogContext, workspaceId: string, ac
     if (isUniqueViolation(error)) throw importNameTaken(importName, name);
     throw error;
   }
+  if (options.publish) ctx.onServedConfigChange?.(workspaceId);
   return libraryView(library, version);
 }
 
@@ -193,7 +197,9 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
 
   const versionId = newId();
   const now = nowIso();
-  return db.transaction().execute(async (trx) => {
+  const saved = await db.transaction().execute(async (trx) => {
+    // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
+    if (options.publish) await announceServedConfigChange(trx, ctx.store, workspaceId);
     // The increment happens in the database, so concurrent saves each get their own seq.
     const bumped = await trx
       .updateTable('libraries')
@@ -228,6 +234,8 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
     if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: `version ${versionId}` });
     return libraryView(bumped, version);
   });
+  if (options.publish) ctx.onServedConfigChange?.(workspaceId);
+  return saved;
 }
 
 /** Live transformations whose latest or published version imports `importName`. */

@@ -6,12 +6,14 @@ import type { Kysely } from 'kysely';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
 import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
-import { invalid, notFound } from './errors.js';
+import { checkConnections, connectionChange, destinationNamesFor, destinationViews, type DestinationNames, type DestinationView } from './connections.js';
+import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { activeQuarantines, type ActiveQuarantines } from './quarantines.js';
 import { lockImportedLibraries, type VersionOrder } from './libraries.js';
 import { describeFailure, runBatch, sampleEvents } from './publish/test-runs.js';
+import { announceServedConfigChange } from './served-config.js';
 import { LibraryLinker } from './serving/linking.js';
 
 export const CODE_VERSION = '1';
@@ -27,7 +29,8 @@ export interface TransformationView {
   createdAt: string;
   updatedAt: string;
   workspaceId: string;
-  destinations: { id: string }[];
+  /** The connected destinations, with name and enabled from the workspace's rudder-server configuration. */
+  destinations: DestinationView[];
   imports: string[];
   /** ext: null until a version is published. */
   publishedVersionId: string | null;
@@ -63,11 +66,15 @@ export interface UpdateTransformationInput {
 
 type VersionFields = Pick<TransformationVersionsTable, 'id' | 'name' | 'description' | 'code' | 'code_version' | 'language' | 'imports' | 'created_at'>;
 
-function destinationsOf(json: string): { id: string }[] {
-  return json === '[]' ? [] : (JSON.parse(json) as string[]).map((id) => ({ id }));
+function destinationIdsOf(json: string): string[] {
+  return json === '[]' ? [] : (JSON.parse(json) as string[]);
 }
 
-function transformationView(t: TransformationsTable, v: VersionFields, quarantinedUntil: string | null = null): TransformationView {
+function destinationsOf(json: string, names: DestinationNames): DestinationView[] {
+  return json === '[]' ? [] : destinationViews(destinationIdsOf(json), names);
+}
+
+function transformationView(t: TransformationsTable, v: VersionFields, names: DestinationNames, quarantinedUntil: string | null = null): TransformationView {
   return {
     id: t.id,
     versionId: v.id,
@@ -79,16 +86,16 @@ function transformationView(t: TransformationsTable, v: VersionFields, quarantin
     createdAt: t.created_at,
     updatedAt: t.updated_at,
     workspaceId: t.workspace_id,
-    destinations: destinationsOf(t.destination_ids),
+    destinations: destinationsOf(t.destination_ids, names),
     imports: JSON.parse(v.imports) as string[],
     publishedVersionId: t.published_version_id,
     quarantinedUntil,
   };
 }
 
-function versionView(t: TransformationsTable, v: VersionFields, quarantines: ActiveQuarantines): TransformationVersionView {
+function versionView(t: TransformationsTable, v: VersionFields, quarantines: ActiveQuarantines, names: DestinationNames): TransformationVersionView {
   // A version is a snapshot: its own time is both when it was created and last changed.
-  return { ...transformationView(t, v, quarantines.byVersion.get(v.id) ?? null), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
+  return { ...transformationView(t, v, names, quarantines.byVersion.get(v.id) ?? null), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
 }
 
 async function findLiveTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationsTable> {
@@ -111,6 +118,7 @@ export async function listTransformations(db: Kysely<Database>, workspaceId: str
     .orderBy('t.id', 'asc')
     .execute();
   const { byTransformation } = await activeQuarantines(db, workspaceId);
+  const names = await destinationNamesFor(db, workspaceId, rows.some((row) => row.destination_ids !== '[]'));
   return rows.map((row) => ({
     id: row.id,
     versionId: row.latest_version_id,
@@ -122,7 +130,7 @@ export async function listTransformations(db: Kysely<Database>, workspaceId: str
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     workspaceId: row.workspace_id,
-    destinations: destinationsOf(row.destination_ids),
+    destinations: destinationsOf(row.destination_ids, names),
     imports: JSON.parse(row.imports) as string[],
     publishedVersionId: row.published_version_id,
     quarantinedUntil: byTransformation.get(row.id) ?? null,
@@ -133,7 +141,7 @@ export async function getTransformation(db: Kysely<Database>, workspaceId: strin
   const t = await findLiveTransformation(db, workspaceId, id);
   const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', t.latest_version_id).executeTakeFirstOrThrow();
   const { byTransformation } = await activeQuarantines(db, workspaceId, t.id);
-  return transformationView(t, v, byTransformation.get(t.id) ?? null);
+  return transformationView(t, v, await destinationNamesFor(db, workspaceId, t.destination_ids !== '[]'), byTransformation.get(t.id) ?? null);
 }
 
 export async function listTransformationVersions(
@@ -145,14 +153,15 @@ export async function listTransformationVersions(
   const t = await findLiveTransformation(db, workspaceId, id);
   const rows = await db.selectFrom('transformation_versions').selectAll().where('transformation_id', '=', t.id).orderBy('seq', options.order).limit(options.count).execute();
   const quarantines = await activeQuarantines(db, workspaceId, t.id);
-  return rows.map((row) => versionView(t, row, quarantines));
+  const names = await destinationNamesFor(db, workspaceId, t.destination_ids !== '[]');
+  return rows.map((row) => versionView(t, row, quarantines, names));
 }
 
 export async function getTransformationVersion(db: Kysely<Database>, workspaceId: string, id: string, versionId: string): Promise<TransformationVersionView> {
   const t = await findLiveTransformation(db, workspaceId, id);
   const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', versionId).where('transformation_id', '=', t.id).executeTakeFirst();
   if (!v) throw notFound('transformation version');
-  return versionView(t, v, await activeQuarantines(db, workspaceId, t.id));
+  return versionView(t, v, await activeQuarantines(db, workspaceId, t.id), await destinationNamesFor(db, workspaceId, t.destination_ids !== '[]'));
 }
 
 function normalizeDestinationIds(ids: string[] | undefined, publish: boolean): string[] | undefined {
@@ -278,14 +287,21 @@ export async function createTransformation(
     created_at: now,
     created_by: actor.id,
   };
-  await ctx.store.db.transaction().execute(async (trx) => {
+  const names = await ctx.store.db.transaction().execute(async (trx) => {
+    // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
+    if (options.publish) await announceServedConfigChange(trx, ctx.store, workspaceId);
     await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
+    const connected = destinationIds.length > 0 ? await checkConnections(trx, ctx.store.dialect, workspaceId, id, destinationIds) : null;
     await trx.insertInto('transformations').values(transformation).execute();
     await trx.insertInto('transformation_versions').values(version).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.create', target: id, reason: `version ${versionId}` });
+    const change = connectionChange([], destinationIds);
+    if (change) await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
     if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
+    return connected;
   });
-  return withWarnings(transformationView(transformation, version), unresolved);
+  if (options.publish) ctx.onServedConfigChange?.(workspaceId);
+  return withWarnings(transformationView(transformation, version, names), unresolved);
 }
 
 export async function updateTransformation(
@@ -311,8 +327,18 @@ export async function updateTransformation(
   const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code }, input.events, options.publish, options.draft ?? false);
 
   const now = nowIso();
-  return db.transaction().execute(async (trx) => {
+  const servedChange = options.publish || destinationIds !== undefined;
+  const saved = await db.transaction().execute(async (trx) => {
+    // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
+    if (servedChange) await announceServedConfigChange(trx, ctx.store, workspaceId);
     await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
+    let names: DestinationNames = null;
+    let connectedBefore: string[] = [];
+    if (destinationIds !== undefined) {
+      names = await checkConnections(trx, ctx.store.dialect, workspaceId, id, destinationIds);
+      const before = await trx.selectFrom('transformations').select('destination_ids').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+      connectedBefore = destinationIdsOf(before?.destination_ids ?? '[]');
+    }
     // The increment happens in the database, so concurrent updates each get their own seq.
     const bumped = await trx
       .updateTable('transformations')
@@ -348,13 +374,30 @@ export async function updateTransformation(
     await trx.insertInto('transformation_versions').values(version).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: `version ${versionId}` });
     if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
-    return withWarnings(transformationView(bumped, version), unresolved);
+    const change = destinationIds === undefined ? null : connectionChange(connectedBefore, destinationIds);
+    if (change) await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
+    if (destinationIds === undefined) names = await destinationNamesFor(trx, workspaceId, bumped.destination_ids !== '[]');
+    return withWarnings(transformationView(bumped, version, names), unresolved);
   });
+  if (servedChange) ctx.onServedConfigChange?.(workspaceId);
+  return saved;
 }
 
 /** The id stops resolving; its versions stay (a pipeline may still run one by version id). */
 export async function deleteTransformation(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (trx) => {
+    // Its published version's imports may leave the served libraries list. First: see announceServedConfigChange's callers.
+    await announceServedConfigChange(trx, ctx.store, workspaceId);
+    // rudder-server would keep sending the destination's events to a version nobody manages.
+    const row = await trx.selectFrom('transformations').select('destination_ids').where('id', '=', id).where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null).executeTakeFirst();
+    const connected = destinationIdsOf(row?.destination_ids ?? '[]');
+    if (connected.length > 0) {
+      throw conflict(
+        'transformation_connected',
+        `the transformation is connected to destination${connected.length === 1 ? '' : 's'} ${connected.map((d) => `"${d}"`).join(', ')}; disconnect it first (PUT /transformations/{id}/destinations with destinationIds: [])`,
+        { destinationIds: connected },
+      );
+    }
     const deleted = await trx
       .updateTable('transformations')
       .set({ deleted_at: nowIso() })
@@ -365,4 +408,39 @@ export async function deleteTransformation(ctx: CatalogContext, workspaceId: str
     if (Number(deleted.numUpdatedRows) === 0) throw notFound('transformation');
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.delete', target: id });
   });
+  ctx.onServedConfigChange?.(workspaceId);
+}
+
+/**
+ * Connects the transformation to exactly `destinationIds` ([] disconnects it) without saving a
+ * version: what the dashboard's connect and disconnect do. The destinations run its published
+ * version, so connecting needs one (409 otherwise). The rules are those of destinationIds.
+ */
+export async function setTransformationDestinations(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string, destinationIds: string[]): Promise<TransformationView> {
+  const wanted = [...new Set(destinationIds)];
+  const { db } = ctx.store;
+  const result = await db.transaction().execute(async (trx) => {
+    // First: see announceServedConfigChange.
+    await announceServedConfigChange(trx, ctx.store, workspaceId);
+    const current = await findLiveTransformation(trx, workspaceId, id);
+    if (wanted.length > 0 && current.published_version_id === null) {
+      throw conflict('not_published', 'publish a version of this transformation before connecting it: a destination runs the published version', { field: 'destinationIds' });
+    }
+    const names = await checkConnections(trx, ctx.store.dialect, workspaceId, id, wanted);
+    const change = connectionChange(destinationIdsOf(current.destination_ids), wanted);
+    if (change === null) return { changed: false, names, row: current };
+    const row = await trx
+      .updateTable('transformations')
+      .set({ destination_ids: JSON.stringify(wanted), updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('workspace_id', '=', workspaceId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
+    return { changed: true, names, row };
+  });
+  if (result.changed) ctx.onServedConfigChange?.(workspaceId);
+  const v = await db.selectFrom('transformation_versions').selectAll().where('id', '=', result.row.latest_version_id).executeTakeFirstOrThrow();
+  const { byTransformation } = await activeQuarantines(db, workspaceId, id);
+  return transformationView(result.row, v, result.names, byTransformation.get(id) ?? null);
 }

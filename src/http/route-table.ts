@@ -11,6 +11,7 @@ import { publishRoutes } from './routes/publish.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { transformationRoutes } from './routes/transformations.js';
 import { registerDashboard } from './routes/web.js';
+import { workspaceConfigRoutes } from './routes/workspace-config.js';
 
 /**
  * Every route plugin, in registration order, with the listeners that serve it: `main` (the API
@@ -36,6 +37,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'libraries', surfaces: ['main'], register: (app) => app.register(libraryRoutes) },
   { file: 'credentials', surfaces: ['main'], register: (app) => app.register(credentialRoutes) },
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },
+  { file: 'workspace-config', surfaces: ['main'], register: (app) => app.register(workspaceConfigRoutes) },
   { file: 'web', surfaces: ['main'], register: (app) => registerDashboard(app, { distDir: app.services.config.webDistDir }) },
 ];
 

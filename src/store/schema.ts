@@ -150,6 +150,20 @@ export interface CredentialsTable {
   updated_by: string | null;
 }
 
+export interface WorkspaceConfigsTable {
+  workspace_id: string;
+  /** The imported ConfigT as JSON text, exactly as it was parsed from the import. */
+  config: string;
+  config_bytes: number;
+  source_count: number;
+  destination_count: number;
+  imported_at: string;
+  /** The workspace (token) that imported it. */
+  imported_by: string | null;
+  /** Last change of anything /workspaceConfig serves: its updatedAt. */
+  changed_at: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -161,4 +175,5 @@ export interface Database {
   library_versions: LibraryVersionsTable;
   version_quarantines: VersionQuarantinesTable;
   credentials: CredentialsTable;
+  workspace_configs: WorkspaceConfigsTable;
 }

@@ -1,6 +1,7 @@
 import { lazy, Suspense, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { ErrorAlert, Loading, ToastProvider } from './components/Feedback.js';
 import { AuditLogPage } from './pages/AuditLogPage.js';
+import { ConfigurationPage } from './pages/ConfigurationPage.js';
 import { CredentialsPage } from './pages/CredentialsPage.js';
 import { LibrariesPage } from './pages/LibrariesPage.js';
 import { SignIn } from './pages/SignIn.js';
@@ -30,6 +31,7 @@ const titles: Record<Route['name'], string> = {
   libraries: 'Libraries',
   library: 'Library',
   credentials: 'Credentials',
+  configuration: 'Configuration',
   notFound: 'Not found',
 };
 
@@ -63,6 +65,8 @@ function Header({ session, route }: { session: Session; route: Route }) {
     links.push({ path: '/libraries', label: 'Libraries', active: route.name === 'libraries' || route.name === 'library' });
     links.push({ path: '/credentials', label: 'Credentials', active: route.name === 'credentials' });
   }
+  // Either token reads it: names and ids only, never a destination's config.
+  if (session.accessToken || session.workspaceToken) links.push({ path: '/configuration', label: 'Configuration', active: route.name === 'configuration' });
   if (session.workspaceToken) {
     links.push({ path: '/tokens', label: 'Access tokens', active: route.name === 'tokens' });
     links.push({ path: '/audit', label: 'Audit log', active: route.name === 'audit' });
@@ -130,6 +134,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return session.accessToken ? <LibrariesPage /> : <NeedsToken kind="access" />;
     case 'credentials':
       return session.accessToken ? <CredentialsPage /> : <NeedsToken kind="access" />;
+    case 'configuration':
+      return <ConfigurationPage />;
     case 'transformation':
     case 'library':
       return session.accessToken ? (

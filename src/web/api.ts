@@ -419,3 +419,47 @@ export async function updateCredential(id: string, input: UpdateCredentialInput)
 export async function deleteCredential(id: string): Promise<void> {
   await request<unknown>('access', 'DELETE', `/credentials/${encodeURIComponent(id)}`);
 }
+
+// ---------- rudder-server configuration (workspace token or access token) ----------
+
+/** A source or destination of the imported rudder-server configuration, without its config. */
+interface ConfigEntry {
+  id: string;
+  name: string | null;
+  enabled: boolean | null;
+  type: string | null;
+}
+
+interface ConfigDestinationEntry extends ConfigEntry {
+  transformationId: string | null;
+}
+
+interface ConfigSourceEntry extends ConfigEntry {
+  destinations: ConfigDestinationEntry[];
+}
+
+export interface WorkspaceConfigSummary {
+  sources: ConfigSourceEntry[];
+  importedAt: string;
+  updatedAt: string;
+}
+
+/** The configuration's sources and destinations, or null while none is imported (404). */
+export async function getWorkspaceConfigSummary(): Promise<WorkspaceConfigSummary | null> {
+  const credential: Credential = getSession().accessToken ? 'access' : 'workspace';
+  try {
+    return await request<WorkspaceConfigSummary>(credential, 'GET', '/workspaceConfig/sources');
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'workspace_config_missing') return null;
+    throw error;
+  }
+}
+
+export interface DestinationsInput {
+  destinationIds: string[];
+}
+
+/** Connects the transformation to exactly these destinations ([] disconnects), without a new version. */
+export async function setTransformationDestinations(id: string, input: DestinationsInput): Promise<Transformation> {
+  return request<Transformation>('access', 'PUT', `/transformations/${encodeURIComponent(id)}/destinations`, { body: input });
+}

@@ -13,6 +13,7 @@ export type Route =
   | { name: 'libraries' }
   | { name: 'library'; id: string | null }
   | { name: 'credentials' }
+  | { name: 'configuration' }
   | { name: 'notFound'; path: string };
 
 export function parseHash(hash: string): Route {
@@ -40,6 +41,8 @@ export function parseHash(hash: string): Route {
         return { name: 'libraries' };
       case 'credentials':
         return { name: 'credentials' };
+      case 'configuration':
+        return { name: 'configuration' };
     }
   }
   if (parts.length === 2 && second) {

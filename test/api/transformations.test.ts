@@ -14,6 +14,14 @@ let api: Client;
 beforeAll(async () => {
   catalog = await startCatalog({ env: { TILLER_MAX_CODE_BYTES: String(CODE_LIMIT) } });
   api = catalog.api;
+  // The destinations that destinationIds below connect (spec section 8: they come from the workspace's rudder-server configuration).
+  const destinations = [
+    { id: 'dest-1', name: 'Webhook', enabled: true },
+    { id: 'dest-2', name: 'Amplitude', enabled: false },
+    { id: 'dest-9', name: 'BigQuery', enabled: true },
+  ];
+  const imported = await client(catalog.server.url, catalog.server.workspaceAuth).call('PUT', '/workspaceConfig/base', { sources: [{ id: 'src-1', name: 'Web', destinations }] });
+  if (imported.status !== 200) throw new Error(`import: ${imported.status} ${JSON.stringify(imported.body)}`);
 });
 
 afterAll(async () => {
@@ -64,9 +72,13 @@ describe('POST /transformations', () => {
     const answer = await api.post('/transformations?publish=true', { name: 'Published at once', code: passThrough, destinationIds: ['dest-1', 'dest-2', 'dest-1'] });
     expect(answer.status).toBe(200);
     expect(answer.body.publishedVersionId).toBe(answer.body.versionId);
-    expect(answer.body.destinations).toEqual([{ id: 'dest-1' }, { id: 'dest-2' }]);
+    const destinations = [
+      { id: 'dest-1', name: 'Webhook', enabled: true },
+      { id: 'dest-2', name: 'Amplitude', enabled: false },
+    ];
+    expect(answer.body.destinations).toEqual(destinations);
     const read = await api.get(`/transformations/${answer.body.id}`);
-    expect(read.body.destinations).toEqual([{ id: 'dest-1' }, { id: 'dest-2' }]);
+    expect(read.body.destinations).toEqual(destinations);
   });
 
   it('refuses destinationIds without publish=true', async () => {
@@ -234,7 +246,7 @@ describe('POST /transformations/{id}', () => {
     const answer = await api.post(`/transformations/${created.id}?publish=true`, { code: tagging('live'), destinationIds: ['dest-9'] });
     expect(answer.status).toBe(200);
     expect(answer.body.publishedVersionId).toBe(answer.body.versionId);
-    expect(answer.body.destinations).toEqual([{ id: 'dest-9' }]);
+    expect(answer.body.destinations).toEqual([{ id: 'dest-9', name: 'BigQuery', enabled: true }]);
   });
 
   it('refuses to change the language', async () => {

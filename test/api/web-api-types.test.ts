@@ -14,7 +14,7 @@ const API_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src'
 interface Use {
   /** The exported type in src/web/api.ts. */
   type: string;
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   /** Reads the success answer (at `at`: `data`, `transformations[]`, `[]` for a bare array), or is the body sent. */
   role: 'response' | 'body';
@@ -59,6 +59,9 @@ const uses: Use[] = [
   { type: 'WorkspaceCredential', method: 'POST', path: '/credentials', role: 'response', status: 201 },
   { type: 'UpdateCredentialInput', method: 'PATCH', path: '/credentials/{id}', role: 'body' },
   { type: 'WorkspaceCredential', method: 'PATCH', path: '/credentials/{id}', role: 'response' },
+  { type: 'WorkspaceConfigSummary', method: 'GET', path: '/workspaceConfig/sources', role: 'response' },
+  { type: 'DestinationsInput', method: 'PUT', path: '/transformations/{id}/destinations', role: 'body' },
+  { type: 'Transformation', method: 'PUT', path: '/transformations/{id}/destinations', role: 'response' },
 ];
 
 /** Exported types that are the dashboard's own, not a wire shape. */

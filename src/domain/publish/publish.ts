@@ -7,6 +7,7 @@ import { recordAudit, type Actor } from '../audit.js';
 import type { CatalogContext } from '../code-checks.js';
 import { invalid, notFound } from '../errors.js';
 import { lockImportedLibraries } from '../libraries.js';
+import { announceServedConfigChange } from '../served-config.js';
 import type { TestRequest } from './listed-versions.js';
 import { compatFailure, failureMessage } from './test-answers.js';
 import { assertSomethingListed, runTests } from './version-tests.js';
@@ -33,12 +34,16 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
   const imports = [...new Set((request.transformations ?? []).length === 0 ? [] : await importsOf(ctx.store.db, transformations.map((t) => t.versionId)))];
 
   await ctx.store.db.transaction().execute(async (trx) => {
+    // A publish or rollback reaches rudder-server through its next /workspaceConfig poll. First, so
+    // that every transaction takes the configuration's row lock before catalog rows (no deadlocks).
+    await announceServedConfigChange(trx, ctx.store, workspaceId);
     const move = (kind: 'library' | 'transformation', id: string, versionId: string) => movePublishedPointer(trx, workspaceId, actor, kind, id, versionId, commit);
     for (const library of libraries) await move('library', library.id, library.versionId);
     for (const transformation of transformations) await move('transformation', transformation.transformationId, transformation.versionId);
     // What was tested must still hold at commit: every import is a live library with a published version.
     await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: true });
   });
+  ctx.onServedConfigChange?.(workspaceId);
 }
 
 /** Points a live library or transformation of the workspace at `versionId`, with its audit entry. */

@@ -7,6 +7,7 @@ import {
   getTransformationVersion,
   listTransformationVersions,
   listTransformations,
+  setTransformationDestinations,
   updateTransformation,
 } from '../../domain/transformations.js';
 import type { App } from '../app.js';
@@ -25,7 +26,17 @@ const TransformationFields = {
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   workspaceId: Type.String(),
-  destinations: Type.Array(Type.Object({ id: Type.String() }, { additionalProperties: true }), { description: 'Destinations connected with destinationIds; [] when none' }),
+  destinations: Type.Array(
+    Type.Object(
+      {
+        id: Type.String(),
+        name: Type.Optional(Type.String({ description: "From the workspace's rudder-server configuration" })),
+        enabled: Type.Optional(Type.Boolean({ description: "From the workspace's rudder-server configuration" })),
+      },
+      { additionalProperties: true },
+    ),
+    { description: 'Destinations connected with destinationIds; [] when none' },
+  ),
   imports: Type.Array(Type.String(), { description: 'Library import names the code uses' }),
   publishedVersionId: Nullable(Type.String({ description: 'ext: null until a version is published' })),
   quarantinedUntil: Nullable(
@@ -49,6 +60,9 @@ export const TransformationVersionSchema = Type.Object({ ...TransformationFields
 
 const Tags = ['transformations'];
 
+const DESTINATION_IDS =
+  "Only with publish=true (a destination runs the published version). Each must be a destination of the workspace's rudder-server configuration (PUT /workspaceConfig/base; else 400 naming it) that no other transformation is connected to (else 409 naming the holder)";
+
 export async function transformationRoutes(app: App): Promise<void> {
   const ctx = app.services.catalog;
   const { db } = ctx.store;
@@ -69,9 +83,9 @@ export async function transformationRoutes(app: App): Promise<void> {
           description: Type.Optional(Description),
           language: Type.Optional(Language),
           events: Type.Optional(EventsSchema),
-          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true' })),
+          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: DESTINATION_IDS })),
         }),
-        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 413, 415, 429, 503) },
+        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
       },
     },
     async (request) => createTransformation(ctx, workspaceIdOf(request), actorOf(request), request.body, { publish: request.query.publish ?? false, draft: request.query.publish === false }),
@@ -121,12 +135,29 @@ export async function transformationRoutes(app: App): Promise<void> {
           description: Type.Optional(Description),
           language: Type.Optional(Language),
           events: Type.Optional(EventsSchema),
-          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Only with publish=true; replaces the connected destinations' })),
+          destinationIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: `${DESTINATION_IDS}; replaces the connected destinations ([] disconnects them all)` })),
         }),
-        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 404, 413, 415, 429, 503) },
+        response: { 200: SavedTransformationSchema, ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503) },
       },
     },
     async (request) => updateTransformation(ctx, workspaceIdOf(request), actorOf(request), request.params.id, request.body, { publish: request.query.publish ?? false, draft: request.query.publish === false }),
+  );
+
+  app.put(
+    '/transformations/:id/destinations',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'Connect a transformation to destinations, or disconnect it (ext)',
+        description:
+          "Needs the write scope. Sets the connected destinations to exactly destinationIds ([] disconnects them all) without saving a version: the destinations run the published version, so connecting an unpublished transformation answers 409. Unknown destination ids answer 400 and a destination connected to another transformation 409, as destinationIds on create and update do.",
+        tags: Tags,
+        params: IdParams,
+        body: Type.Object({ destinationIds: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: "Destinations of the workspace's rudder-server configuration" }) }),
+        response: { 200: TransformationSchema, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+      },
+    },
+    async (request) => setTransformationDestinations(ctx, workspaceIdOf(request), actorOf(request), request.params.id, request.body.destinationIds),
   );
 
   app.delete(
@@ -135,10 +166,10 @@ export async function transformationRoutes(app: App): Promise<void> {
       config: { auth: 'access' },
       schema: {
         summary: 'Delete a transformation (compat)',
-        description: 'The id stops resolving; its versions are kept for audit and for pipelines that run them by version id.',
+        description: 'The id stops resolving; its versions are kept for audit and for pipelines that run them by version id. A transformation connected to destinations answers 409: disconnect it first.',
         tags: Tags,
         params: IdParams,
-        response: { 200: SuccessTrue, ...errors(400, 401, 403, 404, 429) },
+        response: { 200: SuccessTrue, ...errors(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request) => {

@@ -6,6 +6,7 @@ import { href, navigate } from '../router.js';
 import { samples } from '../samples.js';
 import { getSession } from '../session.js';
 import { useAction } from '../use-action.js';
+import { DestinationsPanel } from './editor/DestinationsPanel.js';
 import { DetailsFields } from './editor/DetailsFields.js';
 import { BackLink, EditorHeader } from './editor/EditorHeader.js';
 import { EditorTabs, type TabSpec } from './editor/EditorTabs.js';
@@ -18,7 +19,7 @@ import { starterCode, useEditorData } from './editor/use-editor-data.js';
 import { useSaveShortcut, useUnsavedChangesGuard } from './editor/use-editor-keys.js';
 import { VersionsPanel } from './editor/VersionsPanel.js';
 
-type Tab = 'test' | 'versions' | 'usage';
+type Tab = 'test' | 'versions' | 'usage' | 'destinations';
 
 export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null }) {
   const isTransformation = kind === 'transformation';
@@ -97,6 +98,8 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   if (isTransformation) tabs.push({ id: 'test', label: 'Test' });
   if (!isTransformation) tabs.push({ id: 'usage', label: 'How to import' });
   if (id) tabs.push({ id: 'versions', label: `Versions${versionCount}` });
+  const destinationCount = resource && 'destinations' in resource ? (resource.destinations?.length ?? 0) : 0;
+  if (id && isTransformation) tabs.push({ id: 'destinations', label: `Destinations (${destinationCount})` });
   const activeTab = tabs.some((entry) => entry.id === tab) ? tab : (tabs[0]?.id ?? 'test');
 
   return (
@@ -185,6 +188,9 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
               notify(`Loaded ${entry.label} into the editor. Save to make it the latest version.`);
             }}
           />
+        ) : null}
+        {activeTab === 'destinations' && id ? (
+          <DestinationsPanel transformationId={id} published={Boolean(publishedVersionId)} canWrite={canWrite} onChanged={() => void loadResource({ keepEdits: true })} />
         ) : null}
         {activeTab === 'usage' ? <UsagePanel importName={importName} code={code} usedBy={data.usedBy} /> : null}
       </EditorTabs>
