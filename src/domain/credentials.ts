@@ -4,7 +4,7 @@
 // workspace's own rudder-server config (credentialMapForConfig) ever see a secret's plaintext.
 
 import type { Transaction } from 'kysely';
-import { LRUCache } from 'lru-cache';
+import { WorkspaceCache } from './workspace-cache.js';
 import type { Store } from '../store/db.js';
 import type { CredentialsTable, Database } from '../store/schema.js';
 import { recordAudit, type Actor } from './audit.js';
@@ -336,9 +336,7 @@ function valuesWeight(values: readonly CredentialValue[]): number {
 export class WorkspaceCredentials {
   /** What the credential routes pass to the write functions above. */
   readonly context: CredentialsContext;
-  private readonly cache: LRUCache<string, readonly CredentialValue[]>;
-  /** Loads in flight by workspace; `stale` once a write made their answer too old to keep. */
-  private readonly pending = new Map<string, { promise: Promise<readonly CredentialValue[]>; stale: boolean }>();
+  private readonly cache: WorkspaceCache<readonly CredentialValue[]>;
   /** Told of every eviction (null: all workspaces), so caches built from these values can follow. */
   private readonly watchers = new Set<(workspaceId: string | null) => void>();
 
@@ -354,7 +352,12 @@ export class WorkspaceCredentials {
     private readonly onUnreadable: (workspaceId: string, error: DomainError) => void = () => undefined,
   ) {
     this.context = { store, keyring, onChange: (workspaceId) => this.invalidate(workspaceId) };
-    this.cache = new LRUCache({ max: options.maxWorkspaces, ttl: options.ttlMs, maxSize: options.maxBytes, sizeCalculation: valuesWeight });
+    this.cache = new WorkspaceCache<readonly CredentialValue[]>((workspaceId) => readCredentialValues(this.context, workspaceId, (error) => this.onUnreadable(workspaceId, error)), {
+      maxWorkspaces: options.maxWorkspaces,
+      ttlMs: options.ttlMs,
+      maxSize: options.maxBytes,
+      sizeOf: valuesWeight,
+    });
   }
 
   /** Listens for other instances' writes; a reconnect (announcements may be lost) clears all. */
@@ -367,30 +370,23 @@ export class WorkspaceCredentials {
    * new object on each call, so callers may change it.
    */
   async valuesFor(workspaceId: string, options: { secrets?: boolean } = {}): Promise<Record<string, string>> {
-    const values = await this.load(workspaceId);
+    const values = await this.cache.get(workspaceId);
     const wanted = options.secrets === false ? values.filter((entry) => !entry.isSecret) : values;
     return Object.fromEntries(wanted.map((entry) => [entry.key, entry.value]));
   }
 
   /** As credentialMapForConfig, from the same cache. */
   async mapForConfig(workspaceId: string): Promise<Record<string, ConfigCredential>> {
-    return configMapOf(await this.load(workspaceId));
+    return configMapOf(await this.cache.get(workspaceId));
   }
 
   invalidate(workspaceId: string): void {
-    this.cache.delete(workspaceId);
-    const inFlight = this.pending.get(workspaceId);
-    if (inFlight) {
-      inFlight.stale = true;
-      this.pending.delete(workspaceId);
-    }
+    this.cache.invalidate(workspaceId);
     for (const watcher of this.watchers) watcher(workspaceId);
   }
 
   clear(): void {
     this.cache.clear();
-    for (const inFlight of this.pending.values()) inFlight.stale = true;
-    this.pending.clear();
     for (const watcher of this.watchers) watcher(null);
   }
 
@@ -405,22 +401,4 @@ export class WorkspaceCredentials {
     return rows.filter((row) => row.sealed_key_id === null || !this.keyring.holds(row.sealed_key_id)).reduce((sum, row) => sum + Number(row.count), 0);
   }
 
-  private load(workspaceId: string): Promise<readonly CredentialValue[]> {
-    const cached = this.cache.get(workspaceId);
-    if (cached) return Promise.resolve(cached);
-    const inFlight = this.pending.get(workspaceId);
-    if (inFlight) return inFlight.promise;
-    const entry = { promise: undefined as unknown as Promise<readonly CredentialValue[]>, stale: false };
-    entry.promise = readCredentialValues(this.context, workspaceId, (error) => this.onUnreadable(workspaceId, error))
-      .then((values) => {
-        // A load that a write overtook may hold the old values: answer them, but do not keep them.
-        if (!entry.stale) this.cache.set(workspaceId, values);
-        return values;
-      })
-      .finally(() => {
-        if (this.pending.get(workspaceId) === entry) this.pending.delete(workspaceId);
-      });
-    this.pending.set(workspaceId, entry);
-    return entry.promise;
-  }
 }

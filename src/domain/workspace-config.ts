@@ -8,7 +8,7 @@
 // rudder-server only, never into an audit entry, a log line or an error message (ids and counts only).
 
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { WorkspaceCache } from './workspace-cache.js';
 import type { Kysely } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
@@ -321,9 +321,7 @@ export const defaultServedConfigCacheOptions: ServedConfigCacheOptions = { ttlMs
  */
 export class ServedWorkspaceConfigs {
   readonly context: WorkspaceConfigContext;
-  private readonly cache: LRUCache<string, ServedConfig>;
-  /** Builds in flight; `stale` once a change made their answer too old to keep. */
-  private readonly pending = new Map<string, { promise: Promise<ServedConfig>; stale: boolean }>();
+  private readonly cache: WorkspaceCache<ServedConfig>;
 
   constructor(
     private readonly store: Store,
@@ -331,7 +329,12 @@ export class ServedWorkspaceConfigs {
     options: ServedConfigCacheOptions = defaultServedConfigCacheOptions,
   ) {
     this.context = { store, onChange: (workspaceId) => this.invalidate(workspaceId) };
-    this.cache = new LRUCache({ max: options.maxWorkspaces, ttl: options.ttlMs, maxSize: options.maxChars, sizeCalculation: (entry) => entry.body.length + 64 });
+    this.cache = new WorkspaceCache((workspaceId) => buildServedConfig(store, credentials, workspaceId), {
+      maxWorkspaces: options.maxWorkspaces,
+      ttlMs: options.ttlMs,
+      maxSize: options.maxChars,
+      sizeOf: (entry) => entry.body.length + 64,
+    });
   }
 
   /** Listens for other instances' changes; a reconnect (announcements may be lost) clears all. */
@@ -341,36 +344,14 @@ export class ServedWorkspaceConfigs {
   }
 
   get(workspaceId: string): Promise<ServedConfig> {
-    const cached = this.cache.get(workspaceId);
-    if (cached) return Promise.resolve(cached);
-    const inFlight = this.pending.get(workspaceId);
-    if (inFlight) return inFlight.promise;
-    const entry = { promise: undefined as unknown as Promise<ServedConfig>, stale: false };
-    entry.promise = buildServedConfig(this.store, this.credentials, workspaceId)
-      .then((served) => {
-        // A build that a change overtook may hold the old configuration: answer it, do not keep it.
-        if (!entry.stale) this.cache.set(workspaceId, served);
-        return served;
-      })
-      .finally(() => {
-        if (this.pending.get(workspaceId) === entry) this.pending.delete(workspaceId);
-      });
-    this.pending.set(workspaceId, entry);
-    return entry.promise;
+    return this.cache.get(workspaceId);
   }
 
   invalidate(workspaceId: string): void {
-    this.cache.delete(workspaceId);
-    const inFlight = this.pending.get(workspaceId);
-    if (inFlight) {
-      inFlight.stale = true;
-      this.pending.delete(workspaceId);
-    }
+    this.cache.invalidate(workspaceId);
   }
 
   clear(): void {
     this.cache.clear();
-    for (const inFlight of this.pending.values()) inFlight.stale = true;
-    this.pending.clear();
   }
 }

@@ -199,7 +199,8 @@ export async function workspaceConfigRoutes(app: App): Promise<void> {
       const served = await workspaceConfigs.get(workspaceIdOf(request));
       // no-cache: a proxy may keep it, but must ask again each time (a publish changes it).
       reply.header('ETag', served.etag).header('Cache-Control', 'private, no-cache');
-      if (matches(request.headers['if-none-match'], served.etag)) return reply.code(304).send();
+      // Nothing at all, not the JSON null the schema's type asks for: a 304 carries no body.
+      if (matches(request.headers['if-none-match'], served.etag)) return reply.code(304).send(undefined as unknown as null);
       return sendJsonText(reply, served.body);
     },
   );
