@@ -12,7 +12,6 @@
 //      one after the other; median and p90 of each step and of the pair.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,19 +21,10 @@ import { issueAccessToken } from '../../src/domain/access-tokens.js';
 import { systemActor } from '../../src/domain/audit.js';
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { openStore } from '../../src/store/db.js';
+import { autocannon, median, type AutocannonResult } from '../lib/load.js';
 import { startBenchServer, type BenchServer } from '../lib/child-server.js';
 
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  throughput: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
-const require = createRequire(import.meta.url);
-const autocannon = require('autocannon') as Autocannon;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const { values: flags } = parseArgs({
@@ -60,11 +50,6 @@ const log = (line: string) => process.stderr.write(line + '\n');
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-};
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
 const libraryCode = 'export function normalize(event) {\n  event.event = String(event.event || "").toLowerCase().replace(/ /g, "_");\n  return event;\n}\n';

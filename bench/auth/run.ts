@@ -19,7 +19,6 @@
 // less with other load than requests per second do.
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,20 +29,10 @@ import { digestSecret, generateSecret, secretHint } from '../../src/domain/secre
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import type { AccessTokensTable } from '../../src/store/schema.js';
+import { autocannon, median, type AutocannonResult } from '../lib/load.js';
 import { startBenchServer, type BenchServer } from '../lib/child-server.js';
 
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  duration: number;
-  latency: { p50: number; p99: number };
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
-const require = createRequire(import.meta.url);
-const autocannon = require('autocannon') as Autocannon;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const { values: flags } = parseArgs({
@@ -69,11 +58,6 @@ const LARGE = Number(flags.large);
 const ROTATING = Number(flags['rotating-set']);
 const PEPPER = randomBytes(32).toString('base64url');
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const log = (line: string) => process.stderr.write(line + '\n');
 
 /** Rows with real digests, written straight through Kysely (the API would take minutes). */

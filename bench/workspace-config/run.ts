@@ -10,7 +10,6 @@
 // to /health, medians of per-round ratios, with the answer's size.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,19 +18,10 @@ import { issueAccessToken } from '../../src/domain/access-tokens.js';
 import { systemActor } from '../../src/domain/audit.js';
 import { createWorkspace } from '../../src/domain/workspaces.js';
 import { openStore } from '../../src/store/db.js';
+import { autocannon, median, type AutocannonResult } from '../lib/load.js';
 import { startBenchServer } from '../lib/child-server.js';
 
-interface AutocannonResult {
-  requests: { average: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  statusCodeStats?: Record<string, { count: number }>;
-}
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
-const require = createRequire(import.meta.url);
-const autocannon = require('autocannon') as Autocannon;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const { values: flags } = parseArgs({
@@ -54,11 +44,6 @@ const CONNECTED = Math.min(30, DESTINATIONS);
 const PEPPER = randomBytes(32).toString('base64url');
 
 const log = (line: string) => process.stderr.write(line + '\n');
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** A file-mode ConfigT of the given size, destinations spread evenly over the sources. */
 function configOf(sources: number, destinations: number): Record<string, unknown> {
