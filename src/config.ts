@@ -28,6 +28,8 @@ export interface Config {
   authFailureWindowMs: number;
   tokenCacheSize: number;
   tokenCacheTtlMs: number;
+  /** How long turning live events on keeps config.eventTransform served (TILLER_LIVE_EVENTS_SECONDS). */
+  liveEventsWindowMs: number;
   /** Separate credential-free listener for /customTransform and the config-backend routes. */
   runtimeListener: { host: string; port: number } | undefined;
   /** Whether the main listener also accepts runtime/config-backend calls without credentials. */
@@ -109,6 +111,7 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       1000 * integer('TILLER_AUTH_FAILURE_WINDOW_SECONDS', get('auth-failure-window', 'TILLER_AUTH_FAILURE_WINDOW_SECONDS'), 60, 1, 86_400),
     tokenCacheSize: integer('TILLER_TOKEN_CACHE_SIZE', get('token-cache-size', 'TILLER_TOKEN_CACHE_SIZE'), 10_000, 0, 10_000_000),
     tokenCacheTtlMs: 1000 * integer('TILLER_TOKEN_CACHE_TTL_SECONDS', get('token-cache-ttl', 'TILLER_TOKEN_CACHE_TTL_SECONDS'), 30, 0, 3600),
+    liveEventsWindowMs: 1000 * integer('TILLER_LIVE_EVENTS_SECONDS', get('live-events-seconds', 'TILLER_LIVE_EVENTS_SECONDS'), 900, 1, 86_400),
     runtimeListener:
       runtimePortRaw !== undefined
         ? { host: runtimeHost ?? '127.0.0.1', port: integer('TILLER_RUNTIME_PORT', runtimePortRaw, 0, 0, 65535) }

@@ -6,6 +6,7 @@ import { CredentialKeyring } from './domain/credential-seal.js';
 import { WorkspaceCredentials } from './domain/credentials.js';
 import { recordQuarantine } from './domain/quarantines.js';
 import { VersionResolver } from './domain/serving/version-resolver.js';
+import type { LiveEventsContext } from './domain/live-events.js';
 import { ServedWorkspaceConfigs } from './domain/workspace-config.js';
 import { Metrics } from './metrics/metrics.js';
 import { RuntimeMetrics } from './metrics/runtime-metrics.js';
@@ -40,6 +41,8 @@ export interface Services {
    * `context` is what the import route uses.
    */
   workspaceConfigs: ServedWorkspaceConfigs;
+  /** Where the live-events routes find the store, the window length and the served configurations. */
+  liveEvents: LiveEventsContext;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,7 @@ export async function createServices(
     runtime,
     credentials,
     workspaceConfigs,
+    liveEvents: { store, windowMs: config.liveEventsWindowMs, now: Date.now, onServedConfigChange: (workspaceId) => workspaceConfigs.invalidate(workspaceId) },
     close: async () => {
       await runtime.close();
       // Writes the last uses still batched in memory before the store goes away.

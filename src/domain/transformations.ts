@@ -272,6 +272,7 @@ export async function createTransformation(
     published_version_id: options.publish ? versionId : null,
     version_count: 1,
     deleted_at: null,
+    live_events_until: null,
   };
   const version: TransformationVersionsTable = {
     id: versionId,
@@ -406,6 +407,8 @@ export async function deleteTransformation(ctx: CatalogContext, workspaceId: str
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (Number(deleted.numUpdatedRows) === 0) throw notFound('transformation');
+    // Its live-event samples are users' events: they go with it rather than wait for a prune that never comes.
+    await trx.deleteFrom('live_event_samples').where('transformation_id', '=', id).where('workspace_id', '=', workspaceId).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.delete', target: id });
   });
   ctx.onServedConfigChange?.(workspaceId);

@@ -63,6 +63,11 @@ export interface ServedTransformation {
 export interface ServedConfig {
   body: string;
   etag: string;
+  /**
+   * When this answer goes out of date by itself (epoch ms): the next end of a live-events window,
+   * at which config.eventTransform turns off without any write. Undefined when nothing expires.
+   */
+  staleAt?: number;
 }
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -250,24 +255,34 @@ export interface ConfigCredentialSource {
  * lists the published version of every library the published transformations import, so the
  * runtime links what it will run.
  */
-export async function buildServedConfig(store: Store, credentials: ConfigCredentialSource, workspaceId: string): Promise<ServedConfig> {
+export async function buildServedConfig(store: Store, credentials: ConfigCredentialSource, workspaceId: string, nowMs: number = Date.now()): Promise<ServedConfig> {
   const { db } = store;
+  const now = new Date(nowMs).toISOString();
   const row = await db.selectFrom('workspace_configs').select(['config', 'changed_at']).where('workspace_id', '=', workspaceId).executeTakeFirst();
   if (!row) throw noConfig();
   const published = await db
     .selectFrom('transformations as t')
     .innerJoin('transformation_versions as v', 'v.id', 't.published_version_id')
-    .select(['t.id', 't.destination_ids', 'v.id as version_id', 'v.language', 'v.imports'])
+    .select(['t.id', 't.destination_ids', 't.live_events_until', 'v.id as version_id', 'v.language', 'v.imports'])
     .where('t.workspace_id', '=', workspaceId)
     .where('t.deleted_at', 'is', null)
     .orderBy('t.id', 'asc')
     .execute();
   const byDestination = new Map<string, ServedTransformation>();
   const imports = new Set<string>();
+  // updatedAt also moves when a live-events window ends (to its end: the same on every instance),
+  // since what is served changes then without a write.
+  let updatedAt = row.changed_at;
+  let staleAt: number | undefined;
   for (const transformation of published) {
     for (const name of JSON.parse(transformation.imports) as string[]) imports.add(name);
+    const until = transformation.live_events_until;
+    const live = until !== null && until > now;
+    if (until !== null && !live && until > updatedAt) updatedAt = until;
+    if (live) staleAt = Math.min(staleAt ?? Infinity, Date.parse(until));
     for (const destinationId of JSON.parse(transformation.destination_ids) as string[]) {
-      byDestination.set(destinationId, { id: transformation.id, versionId: transformation.version_id, config: {}, language: transformation.language });
+      // eventTransform: rudder-server posts samples of this transformation to /dataplane/eventTransformStatus.
+      byDestination.set(destinationId, { id: transformation.id, versionId: transformation.version_id, config: live ? { eventTransform: true } : {}, language: transformation.language });
     }
   }
   const libraries =
@@ -294,12 +309,12 @@ export async function buildServedConfig(store: Store, credentials: ConfigCredent
     workspaceId,
     libraries: libraries.map((library) => ({ versionId: library.published_version_id as string })),
     credentials: await credentials.mapForConfig(workspaceId),
-    updatedAt: row.changed_at,
+    updatedAt,
   };
   const body = JSON.stringify(served);
   // Content-derived, so every instance answers the same tag for the same configuration.
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
-  return { body, etag };
+  return staleAt === undefined ? { body, etag } : { body, etag, staleAt };
 }
 
 export interface ServedConfigCacheOptions {
@@ -343,7 +358,11 @@ export class ServedWorkspaceConfigs {
     await this.store.listen(SERVED_CONFIG_CHANNEL, (workspaceId) => this.invalidate(workspaceId), () => this.clear());
   }
 
-  get(workspaceId: string): Promise<ServedConfig> {
+  /** The cached answer, rebuilt once a live-events window it serves has ended. */
+  async get(workspaceId: string): Promise<ServedConfig> {
+    const served = await this.cache.get(workspaceId);
+    if (served.staleAt === undefined || served.staleAt > Date.now()) return served;
+    this.cache.invalidate(workspaceId);
     return this.cache.get(workspaceId);
   }
 

@@ -6,6 +6,7 @@ import { credentialRoutes } from './routes/credentials.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { libraryRoutes } from './routes/libraries.js';
+import { liveEventRoutes } from './routes/live-events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { publishRoutes } from './routes/publish.js';
 import { runtimeRoutes } from './routes/runtime.js';
@@ -38,6 +39,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'credentials', surfaces: ['main'], register: (app) => app.register(credentialRoutes) },
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },
   { file: 'workspace-config', surfaces: ['main'], register: (app) => app.register(workspaceConfigRoutes) },
+  { file: 'live-events', surfaces: ['main'], register: (app) => app.register(liveEventRoutes) },
   { file: 'web', surfaces: ['main'], register: (app) => registerDashboard(app, { distDir: app.services.config.webDistDir }) },
 ];
 

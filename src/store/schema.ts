@@ -69,6 +69,8 @@ export interface TransformationsTable {
   published_version_id: string | null;
   version_count: number;
   deleted_at: string | null;
+  /** Until when the served configuration turns live events on for it (config.eventTransform); null: off. */
+  live_events_until: string | null;
 }
 
 export interface TransformationVersionsTable {
@@ -164,6 +166,17 @@ export interface WorkspaceConfigsTable {
   changed_at: string;
 }
 
+export interface LiveEventSamplesTable {
+  /** Sorts by arrival: 8 characters of milliseconds, 4 of the place in its batch, 15 random. */
+  id: string;
+  workspace_id: string;
+  transformation_id: string;
+  received_at: string;
+  /** The sample as rudder-server sent it, JSON text of at most MAX_LIVE_EVENT_SAMPLE_BYTES. */
+  sample: string;
+  sample_bytes: number;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -176,4 +189,5 @@ export interface Database {
   version_quarantines: VersionQuarantinesTable;
   credentials: CredentialsTable;
   workspace_configs: WorkspaceConfigsTable;
+  live_event_samples: LiveEventSamplesTable;
 }

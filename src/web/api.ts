@@ -463,3 +463,47 @@ export interface DestinationsInput {
 export async function setTransformationDestinations(id: string, input: DestinationsInput): Promise<Transformation> {
   return request<Transformation>('access', 'PUT', `/transformations/${encodeURIComponent(id)}/destinations`, { body: input });
 }
+
+// ---------- live events (rudder-server's transformation samples) ----------
+
+/** One event a transformation produced from a sample's input. */
+interface LiveEventOutput {
+  eventName?: string | null;
+  eventType?: string | null;
+  payload?: unknown;
+}
+
+/** A sample rudder-server posted: the event that went in and what came out. */
+export interface LiveEventSample {
+  id: string;
+  /** When Tiller received it. */
+  storedAt: string;
+  transformationId: string;
+  sourceId?: string | null;
+  destinationId?: string | null;
+  eventBefore?: { eventName?: string | null; eventType?: string | null; receivedAt?: string | null; payload?: unknown } | null;
+  eventsAfter?: { receivedAt?: string | null; isDropped?: boolean | null; error?: string | null; statusCode?: number | null; payload?: LiveEventOutput[] | null } | null;
+  error?: unknown;
+}
+
+export interface LiveEventsState {
+  enabled: boolean;
+  until: string | null;
+}
+
+export interface LiveEvents extends LiveEventsState {
+  events: LiveEventSample[];
+}
+
+export interface LiveEventsInput {
+  enabled: boolean;
+}
+
+export async function getLiveEvents(id: string): Promise<LiveEvents> {
+  return request<LiveEvents>('access', 'GET', `/transformations/${encodeURIComponent(id)}/liveEvents`);
+}
+
+/** Turns live events on for the server's window (or off): rudder-server follows from its next poll. */
+export async function setLiveEvents(id: string, input: LiveEventsInput): Promise<LiveEventsState> {
+  return request<LiveEventsState>('access', 'PUT', `/transformations/${encodeURIComponent(id)}/liveEvents`, { body: input });
+}

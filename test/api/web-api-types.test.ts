@@ -62,6 +62,10 @@ const uses: Use[] = [
   { type: 'WorkspaceConfigSummary', method: 'GET', path: '/workspaceConfig/sources', role: 'response' },
   { type: 'DestinationsInput', method: 'PUT', path: '/transformations/{id}/destinations', role: 'body' },
   { type: 'Transformation', method: 'PUT', path: '/transformations/{id}/destinations', role: 'response' },
+  { type: 'LiveEvents', method: 'GET', path: '/transformations/{id}/liveEvents', role: 'response' },
+  { type: 'LiveEventSample', method: 'GET', path: '/transformations/{id}/liveEvents', role: 'response', at: 'events[]' },
+  { type: 'LiveEventsInput', method: 'PUT', path: '/transformations/{id}/liveEvents', role: 'body' },
+  { type: 'LiveEventsState', method: 'PUT', path: '/transformations/{id}/liveEvents', role: 'response' },
 ];
 
 /** Exported types that are the dashboard's own, not a wire shape. */

@@ -52,6 +52,12 @@ describe('loadConfig', () => {
     expect(config.tokenCacheTtlMs).toBe(2000);
   });
 
+  it('reads the live-events window: 15 minutes unless TILLER_LIVE_EVENTS_SECONDS says otherwise', () => {
+    expect(loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER }).liveEventsWindowMs).toBe(15 * 60_000);
+    expect(loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_LIVE_EVENTS_SECONDS: '30' }).liveEventsWindowMs).toBe(30_000);
+    expect(() => loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_LIVE_EVENTS_SECONDS: '0' })).toThrow(/TILLER_LIVE_EVENTS_SECONDS/);
+  });
+
   it.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],

@@ -5,6 +5,7 @@ import * as catalogListOrder from './003_catalog_list_order.js';
 import * as versionQuarantines from './004_version_quarantines.js';
 import * as credentials from './005_credentials.js';
 import * as workspaceConfigs from './006_workspace_configs.js';
+import * as liveEvents from './007_live_events.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '004_version_quarantines': versionQuarantines,
   '005_credentials': credentials,
   '006_workspace_configs': workspaceConfigs,
+  '007_live_events': liveEvents,
 };
 
 export const migrationProvider: MigrationProvider = {

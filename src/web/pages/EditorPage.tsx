@@ -10,16 +10,18 @@ import { DestinationsPanel } from './editor/DestinationsPanel.js';
 import { DetailsFields } from './editor/DetailsFields.js';
 import { BackLink, EditorHeader } from './editor/EditorHeader.js';
 import { EditorTabs, type TabSpec } from './editor/EditorTabs.js';
+import { LiveEventsPanel } from './editor/LiveEventsPanel.js';
 import { problemFrom } from './editor/problems.js';
 import { ProblemAlert } from './editor/ProblemAlert.js';
 import { PublishDialog, type PublishTarget } from './editor/PublishDialog.js';
 import { TestPanel } from './editor/TestPanel.js';
 import { UsagePanel } from './editor/UsagePanel.js';
+import { UseItPanel } from './editor/UseItPanel.js';
 import { starterCode, useEditorData } from './editor/use-editor-data.js';
 import { useSaveShortcut, useUnsavedChangesGuard } from './editor/use-editor-keys.js';
 import { VersionsPanel } from './editor/VersionsPanel.js';
 
-type Tab = 'test' | 'versions' | 'usage' | 'destinations';
+type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'live' | 'use';
 
 export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null }) {
   const isTransformation = kind === 'transformation';
@@ -100,6 +102,8 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   if (id) tabs.push({ id: 'versions', label: `Versions${versionCount}` });
   const destinationCount = resource && 'destinations' in resource ? (resource.destinations?.length ?? 0) : 0;
   if (id && isTransformation) tabs.push({ id: 'destinations', label: `Destinations (${destinationCount})` });
+  if (id && isTransformation) tabs.push({ id: 'live', label: 'Live events' });
+  if (id && isTransformation) tabs.push({ id: 'use', label: 'Use it' });
   const activeTab = tabs.some((entry) => entry.id === tab) ? tab : (tabs[0]?.id ?? 'test');
 
   return (
@@ -191,6 +195,10 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         ) : null}
         {activeTab === 'destinations' && id ? (
           <DestinationsPanel transformationId={id} published={Boolean(publishedVersionId)} canWrite={canWrite} onChanged={() => void loadResource({ keepEdits: true })} />
+        ) : null}
+        {activeTab === 'live' && id ? <LiveEventsPanel transformationId={id} published={Boolean(publishedVersionId)} connected={destinationCount} canWrite={canWrite} /> : null}
+        {activeTab === 'use' && id ? (
+          <UseItPanel transformationId={id} publishedVersionId={publishedVersionId} destinations={resource && 'destinations' in resource ? resource.destinations : undefined} />
         ) : null}
         {activeTab === 'usage' ? <UsagePanel importName={importName} code={code} usedBy={data.usedBy} /> : null}
       </EditorTabs>
