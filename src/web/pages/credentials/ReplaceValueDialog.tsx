@@ -4,13 +4,18 @@ import { ActionDialog } from '../../components/ActionDialog.js';
 import { useAction } from '../../use-action.js';
 import { SecretCheck, ValueField, valueProblem } from './ValueField.js';
 
+/** What the value field starts with: a non-secret's current value; a secret's is never known here. */
+function startingValue(credential: WorkspaceCredential | null): string {
+  return credential && !credential.isSecret ? (credential.value ?? '') : '';
+}
+
 /**
  * Replaces a credential's value, and may change whether it is secret on the way: a secret's value
  * is never read back, so this dialog always sends a new value, which every change then allows.
  */
 export function ReplaceValueDialog({ credential, onClose, onReplaced }: { credential: WorkspaceCredential | null; onClose: () => void; onReplaced: (credential: WorkspaceCredential) => void }) {
-  const [value, setValue] = useState('');
-  const [isSecret, setIsSecret] = useState(true);
+  const [value, setValue] = useState(() => startingValue(credential));
+  const [isSecret, setIsSecret] = useState(credential?.isSecret ?? true);
   const [error, setError] = useState<string | undefined>(undefined);
   const valueId = useId();
   const action = useAction(async (target: WorkspaceCredential) => {
@@ -18,14 +23,18 @@ export function ReplaceValueDialog({ credential, onClose, onReplaced }: { creden
     setValue('');
     onReplaced(updated);
   });
-  const { reset } = action;
-  useEffect(() => {
-    // A non-secret's value is known and starts the field; a secret's never reaches the dashboard.
-    setValue(credential && !credential.isSecret ? (credential.value ?? '') : '');
+  // The fields start from the credential being replaced in the same render that opens the dialog
+  // (React's "adjust state when a prop changes"), not an effect later: the field never shows a
+  // stale or empty value first. A non-secret's value is known; a secret's never reaches the dashboard.
+  const [shownFor, setShownFor] = useState(credential);
+  if (credential !== shownFor) {
+    setShownFor(credential);
+    setValue(startingValue(credential));
     setIsSecret(credential?.isSecret ?? true);
     setError(undefined);
-    reset();
-  }, [credential, reset]);
+  }
+  const { reset } = action;
+  useEffect(() => reset(), [credential, reset]);
 
   function submit() {
     if (!credential) return;
