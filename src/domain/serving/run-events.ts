@@ -63,11 +63,20 @@ export async function credentialsForRun(
   secrets = true,
 ): Promise<Record<string, unknown> | undefined> {
   const own = source ? await source.valuesFor(workspaceId, { secrets }) : undefined;
-  if (!fromRequest || fromRequest.length === 0) return own && Object.keys(own).length > 0 ? own : undefined;
-  // No prototype: a key such as "__proto__" is a credential like any other.
-  const merged: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, own);
-  for (const credential of fromRequest) merged[credential.key] = credential.value;
-  return merged;
+  let request: Record<string, unknown> | undefined;
+  for (const credential of fromRequest ?? []) {
+    request ??= {};
+    // Defined, not assigned: a key such as "__proto__" is a credential like any other.
+    Object.defineProperty(request, credential.key, { value: credential.value, enumerable: true, writable: true, configurable: true });
+  }
+  return mergeCredentials(own, request);
+}
+
+/** The run's credentials: the workspace's with the request's on top; undefined when neither has any. */
+export function mergeCredentials(own: Record<string, unknown> | undefined, request: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const hasOwn = own !== undefined && Object.keys(own).length > 0;
+  if (request === undefined) return hasOwn ? own : undefined;
+  return hasOwn ? { ...own, ...request } : request;
 }
 
 /** Runs a batch; a failure of the whole batch comes back as `{ ok: false }` unless the policy fails the request. */

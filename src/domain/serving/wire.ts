@@ -3,7 +3,7 @@ import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.j
 import { DomainError } from '../errors.js';
 import type { LibraryVersion, TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
-import { runEvents } from './run-events.js';
+import { mergeCredentials, runEvents } from './run-events.js';
 import type { VersionResolver } from './version-resolver.js';
 
 // The rudder-server wire protocol (POST /customTransform): parse and group a batch, run each group
@@ -327,13 +327,6 @@ function untracedMetadataJson(base: string, output: Record<string, unknown>): st
   if (typeof event === 'string') text += `,"eventName":${JSON.stringify(event)}`;
   if (typeof type === 'string') text += `,"eventType":${JSON.stringify(type)}`;
   return `${text}}`;
-}
-
-/** The run's credentials: the workspace's, with the request's on top; undefined when neither has any. */
-function mergeCredentials(own: Record<string, unknown> | undefined, request: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  const hasOwn = isPlainObject(own) && Object.keys(own).length > 0;
-  if (request === undefined) return hasOwn ? own : undefined;
-  return hasOwn ? { ...own, ...request } : request;
 }
 
 /**
