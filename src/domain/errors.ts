@@ -10,6 +10,7 @@ export type DomainErrorKind =
   | 'not_found' // 404
   | 'conflict' // 409
   | 'too_many_requests' // 429
+  | 'not_supported' // 501
   | 'unavailable'; // 503
 
 export class DomainError extends Error {

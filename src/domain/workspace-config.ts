@@ -299,7 +299,9 @@ export async function buildServedConfig(store: Store, credentials: ConfigCredent
           .execute();
   const config = JSON.parse(row.config) as Json;
   for (const source of config.sources as Json[]) {
+    turnOffDebugger(source, 'eventUpload');
     for (const destination of (source.destinations ?? []) as Json[]) {
+      turnOffDebugger(destination, 'eventDelivery');
       const connected = byDestination.get(destination.id as string);
       destination.transformations = connected ? [connected] : [];
     }
@@ -315,6 +317,16 @@ export async function buildServedConfig(store: Store, credentials: ConfigCredent
   // Content-derived, so every instance answers the same tag for the same configuration.
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
   return staleAt === undefined ? { body, etag } : { body, etag, staleAt };
+}
+
+/**
+ * Serves a source's or destination's live-events flag (config.eventUpload, config.eventDelivery)
+ * as false: Tiller keeps live events of transformations only, and rudder-server would otherwise
+ * post the others to a route that refuses them (routes/dataplane.ts). The export keeps the flag.
+ */
+function turnOffDebugger(entity: Json, flag: 'eventUpload' | 'eventDelivery'): void {
+  const config = entity.config;
+  if (isObject(config) && config[flag] === true) entity.config = { ...config, [flag]: false };
 }
 
 export interface ServedConfigCacheOptions {

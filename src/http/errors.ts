@@ -8,6 +8,7 @@ const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   too_many_requests: 429,
+  not_supported: 501,
   unavailable: 503,
 };
 

@@ -2,6 +2,7 @@ import type { App, Surface } from './app.js';
 import { accessTokenRoutes } from './routes/access-tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { configBackendRoutes } from './routes/config-backend.js';
+import { dataplaneRoutes } from './routes/dataplane.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
@@ -40,6 +41,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },
   { file: 'workspace-config', surfaces: ['main'], register: (app) => app.register(workspaceConfigRoutes) },
   { file: 'live-events', surfaces: ['main'], register: (app) => app.register(liveEventRoutes) },
+  { file: 'dataplane', surfaces: ['main'], register: (app) => app.register(dataplaneRoutes) },
   { file: 'web', surfaces: ['main'], register: (app) => registerDashboard(app, { distDir: app.services.config.webDistDir }) },
 ];
 

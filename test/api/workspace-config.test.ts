@@ -396,6 +396,45 @@ describe('GET /workspaceConfig?fetchAll=true', () => {
   });
 });
 
+describe("rudder-server's other config-backend calls", () => {
+  it('serves source and destination live-event flags as false and keeps them in the export', async () => {
+    const config = rudderConfig();
+    config.sources[0]!.config = { eventUpload: true, eventUploadTS: 1733100000000 } as never;
+    config.sources[0]!.destinations[0]!.config = { ...config.sources[0]!.destinations[0]!.config, eventDelivery: true } as never;
+    expect((await importConfig(config)).status).toBe(200);
+    const served = (await poll()).body as unknown as { sources: { config: Record<string, unknown>; destinations: { config: Record<string, unknown> }[] }[] };
+    expect(served.sources[0]!.config).toEqual({ eventUpload: false, eventUploadTS: 1733100000000 });
+    expect(served.sources[0]!.destinations[0]!.config).toMatchObject({ webhookUrl: 'https://hooks.example.com/in', eventDelivery: false });
+    const exported = (await owner.get('/workspaceConfig/base')).body as ReturnType<typeof rudderConfig>;
+    expect(exported.sources[0]!.config).toEqual({ eventUpload: true, eventUploadTS: 1733100000000 });
+    expect(exported.sources[0]!.destinations[0]!.config).toMatchObject({ eventDelivery: true });
+  });
+
+  it('answers debugger uploads with a 501 naming the rudder-server setting that stops them', async () => {
+    const cases = [
+      ['/dataplane/v2/eventUploads', 'RSERVER_SOURCE_DEBUGGER_DISABLE_EVENT_UPLOADS=true'],
+      ['/dataplane/eventUploads', 'RSERVER_SOURCE_DEBUGGER_DISABLE_EVENT_UPLOADS=true'],
+      ['/dataplane/v2/eventDeliveryStatus', 'RSERVER_DESTINATION_DEBUGGER_DISABLE_EVENT_DELIVERY_STATUS_UPLOADS=true'],
+      ['/dataplane/eventDeliveryStatus', 'RSERVER_DESTINATION_DEBUGGER_DISABLE_EVENT_DELIVERY_STATUS_UPLOADS=true'],
+    ] as const;
+    for (const [path, setting] of cases) {
+      const answer = await owner.call('POST', path, { 'wk-web-123': [{ type: 'track', event: 'Order' }] }, { 'content-type': 'application/json;charset=UTF-8' });
+      expectEnvelope(answer, 501, 'not_supported');
+      expect(answer.body.error.message).toContain(setting);
+      // An access token is not rudder-server's credential.
+      expect((await api.call('POST', path, {})).status).toBe(401);
+    }
+  });
+
+  it("tells the regulation worker there is no job (204), and 404 for another workspace's id", async () => {
+    const mine = await owner.call('GET', `/dataplane/workspaces/${catalog.server.workspaceId}/regulations/workerJobs`, undefined, { 'content-type': 'application/json' });
+    expect(mine.status).toBe(204);
+    expect(mine.body).toBeUndefined();
+    expectEnvelope(await owner.get('/dataplane/workspaces/someone-else/regulations/workerJobs'), 404, 'not_found');
+    expect((await api.get(`/dataplane/workspaces/${catalog.server.workspaceId}/regulations/workerJobs`)).status).toBe(401);
+  });
+});
+
 describe('two instances', () => {
   it.skipIf(testDialect() !== 'postgres')('answer the same configuration after a change on one (PostgreSQL NOTIFY)', async () => {
     const first = await startTestServer();
