@@ -63,6 +63,12 @@ export interface Config {
    * trusted proxy addresses and CIDRs; or true (every entry, so the left-most, which the client writes).
    */
   trustProxy: boolean | number | string[];
+  /** How long an instance keeps serving after SIGTERM turned /ready false, so load balancers stop routing to it first. */
+  drainDelayMs: number;
+  /** Whether `serve` applies pending migrations at start; off, it refuses a database that needs them. */
+  migrateOnStart: boolean;
+  /** Whether the credential-free runtime listener may bind to all interfaces or a public address. */
+  runtimeAllowPublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +174,9 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     },
     webDistDir: resolve(get('web-dir', 'TILLER_WEB_DIR') ?? join(projectRoot(), 'dist', 'web')),
     trustProxy: trustProxySetting('TILLER_TRUST_PROXY', get('trust-proxy', 'TILLER_TRUST_PROXY')),
+    drainDelayMs: integer('TILLER_DRAIN_DELAY_MS', get('drain-delay-ms', 'TILLER_DRAIN_DELAY_MS'), 5000, 0, 600_000),
+    migrateOnStart: bool('TILLER_MIGRATE_ON_START', get('migrate-on-start', 'TILLER_MIGRATE_ON_START'), true),
+    runtimeAllowPublic: bool('TILLER_RUNTIME_ALLOW_PUBLIC', get('runtime-allow-public', 'TILLER_RUNTIME_ALLOW_PUBLIC'), false),
   };
   if (config.runtime.wallTimeMs < config.runtime.cpuTimeMs) {
     throw new ConfigError('TILLER_SANDBOX_WALL_MS', 'must be at least TILLER_SANDBOX_CPU_MS');

@@ -1,9 +1,13 @@
+import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import pino from 'pino';
-import { loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { ensureDefaultWorkspace } from './domain/workspaces.js';
 import { REDACTED_LOG_PATHS, buildApp, type App } from './http/app.js';
 import { ensurePrivateDir } from './private-files.js';
+import { isPublicAddress } from './runtime/addresses.js';
 import { createServices, type Services } from './services.js';
 
 export interface RunningServer {
@@ -15,7 +19,14 @@ export interface RunningServer {
   /** The credential-free GET /metrics listener (TILLER_METRICS_PORT), when set. */
   metricsApp: App | undefined;
   metricsUrl: string | undefined;
+  /** Stop accepting, let in-flight requests finish, then release the store and the sandbox. */
   close(): Promise<void>;
+  /**
+   * A graceful stop for a load-balanced instance: /ready answers 503 at once, every listener keeps
+   * answering (each answer closing its connection) for `delayMs` while load balancers notice,
+   * then close().
+   */
+  drain(delayMs: number): Promise<void>;
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>, stream?: NodeJS.WritableStream) {
@@ -32,6 +43,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       'TILLER_TRUST_PROXY=true believes every X-Forwarded-For entry, so any client can claim any address: pass an allowedIps list, dodge the failed-authentication limit, and forge lastUsedIp and the audit log. Set it to the number of proxies in front of Tiller, or to their addresses or CIDRs.',
     );
   }
+  // Before anything starts, so a refused setting costs no sandbox process and no migration.
+  if (config.runtimeListener) await refusePublicRuntimeBind(config.runtimeListener.host, config.runtimeAllowPublic);
   const services = await createServices(config, logger);
   let app: App | undefined;
   let runtimeApp: App | undefined;
@@ -57,6 +70,10 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       metricsUrl = await metricsApp.listen({ port: config.metricsListener.port, host: config.metricsListener.host });
     }
     const main = app;
+    const close = async () => {
+      await Promise.all([main.close(), runtimeApp?.close(), metricsApp?.close()]);
+      await services.close();
+    };
     return {
       app: main,
       runtimeApp,
@@ -65,16 +82,35 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       runtimeUrl: runtimeUrl && displayUrl(runtimeUrl),
       metricsApp,
       metricsUrl: metricsUrl && displayUrl(metricsUrl),
-      close: async () => {
-        // Stop accepting, let in-flight requests finish, then release the store.
-        await Promise.all([main.close(), runtimeApp?.close(), metricsApp?.close()]);
-        await services.close();
+      close,
+      drain: async (delayMs) => {
+        services.readiness.startDrain();
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await close();
       },
     };
   } catch (err) {
     await Promise.all([app?.close(), runtimeApp?.close(), metricsApp?.close()]).catch(() => undefined);
     await services.close();
     throw err;
+  }
+}
+
+/**
+ * The runtime listener takes /customTransform and the config-backend routes without credentials,
+ * so it binds to all interfaces or a public address only when the operator says a network in front
+ * protects it (TILLER_RUNTIME_ALLOW_PUBLIC=true). A host name is judged by every address it resolves to.
+ */
+async function refusePublicRuntimeBind(host: string, allowPublic: boolean): Promise<void> {
+  if (allowPublic) return;
+  const addresses = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  const exposure = (address: string) => (ipaddr.isValid(address) && ipaddr.parse(address).range() === 'unspecified' ? 'every interface' : isPublicAddress(address) ? 'a public address' : undefined);
+  const where = addresses.map(exposure).find((found) => found !== undefined);
+  if (where !== undefined) {
+    throw new ConfigError(
+      'TILLER_RUNTIME_HOST',
+      `${host} puts the credential-free runtime listener on ${where}: bind it to a private interface, or set TILLER_RUNTIME_ALLOW_PUBLIC=true when a network in front protects it`,
+    );
   }
 }
 

@@ -13,6 +13,8 @@ import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import { createRuntime } from './runtime/index.js';
 import type { SandboxRuntime } from './runtime/types.js';
 import { openStore, type Store } from './store/db.js';
+import { prepareStore } from './store/start-checks.js';
+import { Readiness } from './readiness.js';
 
 /**
  * Everything a request handler may reach, built once per process by createServices (the one
@@ -20,6 +22,8 @@ import { openStore, type Store } from './store/db.js';
  */
 export interface Services {
   config: Config;
+  /** False from the first moment of a drain: /ready answers 503 and answers close their connection. */
+  readiness: Readiness;
   store: Store;
   verifier: CredentialVerifier;
   /** The registry and the HTTP, auth and token-cache metrics. */
@@ -53,7 +57,7 @@ export async function createServices(
 ): Promise<Services> {
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, onError: (err) => log.error({ err }, 'database connection error') });
   try {
-    await store.migrate();
+    await prepareStore(store, config);
   } catch (err) {
     await store.close();
     throw err;
@@ -115,6 +119,7 @@ export async function createServices(
   runtimeMetrics.observeVersionCache(resolver);
   return {
     config,
+    readiness: new Readiness(),
     store,
     verifier,
     metrics,

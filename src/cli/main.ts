@@ -4,6 +4,7 @@ import { createWorkspace, listWorkspaces, rotateWorkspaceToken } from '../domain
 import { DomainError } from '../domain/errors.js';
 import { startServer } from '../main.js';
 import { openStore } from '../store/db.js';
+import { prepareStore } from '../store/start-checks.js';
 
 const COMMON_FLAGS = `Settings (flags override the environment):
   --data-dir D        TILLER_DATA_DIR   where SQLite, the pepper and the credentials key live (default ./data)
@@ -35,6 +36,10 @@ workspace token once.
   --runtime-host H    TILLER_RUNTIME_HOST  (default 127.0.0.1; bind it to a private interface)
   --metrics-port P    TILLER_METRICS_PORT  serve GET /metrics without credentials on this port
   --metrics-host H    TILLER_METRICS_HOST  (default 127.0.0.1; bind it to a private interface)
+
+SIGTERM drains: GET /ready answers 503 at once, answers go on for TILLER_DRAIN_DELAY_MS (default
+5000) while load balancers notice, then in-flight requests finish and Tiller exits. SIGINT skips
+the delay. Every other setting is an environment variable (README, Configuration).
 ${COMMON_FLAGS}`,
   'workspace create': `Usage: tiller workspace create --name N --owner-email E [--json]
 
@@ -50,7 +55,9 @@ ${COMMON_FLAGS}`,
 ${COMMON_FLAGS}`,
   migrate: `Usage: tiller migrate
 
-Applies pending migrations to the configured store and exits. "serve" does this too.
+Applies pending migrations to the configured store and exits. "serve" does this too, unless
+TILLER_MIGRATE_ON_START=false (then it refuses a database that needs migrations). A database
+migrated by a newer release is refused by both.
 ${COMMON_FLAGS}`,
 };
 
@@ -112,7 +119,8 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'migrate': {
         const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
         try {
-          await store.migrate();
+          // Not the pepper: a migration job often runs without one (then a generated one would be recorded).
+          await prepareStore(store, config, { migrate: true, checkPepper: false });
         } finally {
           await store.close();
         }
@@ -139,7 +147,7 @@ export async function runCli(argv: string[]): Promise<number> {
 async function workspaceCommand(command: string, config: ReturnType<typeof loadConfig>, values: { json?: boolean | undefined; name?: string | undefined; 'owner-email'?: string | undefined; id?: string | undefined }): Promise<number> {
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
-    await store.migrate();
+    await prepareStore(store, config);
     if (command === 'workspace create') {
       const name = values.name?.trim();
       const ownerEmail = values['owner-email']?.trim();
@@ -174,16 +182,20 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
   process.stdout.write(`Tiller is listening on ${server.url}${extras.length > 0 ? ` (${extras.join('; ')})` : ''}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (signal: 'SIGTERM' | 'SIGINT') => {
       if (stopping) return;
       stopping = true;
-      server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      // SIGTERM is a supervisor or load-balanced rollout: /ready turns false at once and the instance
+      // keeps answering for TILLER_DRAIN_DELAY_MS while load balancers stop sending it requests.
+      // SIGINT is a person at a terminal: no one is routing here, so no delay.
+      const delayMs = signal === 'SIGTERM' ? server.services.config.drainDelayMs : 0;
+      server.app.log.info({ signal, drainDelayMs: delayMs }, 'draining: /ready answers 503; finishing in-flight requests');
       const force = setTimeout(() => {
-        server.app.log.error('in-flight requests did not finish in 25 s; exiting');
+        server.app.log.error('in-flight requests did not finish in 25 s after the drain delay; exiting');
         process.exit(1);
-      }, 25_000);
+      }, delayMs + 25_000);
       force.unref();
-      server.close().then(resolve, (err: unknown) => {
+      server.drain(delayMs).then(resolve, (err: unknown) => {
         server.app.log.error({ err }, 'error during shutdown');
         resolve();
       });

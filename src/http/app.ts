@@ -98,6 +98,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
+    // A request that still arrives while the listener closes (on a connection opened before the
+    // drain) is answered, not refused with 503: the store and sandbox stay up until close finishes.
+    return503OnClosing: false,
     // One access-log line per request (written in onResponse) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
@@ -114,6 +117,13 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     reply.header('X-Request-Id', request.id);
     reply.header('X-Content-Type-Options', 'nosniff');
     if (/^\/docs(?:[/?]|$)/.test(request.url)) setPageSafetyHeaders(reply);
+  });
+  // Draining: each answer ends its connection (those of requests that began before the drain too),
+  // so keep-alive clients and load balancers reconnect to another instance instead of holding a
+  // connection that the closing listener would cut.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (services.readiness.draining) reply.header('Connection', 'close');
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -16,6 +16,8 @@ export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
   migrate(): Promise<void>;
+  /** Migrations this release would still apply, and ones the database has that this release does not know. */
+  schemaStatus(): Promise<SchemaStatus>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
   /**
@@ -26,6 +28,12 @@ export interface Store {
   /** `onReset` runs when the listener reconnected and may have missed messages. */
   listen(channel: string, handler: ChangeHandler, onReset?: () => void): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SchemaStatus {
+  pending: string[];
+  /** Applied by a newer release: this one must not run on that schema. */
+  unknown: string[];
 }
 
 export interface StoreOptions {
@@ -51,6 +59,15 @@ async function runMigrations(db: Kysely<Database>): Promise<void> {
   }
 }
 
+async function schemaStatus(db: Kysely<Database>): Promise<SchemaStatus> {
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const tables = await db.introspection.getTables();
+  const applied = tables.some((t) => t.name === 'tiller_migrations')
+    ? (await sql<{ name: string }>`select name from tiller_migrations`.execute(db)).rows.map((r) => r.name)
+    : [];
+  return { pending: known.filter((name) => !applied.includes(name)), unknown: applied.filter((name) => !known.includes(name)).sort() };
+}
+
 function openSqlite(dataDir: string): Store {
   ensurePrivateDir(dataDir);
   // SQLite creates a new database 0644 whatever the umask, and its -wal and -shm files with the
@@ -71,6 +88,7 @@ function openSqlite(dataDir: string): Store {
     db,
     dialect: 'sqlite',
     migrate: () => runMigrations(db),
+    schemaStatus: () => schemaStatus(db),
     ping: () => ping(db),
     announce: async (_executor, channel, payload) => {
       // Delivered right away: SQLite transactions here are short and the payload only evicts caches,
@@ -135,6 +153,7 @@ async function openPostgres(url: string, onError?: (err: Error) => void): Promis
     db,
     dialect: 'postgres',
     migrate: () => runMigrations(db),
+    schemaStatus: () => schemaStatus(db),
     ping: () => ping(db),
     announce: async (executor, channel, payload) => {
       await sql`select pg_notify(${channel}, ${payload})`.execute(executor);

@@ -177,6 +177,13 @@ export interface LiveEventSamplesTable {
   sample_bytes: number;
 }
 
+export interface InstanceSettingsTable {
+  /** What the value is, e.g. pepper_fingerprint. */
+  name: string;
+  value: string;
+  set_at: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -190,4 +197,5 @@ export interface Database {
   credentials: CredentialsTable;
   workspace_configs: WorkspaceConfigsTable;
   live_event_samples: LiveEventSamplesTable;
+  instance_settings: InstanceSettingsTable;
 }

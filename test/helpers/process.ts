@@ -11,7 +11,8 @@ const OWN_SETTINGS = /^(TILLER_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|NODE_OPTION
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!OWN_SETTINGS.test(key) || key === 'TILLER_TEST_PG_URL') base[key] = value;
-  return { ...base, MALLOC_ARENA_MAX: '2', ...env };
+  // No drain delay unless a test asks for one: nothing load-balances these processes.
+  return { ...base, MALLOC_ARENA_MAX: '2', TILLER_DRAIN_DELAY_MS: '0', ...env };
 }
 
 /** The Tiller CLI in a child process, started with the production flags. */

@@ -58,7 +58,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_LIVE_EVENTS_SECONDS: '0' })).toThrow(/TILLER_LIVE_EVENTS_SECONDS/);
   });
 
+  it('drains 5 s after SIGTERM, migrates at start and keeps the runtime listener private unless told otherwise', () => {
+    const defaults = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER });
+    expect([defaults.drainDelayMs, defaults.migrateOnStart, defaults.runtimeAllowPublic]).toEqual([5000, true, false]);
+    const set = loadConfig({ TILLER_DATA_DIR: tempDir(), TILLER_PEPPER: PEPPER, TILLER_DRAIN_DELAY_MS: '0', TILLER_MIGRATE_ON_START: 'false', TILLER_RUNTIME_ALLOW_PUBLIC: 'true' });
+    expect([set.drainDelayMs, set.migrateOnStart, set.runtimeAllowPublic]).toEqual([0, false, true]);
+  });
+
   it.each([
+    ['TILLER_DRAIN_DELAY_MS', '-5'],
+    ['TILLER_MIGRATE_ON_START', 'sometimes'],
+    ['TILLER_RUNTIME_ALLOW_PUBLIC', 'yes please'],
     ['PORT', 'abc'],
     ['PORT', '70000'],
     ['PORT', '1.5'],

@@ -15,13 +15,14 @@ export async function healthRoutes(app: App): Promise<void> {
     {
       config: { auth: 'none' },
       schema: {
-        summary: 'Readiness: the store answers and a sandbox process takes batches',
+        summary: 'Readiness: the store answers, a sandbox process takes batches, and the instance is not draining',
         tags: ['operations'],
         response: { 200: Type.Object({ status: Type.Literal('ready'), store: Type.String(), sandboxProcesses: Type.Integer({ description: 'Sandbox host processes taking batches' }) }), ...errors(503) },
       },
     },
     async (_request, reply) => {
-      const { store, runtime } = app.services;
+      const { store, runtime, readiness } = app.services;
+      if (readiness.draining) return sendError(reply, 503, 'draining', 'this instance is shutting down; send requests to another one');
       if (!(await store.ping())) return sendError(reply, 503, 'store_unavailable', 'the database does not answer');
       const sandboxProcesses = runtime.stats().hosts?.ready ?? 1;
       if (sandboxProcesses === 0) return sendError(reply, 503, 'sandbox_unavailable', 'no sandbox process is up yet');

@@ -6,6 +6,7 @@ import * as versionQuarantines from './004_version_quarantines.js';
 import * as credentials from './005_credentials.js';
 import * as workspaceConfigs from './006_workspace_configs.js';
 import * as liveEvents from './007_live_events.js';
+import * as instanceSettings from './008_instance_settings.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '005_credentials': credentials,
   '006_workspace_configs': workspaceConfigs,
   '007_live_events': liveEvents,
+  '008_instance_settings': instanceSettings,
 };
 
 export const migrationProvider: MigrationProvider = {
