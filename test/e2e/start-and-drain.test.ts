@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensureDefaultWorkspace, listWorkspaces } from '../../src/domain/workspaces.js';
 import { openStore } from '../../src/store/db.js';
 import { runTiller, serveTiller, type ServingTiller } from '../helpers/process.js';
 import { TEST_PEPPER, basicAuth, createTestDatabase, testDialect } from '../helpers/server.js';
@@ -95,6 +96,25 @@ describe('a start that would break a fleet is refused', () => {
     const port = /runtime without credentials on http:\/\/[^\s]+:(\d+)/.exec(serving.stdout())?.[1];
     expect(port, serving.stdout()).toBeDefined();
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  });
+});
+
+describe('replicas starting together on one empty database', () => {
+  it('create one default workspace and print one token between them', async () => {
+    expect((await runTiller(['migrate'], env)).code).toBe(0);
+    const stores = await Promise.all([1, 2, 3].map(() => openStore({ dataDir, databaseUrl: database?.url })));
+    try {
+      const ensure = (store: (typeof stores)[number]) => ensureDefaultWorkspace(store, Buffer.from(TEST_PEPPER), 'owner@example.com');
+      // PostgreSQL: concurrently, as replicas do. SQLite is one instance per data directory, and its
+      // synchronous driver cannot interleave two writers in one process: one after another.
+      const created = database ? await Promise.all(stores.map(ensure)) : [await ensure(stores[0]!), await ensure(stores[1]!), await ensure(stores[2]!)];
+      expect(created.filter((c) => c !== null)).toHaveLength(1);
+      expect((await listWorkspaces(stores[0]!)).map((w) => w.name)).toEqual(['default']);
+      // A later start finds it taken.
+      expect(await ensure(stores[1]!)).toBeNull();
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
   });
 });
 
