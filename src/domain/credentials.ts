@@ -247,7 +247,7 @@ export async function deleteCredential(ctx: CredentialsContext, workspaceId: str
   await store.db.transaction().execute(async (trx) => {
     const deleted = await trx.deleteFrom('credentials').where('id', '=', id).where('workspace_id', '=', workspaceId).returning('key').executeTakeFirst();
     if (!deleted) throw notFound('credential');
-    await recordAudit(trx, workspaceId, actor, { action: 'credential.delete', target: id, reason: `key ${deleted.key}` });
+    await recordAudit(trx, workspaceId, actor, { action: 'credential.delete', target: id, targetName: deleted.key, reason: `key ${deleted.key}` });
     await touchServedConfig(trx, workspaceId);
     await store.announce(trx, CREDENTIALS_CHANNEL, workspaceId);
   });

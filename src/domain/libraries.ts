@@ -6,7 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.js';
 import type { Database, LibrariesTable, LibraryVersionsTable } from '../store/schema.js';
-import { recordAudit, type Actor } from './audit.js';
+import { recordAudit, versionLabel, type Actor } from './audit.js';
 import { assertLanguage, checkLibraryCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
@@ -169,8 +169,8 @@ export async function createLibrary(ctx: CatalogContext, workspaceId: string, ac
       if (taken) throw importNameTaken(importName, name);
       await trx.insertInto('libraries').values(library).execute();
       await trx.insertInto('library_versions').values(version).execute();
-      await recordAudit(trx, workspaceId, actor, { action: 'library.create', target: id, reason: `version ${versionId}` });
-      if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: `version ${versionId}` });
+      await recordAudit(trx, workspaceId, actor, { action: 'library.create', target: id, reason: versionLabel(1, versionId) });
+      if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: versionLabel(1, versionId) });
     });
   } catch (error) {
     // Two creates racing past the check above meet the partial unique index instead.
@@ -230,8 +230,8 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
       created_by: actor.id,
     };
     await trx.insertInto('library_versions').values(version).execute();
-    await recordAudit(trx, workspaceId, actor, { action: 'library.update', target: id, reason: `version ${versionId}` });
-    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: `version ${versionId}` });
+    await recordAudit(trx, workspaceId, actor, { action: 'library.update', target: id, reason: versionLabel(version.seq, versionId) });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'library.publish', target: id, reason: versionLabel(version.seq, versionId) });
     return libraryView(bumped, version);
   });
   if (options.publish) ctx.onServedConfigChange?.(workspaceId);

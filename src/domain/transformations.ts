@@ -4,7 +4,7 @@
 
 import type { Kysely } from 'kysely';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
-import { recordAudit, type Actor } from './audit.js';
+import { recordAudit, versionLabel, type Actor } from './audit.js';
 import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { checkConnections, connectionChange, destinationNamesFor, destinationViews, type DestinationNames, type DestinationView } from './connections.js';
 import { conflict, invalid, notFound } from './errors.js';
@@ -295,10 +295,10 @@ export async function createTransformation(
     const connected = destinationIds.length > 0 ? await checkConnections(trx, ctx.store.dialect, workspaceId, id, destinationIds) : null;
     await trx.insertInto('transformations').values(transformation).execute();
     await trx.insertInto('transformation_versions').values(version).execute();
-    await recordAudit(trx, workspaceId, actor, { action: 'transformation.create', target: id, reason: `version ${versionId}` });
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.create', target: id, reason: versionLabel(1, versionId) });
     const change = connectionChange([], destinationIds);
     if (change) await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
-    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: versionLabel(1, versionId) });
     return connected;
   });
   if (options.publish) ctx.onServedConfigChange?.(workspaceId);
@@ -373,8 +373,8 @@ export async function updateTransformation(
       created_by: actor.id,
     };
     await trx.insertInto('transformation_versions').values(version).execute();
-    await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: `version ${versionId}` });
-    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: `version ${versionId}` });
+    await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: versionLabel(version.seq, versionId) });
+    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: versionLabel(version.seq, versionId) });
     const change = destinationIds === undefined ? null : connectionChange(connectedBefore, destinationIds);
     if (change) await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
     if (destinationIds === undefined) names = await destinationNamesFor(trx, workspaceId, bumped.destination_ids !== '[]');

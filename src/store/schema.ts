@@ -49,6 +49,8 @@ export interface AuditEventsTable {
   actor_id: string | null;
   action: string;
   target: string | null;
+  /** The target's name when the event happened (null for events recorded before names were). */
+  target_name: string | null;
   ip: string | null;
   user_agent: string | null;
   outcome: string;

@@ -6,9 +6,10 @@ let server: TestServer;
 interface AuditEvent {
   id: string;
   at: string;
-  actor: { type: string; id: string | null };
+  actor: { type: string; id: string | null; name: string | null };
   action: string;
   target: string | null;
+  targetName: string | null;
   ip: string | null;
   userAgent: string | null;
   outcome: string;
@@ -27,6 +28,27 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
+});
+
+describe('GET /auditLog names versions and tells a rollback from a publish', () => {
+  it('version numbers in the reasons, transformation names, the token that acted, and rollback as its own action', async () => {
+    // A workspace of its own, so the other tests' exact event lists stay as they are.
+    const workspace = await server.createWorkspace('audit-names');
+    const writer = await server.issueAccessToken({ name: 'ci-deployer', scopes: ['read', 'write'] }, workspace.workspaceAuth);
+    const call = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${writer.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status, path).toBe(200);
+      return (await res.json()) as { id?: string; versionId: string };
+    };
+    const created = await call('POST', '/transformations?publish=true', { name: 'audited-transformation', code: 'export function transformEvent(e) { return e; }' });
+    await call('POST', `/transformations/${created.id}?publish=true`, { code: 'export function transformEvent(e) { e.v = 2; return e; }' });
+    await call('POST', '/transformations/publish', { transformations: [{ versionId: created.versionId }] });
+    const mine = ((await get('/auditLog', workspace.workspaceAuth)).body as AuditEvent[]).filter((e) => e.target === created.id);
+    expect(mine.map((e) => e.action)).toEqual(['transformation.rollback', 'transformation.publish', 'transformation.update', 'transformation.publish', 'transformation.create']);
+    for (const event of mine) expect(event).toMatchObject({ targetName: 'audited-transformation', actor: { type: 'access_token', id: writer.id, name: 'ci-deployer' } });
+    expect(mine[0]!.reason).toBe(`version 1 (${created.versionId}) (was version 2)`);
+    expect(mine[1]!.reason).toMatch(/^version 2 \(/);
+  });
 });
 
 describe('GET /auditLog (ext)', () => {
@@ -53,7 +75,7 @@ describe('GET /auditLog (ext)', () => {
     const events = answer.body as AuditEvent[];
     expect(events.map((e) => e.action)).toEqual(['access_token.delete', 'access_token.reuse', 'access_token.rotate', 'access_token.create', 'workspace.create']);
     for (const event of events) {
-      expect(Object.keys(event).sort()).toEqual(['action', 'actor', 'at', 'id', 'ip', 'outcome', 'reason', 'target', 'userAgent']);
+      expect(Object.keys(event).sort()).toEqual(['action', 'actor', 'at', 'id', 'ip', 'outcome', 'reason', 'target', 'targetName', 'userAgent']);
     }
     const sorted = [...events].sort((a, b) => (a.id < b.id ? 1 : -1));
     expect(events.map((e) => e.id)).toEqual(sorted.map((e) => e.id));
@@ -61,6 +83,13 @@ describe('GET /auditLog (ext)', () => {
     expect(events.find((e) => e.action === 'access_token.rotate')).toMatchObject({ target: issued.id, userAgent: 'audit-test/1.0', outcome: 'success' });
     expect(events.find((e) => e.action === 'access_token.reuse')).toMatchObject({ actor: { type: 'access_token', id: issued.id }, userAgent: 'reuser/2.0', outcome: 'failure', reason: 'rotated_out' });
     expect(events.find((e) => e.action === 'access_token.delete')).toMatchObject({ target: rotatedId });
+  });
+
+  it('names each target and token actor, deleted tokens included', async () => {
+    const events = (await get('/auditLog')).body as AuditEvent[];
+    for (const action of ['access_token.create', 'access_token.rotate', 'access_token.delete']) expect(events.find((e) => e.action === action)?.targetName, action).toBe('audited');
+    expect(events.find((e) => e.action === 'access_token.reuse')?.actor.name).toBe('audited');
+    expect(events.find((e) => e.action === 'workspace.create')?.targetName).toEqual(expect.any(String));
   });
 
   it('never carries a secret', async () => {

@@ -414,7 +414,7 @@ describe('audit', () => {
     expect(log.status).toBe(200);
     const mine = (log.body as { action: string; target: string; actor: { type: string; id: string }; reason: string | null }[]).filter((e) => e.target === created.id);
     expect(mine.map((e) => e.action).sort()).toEqual(['transformation.create', 'transformation.delete', 'transformation.publish', 'transformation.update']);
-    for (const event of mine) expect(event.actor).toEqual({ type: 'access_token', id: catalog.tokenId });
+    for (const event of mine) expect(event.actor).toEqual({ type: 'access_token', id: catalog.tokenId, name: expect.any(String) });
     expect(mine.find((e) => e.action === 'transformation.publish')?.reason).toContain(updated.body.versionId);
   });
 });

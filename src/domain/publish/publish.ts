@@ -3,7 +3,7 @@
 
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
-import { recordAudit, type Actor } from '../audit.js';
+import { recordAudit, versionLabel, type Actor } from '../audit.js';
 import type { CatalogContext } from '../code-checks.js';
 import { invalid, notFound } from '../errors.js';
 import { lockImportedLibraries } from '../libraries.js';
@@ -48,15 +48,25 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
 
 /** Points a live library or transformation of the workspace at `versionId`, with its audit entry. */
 async function movePublishedPointer(trx: Transaction<Database>, workspaceId: string, actor: Actor, kind: 'library' | 'transformation', id: string, versionId: string, commit: string): Promise<void> {
+  const table = kind === 'library' ? 'libraries' : 'transformations';
+  const versions = kind === 'library' ? 'library_versions' : 'transformation_versions';
+  const before = await trx.selectFrom(table).select('published_version_id').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+  const seqs = new Map(
+    (await trx.selectFrom(versions).select(['id', 'seq']).where('id', 'in', [versionId, ...(before?.published_version_id ? [before.published_version_id] : [])]).execute()).map((v) => [v.id, v.seq] as const),
+  );
+  const seq = seqs.get(versionId) ?? 0;
+  const publishedSeq = before?.published_version_id ? seqs.get(before.published_version_id) : undefined;
+  // Publishing a version older than the published one is how a rollback is done: the log says which.
+  const action = publishedSeq !== undefined && seq < publishedSeq ? 'rollback' : 'publish';
   const moved = await trx
-    .updateTable(kind === 'library' ? 'libraries' : 'transformations')
+    .updateTable(table)
     .set({ published_version_id: versionId })
     .where('id', '=', id)
     .where('workspace_id', '=', workspaceId)
     .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (Number(moved.numUpdatedRows) === 0) throw notFound(kind);
-  await recordAudit(trx, workspaceId, actor, { action: `${kind}.publish`, target: id, reason: `version ${versionId}${commit}` });
+  await recordAudit(trx, workspaceId, actor, { action: `${kind}.${action}`, target: id, reason: `${versionLabel(seq, versionId)}${publishedSeq !== undefined && action === 'rollback' ? ` (was version ${publishedSeq})` : ''}${commit}` });
 }
 
 async function importsOf(db: Kysely<Database>, versionIds: string[]): Promise<string[]> {

@@ -7,9 +7,10 @@ import { Nullable, errors } from '../schemas.js';
 const AuditEvent = Type.Object({
   id: Type.String(),
   at: Type.String({ format: 'date-time' }),
-  actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+  actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()), name: Nullable(Type.String({ description: "An access token's name" })) }),
   action: Type.String(),
   target: Nullable(Type.String()),
+  targetName: Nullable(Type.String({ description: 'The name of the token, transformation, library or credential key when the event happened' })),
   ip: Nullable(Type.String()),
   userAgent: Nullable(Type.String()),
   outcome: Type.String(),

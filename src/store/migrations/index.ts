@@ -7,6 +7,7 @@ import * as credentials from './005_credentials.js';
 import * as workspaceConfigs from './006_workspace_configs.js';
 import * as liveEvents from './007_live_events.js';
 import * as instanceSettings from './008_instance_settings.js';
+import * as auditNames from './009_audit_names.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '006_workspace_configs': workspaceConfigs,
   '007_live_events': liveEvents,
   '008_instance_settings': instanceSettings,
+  '009_audit_names': auditNames,
 };
 
 export const migrationProvider: MigrationProvider = {
