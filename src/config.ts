@@ -69,6 +69,8 @@ export interface Config {
   migrateOnStart: boolean;
   /** Whether the credential-free runtime listener may bind to all interfaces or a public address. */
   runtimeAllowPublic: boolean;
+  /** Per-transformation stats and recent errors of live traffic (TILLER_STATS*, TILLER_RECENT_ERRORS). */
+  stats: { enabled: boolean; flushMs: number; retentionMs: number; errorsPerTransformation: number };
 }
 
 export class ConfigError extends Error {
@@ -177,6 +179,12 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
     drainDelayMs: integer('TILLER_DRAIN_DELAY_MS', get('drain-delay-ms', 'TILLER_DRAIN_DELAY_MS'), 5000, 0, 600_000),
     migrateOnStart: bool('TILLER_MIGRATE_ON_START', get('migrate-on-start', 'TILLER_MIGRATE_ON_START'), true),
     runtimeAllowPublic: bool('TILLER_RUNTIME_ALLOW_PUBLIC', get('runtime-allow-public', 'TILLER_RUNTIME_ALLOW_PUBLIC'), false),
+    stats: {
+      enabled: bool('TILLER_STATS', get('stats', 'TILLER_STATS'), true),
+      flushMs: 1000 * integer('TILLER_STATS_FLUSH_SECONDS', get('stats-flush-seconds', 'TILLER_STATS_FLUSH_SECONDS'), 10, 1, 3600),
+      retentionMs: 86_400_000 * integer('TILLER_STATS_RETENTION_DAYS', get('stats-retention-days', 'TILLER_STATS_RETENTION_DAYS'), 14, 1, 3650),
+      errorsPerTransformation: integer('TILLER_RECENT_ERRORS', get('recent-errors', 'TILLER_RECENT_ERRORS'), 50, 1, 1000),
+    },
   };
   if (config.runtime.wallTimeMs < config.runtime.cpuTimeMs) {
     throw new ConfigError('TILLER_SANDBOX_WALL_MS', 'must be at least TILLER_SANDBOX_CPU_MS');

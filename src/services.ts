@@ -15,6 +15,7 @@ import type { SandboxRuntime } from './runtime/types.js';
 import { openStore, type Store } from './store/db.js';
 import { prepareStore } from './store/start-checks.js';
 import { Readiness } from './readiness.js';
+import { LiveStats } from './domain/stats/live-stats.js';
 
 /**
  * Everything a request handler may reach, built once per process by createServices (the one
@@ -24,6 +25,8 @@ export interface Services {
   config: Config;
   /** False from the first moment of a drain: /ready answers 503 and answers close their connection. */
   readiness: Readiness;
+  /** Per-version rollups and recent errors of live traffic, written to the store in the background; undefined with TILLER_STATS=false. */
+  liveStats: LiveStats | undefined;
   store: Store;
   verifier: CredentialVerifier;
   /** The registry and the HTTP, auth and token-cache metrics. */
@@ -115,11 +118,22 @@ export async function createServices(
       recordQuarantine(store.db, notice).catch((err: unknown) => log.error({ err }, 'recording a quarantine failed'));
     },
   });
+  const liveStats = config.stats.enabled
+    ? new LiveStats(store.db, {
+        flushMs: config.stats.flushMs,
+        retentionMs: config.stats.retentionMs,
+        errorsPerTransformation: config.stats.errorsPerTransformation,
+        maxEventChars: 16 * 1024,
+        onError: (err) => log.error({ err }, 'writing transformation stats failed; they are kept in memory and written on the next flush'),
+      })
+    : undefined;
+  liveStats?.start();
   runtimeMetrics.observeRuntime(runtime);
   runtimeMetrics.observeVersionCache(resolver);
   return {
     config,
     readiness: new Readiness(),
+    liveStats,
     store,
     verifier,
     metrics,
@@ -132,6 +146,8 @@ export async function createServices(
     liveEvents: { store, windowMs: config.liveEventsWindowMs, now: Date.now, onServedConfigChange: (workspaceId) => workspaceConfigs.invalidate(workspaceId) },
     close: async () => {
       await runtime.close();
+      // The last rollups and errors of this instance, before the store goes away.
+      await liveStats?.stop().catch((err: unknown) => log.error({ err }, 'writing the last transformation stats failed'));
       // Writes the last uses still batched in memory before the store goes away.
       await verifier.stop();
       await store.close();

@@ -11,6 +11,7 @@ import { liveEventRoutes } from './routes/live-events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { publishRoutes } from './routes/publish.js';
 import { runtimeRoutes } from './routes/runtime.js';
+import { statsRoutes } from './routes/stats.js';
 import { transformationRoutes } from './routes/transformations.js';
 import { registerDashboard } from './routes/web.js';
 import { workspaceConfigRoutes } from './routes/workspace-config.js';
@@ -36,6 +37,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'runtime', surfaces: ['main', 'runtime'], register: (app, surface) => app.register(runtimeRoutes, { surface }) },
   { file: 'config-backend', surfaces: ['main', 'runtime'], register: (app) => app.register(configBackendRoutes) },
   { file: 'transformations', surfaces: ['main'], register: (app) => app.register(transformationRoutes) },
+  { file: 'stats', surfaces: ['main'], register: (app) => app.register(statsRoutes) },
   { file: 'libraries', surfaces: ['main'], register: (app) => app.register(libraryRoutes) },
   { file: 'credentials', surfaces: ['main'], register: (app) => app.register(credentialRoutes) },
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },

@@ -42,6 +42,8 @@ export async function runBatch(
     outbound = answer.outbound;
     const stray = captureLogs && typeof answer.strayRejection === 'string' ? answer.strayRejection : undefined;
     output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length, limits), stray);
+    // Not enumerable: a fact about this run for the stats, never part of an answer built from the output.
+    if (coldStart) Object.defineProperty(output, 'coldStart', { value: true, enumerable: false });
     return output;
   } catch (error) {
     failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));

@@ -67,6 +67,8 @@ export interface RunOutput {
   dropped: number[];
   /** Lines recorded by `log(...)`, in call order. */
   logs: string[];
+  /** True when the batch had to compile its version first (no warm isolate was available). */
+  coldStart?: boolean;
 }
 
 /** What static analysis of a module found; no user code runs to produce it. */

@@ -186,6 +186,42 @@ export interface InstanceSettingsTable {
   set_at: string;
 }
 
+export interface TransformationStatsTable {
+  /** Random per server process: each instance replaces only its own rows. */
+  instance_id: string;
+  version_id: string;
+  /** Start of the minute, ISO 8601 (2026-01-02T03:04:00.000Z). */
+  minute: string;
+  workspace_id: string;
+  transformation_id: string;
+  events_in: number;
+  events_out: number;
+  dropped: number;
+  failed: number;
+  batches: number;
+  run_ms: number;
+  /** JSON array of batch counts per STATS_RUN_MS_BUCKETS bound (the last one: above every bound). */
+  run_ms_histogram: string;
+  cold_starts: number;
+  limit_kills: number;
+  quarantined: number;
+}
+
+export interface TransformationErrorsTable {
+  /** Sorts by arrival. */
+  id: string;
+  workspace_id: string;
+  transformation_id: string;
+  version_id: string;
+  at: string;
+  error: string;
+  /** The line of the user's code the error names, when it names one. */
+  line: number | null;
+  /** The failing event as JSON text, secrets masked, cut to a size limit (then event_truncated is 1). */
+  event: string;
+  event_truncated: number;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -200,4 +236,6 @@ export interface Database {
   workspace_configs: WorkspaceConfigsTable;
   live_event_samples: LiveEventSamplesTable;
   instance_settings: InstanceSettingsTable;
+  transformation_stats: TransformationStatsTable;
+  transformation_errors: TransformationErrorsTable;
 }

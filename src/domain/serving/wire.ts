@@ -3,7 +3,8 @@ import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.j
 import { DomainError } from '../errors.js';
 import type { LibraryVersion, TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
-import { mergeCredentials, runEvents } from './run-events.js';
+import { mergeCredentials, runEvents, type EventsRun } from './run-events.js';
+import type { LiveError, LiveStats } from '../stats/live-stats.js';
 import type { VersionResolver } from './version-resolver.js';
 
 // The rudder-server wire protocol (POST /customTransform): parse and group a batch, run each group
@@ -268,6 +269,8 @@ export interface WireServingDeps {
    * `secrets: false` only the values that are not secret.
    */
   workspaceCredentials?: (workspaceId: string, options: { secrets: boolean }) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** Where each group's figures and failed events go (per-transformation stats); none when off. */
+  stats?: LiveStats | undefined;
 }
 
 export interface WireServingOptions {
@@ -430,6 +433,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     const eventsJson = messagesJson(group, response);
     if (group.positions.length === 0) return;
     // A whole-batch failure either fails the request (503, see requestFailureOf) or every event of the group.
+    const started = performance.now();
     const run = await runEvents(
       deps.runtime,
       {
@@ -446,6 +450,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       },
       'live',
     );
+    if (deps.stats) recordLiveRun(deps.stats, version, group.messages, run, performance.now() - started, credentials);
     if (!run.ok) {
       for (const position of group.positions) response.failure(position, 400, run.failure.message);
       return;
@@ -504,6 +509,32 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
   if (groups.length === 1) await runGroup(groups[0] as WireGroup);
   else if (groups.length > 1) await Promise.all(groups.map(runGroup));
   return { json: response.toJson(), tally };
+}
+
+/** Failed events kept per group: the list shows the latest few, so more would only cost time. */
+const ERRORS_PER_GROUP = 5;
+
+/** One group's figures and its first failed events, for the transformation's stats and errors list. */
+function recordLiveRun(stats: LiveStats, version: TransformationVersion, events: readonly unknown[], run: EventsRun, durationMs: number, credentials: Record<string, unknown> | undefined): void {
+  const ids = { workspaceId: version.workspaceId, transformationId: version.transformationId, versionId: version.versionId };
+  const secrets = credentials === undefined ? [] : Object.values(credentials);
+  if (!run.ok) {
+    stats.record({ ...ids, eventsIn: events.length, eventsOut: 0, dropped: 0, failed: events.length, durationMs, coldStart: false, outcome: run.failure.code });
+    stats.recordErrors(ids, [{ error: run.failure.message, event: events[0], secrets }]);
+    return;
+  }
+  let eventsOut = 0;
+  let failed = 0;
+  const errors: LiveError[] = [];
+  for (const outcome of run.output.results) {
+    if (outcome.statusCode === 200) eventsOut++;
+    else {
+      failed++;
+      if (errors.length < ERRORS_PER_GROUP) errors.push({ error: outcome.error, event: events[outcome.index] ?? null, secrets });
+    }
+  }
+  stats.record({ ...ids, eventsIn: events.length, eventsOut, dropped: run.output.dropped.length, failed, durationMs, coldStart: run.output.coldStart === true, outcome: 'ok' });
+  if (errors.length > 0) stats.recordErrors(ids, errors);
 }
 
 /** rudder-server sends the structured-header boolean `?1`; the spec and older clients send `true`. */

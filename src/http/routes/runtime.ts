@@ -85,6 +85,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     outputJson: outputJsonOf,
     maxAnswerChars: 4 * services.config.runtime.maxOutputChars,
     workspaceCredentials: (workspaceId: string, options: { secrets: boolean }) => credentials.valuesFor(workspaceId, options),
+    stats: services.liveStats,
   };
   parseEventBodies(app);
 

@@ -10,6 +10,7 @@ import {
   setTransformationDestinations,
   updateTransformation,
 } from '../../domain/transformations.js';
+import { lastDaySummaries } from '../../domain/stats/queries.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { Description, EventsSchema, IdParams, Language, NameField, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
@@ -63,6 +64,11 @@ const Tags = ['transformations'];
 const DESTINATION_IDS =
   "Only with publish=true (a destination runs the published version). Each must be a destination of the workspace's rudder-server configuration (PUT /workspaceConfig/base; else 400 naming it) that no other transformation is connected to (else 409 naming the holder)";
 
+const Stats24h = Type.Object(
+  { eventsIn: Type.Integer(), eventsOut: Type.Integer(), dropped: Type.Integer(), failed: Type.Integer(), errorRate: Type.Number() },
+  { description: 'Live traffic of the last 24 hours, summed over every instance' },
+);
+
 export async function transformationRoutes(app: App): Promise<void> {
   const ctx = app.services.catalog;
   const { db } = ctx.store;
@@ -97,12 +103,23 @@ export async function transformationRoutes(app: App): Promise<void> {
       config: { auth: 'access' },
       schema: {
         summary: 'List transformations (compat)',
-        description: 'Every live transformation of the workspace at its latest version, oldest first.',
+        description: 'Every live transformation of the workspace at its latest version, oldest first. With include=stats, each carries stats24h: what live traffic did in the last 24 hours.',
         tags: Tags,
-        response: { 200: Type.Object({ transformations: Type.Array(TransformationSchema) }), ...errors(401, 403, 429) },
+        querystring: Type.Object({ include: Type.Optional(Type.Literal('stats', { description: 'stats: add stats24h to each transformation' })) }),
+        response: {
+          200: Type.Object({ transformations: Type.Array(Type.Composite([TransformationSchema, Type.Object({ stats24h: Type.Optional(Stats24h) })])) }),
+          ...errors(400, 401, 403, 429),
+        },
       },
     },
-    async (request) => ({ transformations: await listTransformations(db, workspaceIdOf(request)) }),
+    async (request) => {
+      const workspaceId = workspaceIdOf(request);
+      const transformations = await listTransformations(db, workspaceId);
+      if (request.query.include !== 'stats') return { transformations };
+      const summaries = await lastDaySummaries(db, workspaceId);
+      const none = { eventsIn: 0, eventsOut: 0, dropped: 0, failed: 0, errorRate: 0 };
+      return { transformations: transformations.map((t) => ({ ...t, stats24h: summaries.get(t.id) ?? none })) };
+    },
   );
 
   app.get(

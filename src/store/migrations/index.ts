@@ -8,6 +8,7 @@ import * as workspaceConfigs from './006_workspace_configs.js';
 import * as liveEvents from './007_live_events.js';
 import * as instanceSettings from './008_instance_settings.js';
 import * as auditNames from './009_audit_names.js';
+import * as transformationStats from './010_transformation_stats.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '007_live_events': liveEvents,
   '008_instance_settings': instanceSettings,
   '009_audit_names': auditNames,
+  '010_transformation_stats': transformationStats,
 };
 
 export const migrationProvider: MigrationProvider = {
