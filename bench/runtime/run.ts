@@ -1,7 +1,8 @@
 // Runtime serving benchmark: events/s through POST /customTransform divided by events/s of the
 // native path (the same server process parsing the same body, running the same function without a
 // sandbox, and serializing the same answer shape), for four transformations at 1, 4 and 16 requests
-// in flight. Also: the extra latency of the first request to a new version, the memory of all of
+// in flight. Also: the cost of per-transformation stats (trivial transformEvent at 4 in flight with
+// the stats rollups on and off, back to back on one server), the extra latency of the first request to a new version, the memory of all of
 // Tiller's processes while cycling through many distinct versions, and what a workspace whose code
 // crashes its sandbox host once a second costs another workspace's traffic.
 //
@@ -10,7 +11,7 @@
 // Settings (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_WARMUP (default
 // 1), BENCH_REPS (default 3; the median is reported), BENCH_CONCURRENCY (default 1,4,16),
 // BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default
-// throughput,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
+// throughput,stats,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
 // BENCH_ATTACK_VERSIONS (enough for BENCH_SECONDS x BENCH_REPS, at least 60), BENCH_PROFILE=1 (the
 // server writes a CPU profile to bench/runtime/profiles/ on exit), BENCH_SOURCE=1 (run the TypeScript
 // sources through tsx instead of the compiled build `npm start` runs, which is built first when
@@ -54,7 +55,9 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? scenarios.map((s) => s.key).join(',')).split(',');
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,first,rss,attack').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,first,rss,attack').split(','));
+/** Trivial transformEvent with stats on, as a share of the same with stats off. */
+const TARGET_STATS_RATIO = 0.97;
 const TARGET_RATIO = 0.75;
 /** Resident memory of the server and all its sandbox hosts together, after the throughput runs. */
 const TARGET_TOTAL_RSS_MB = 350;
@@ -226,6 +229,30 @@ function printThroughputTable(rows: Row[]): void {
   );
 }
 
+/** Trivial transformEvent at 4 in flight, stats on vs off: one ratio per repetition of back-to-back runs. */
+async function statsCost(info: BenchServerInfo): Promise<{ on: number; off: number; ratio: number; ratios: number[] }> {
+  const scenario = scenarios.find((s) => s.key === 'trivial')!;
+  const body = batchBody(info.scenarioVersions[scenario.key]!, info.scenarioLibraries[scenario.key]);
+  const on: number[] = [];
+  const off: number[] = [];
+  const ratios: number[] = [];
+  const run = async (base: string) => {
+    if (WARMUP > 0) await load(`${base}/customTransform`, body, 4, WARMUP);
+    return load(`${base}/customTransform`, body, 4, SECONDS);
+  };
+  for (let rep = 0; rep < REPS; rep++) {
+    // Which side goes first alternates, so a drift within a repetition favours neither.
+    const first = rep % 2 === 0 ? info.url : info.statsOffUrl;
+    const a = await run(first);
+    const b = await run(first === info.url ? info.statsOffUrl : info.url);
+    const [withStats, without] = first === info.url ? [a, b] : [b, a];
+    on.push(withStats.eventsPerSecond);
+    off.push(without.eventsPerSecond);
+    ratios.push(withStats.eventsPerSecond / without.eventsPerSecond);
+  }
+  return { on: median(on), off: median(off), ratio: median(ratios), ratios };
+}
+
 async function firstRequestLatency(info: BenchServerInfo): Promise<{ first: number; warm: number; extra: number }> {
   const url = `${info.url}/customTransform`;
   const firsts: number[] = [];
@@ -307,6 +334,13 @@ try {
     console.log(`Goal: total RSS after the throughput runs <= ${TARGET_TOTAL_RSS_MB} MB: ${fmt(after.totalMb)} MB ${metOrNot(after.totalMb <= TARGET_TOTAL_RSS_MB)}`);
     console.log(`RSS peak during the throughput runs (sampled every 500 ms): ${describeTotals(memory.peak)}`);
     console.log(`RSS now: ${await memoryBreakdown(child, info.pid)}`);
+  }
+  if (PARTS.has('stats')) {
+    const cost = await statsCost(info);
+    console.log(
+      `\nStats cost: trivial transformEvent, 4 in flight: stats on ${fmt(cost.on)} ev/s, off ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
+    );
+    console.log(`Goal: stats on within 3% of off (ratio >= ${TARGET_STATS_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_STATS_RATIO)}`);
   }
   if (PARTS.has('first')) {
     const first = await firstRequestLatency(info);

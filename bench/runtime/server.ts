@@ -15,6 +15,8 @@ import { bombCode, scenarios } from './scenarios.js';
 
 export interface BenchServerInfo {
   url: string;
+  /** The same listener over the same services and sandbox hosts, with per-transformation stats off. */
+  statsOffUrl: string;
   /** GET /metrics without credentials (the runtime listener does not serve it). */
   metricsUrl: string;
   pid: number;
@@ -85,8 +87,11 @@ const app = await buildApp({ services, logger, surface: 'runtime' });
 await app.register(nativeBenchRoutes);
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const metricsUrl = await (await buildApp({ services, logger, surface: 'metrics' })).listen({ port: 0, host: '127.0.0.1' });
+// What /customTransform costs without the stats rollups (TILLER_STATS=false), side by side with it.
+const statsOffApp = await buildApp({ services: { ...services, liveStats: undefined }, logger, surface: 'runtime' });
+const statsOffUrl = await statsOffApp.listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
+const info: BenchServerInfo = { url, statsOffUrl, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.
@@ -99,6 +104,7 @@ process.on('message', (message: { memory?: boolean; gc?: boolean }) => {
 
 const shutdown = async () => {
   await app.close();
+  await statsOffApp.close();
   await services.close();
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(0);
