@@ -8,7 +8,7 @@ import { SignIn } from './pages/SignIn.js';
 import { TokensPage } from './pages/TokensPage.js';
 import { TransformationsPage } from './pages/TransformationsPage.js';
 import { navigate, parseHash, useRoute, type Route } from './router.js';
-import { clearSession, getSession, subscribeSession, type Session } from './session.js';
+import { canWrite, clearSession, getSession, subscribeSession, type Session } from './session.js';
 
 // CodeMirror is the bulk of the dashboard's JavaScript; only the editor screens load it.
 const EditorPage = lazy(() => import('./pages/EditorPage.js').then((module) => ({ default: module.EditorPage })));
@@ -71,8 +71,7 @@ function Header({ session, route }: { session: Session; route: Route }) {
     links.push({ path: '/tokens', label: 'Access tokens', active: route.name === 'tokens' });
     links.push({ path: '/audit', label: 'Audit log', active: route.name === 'audit' });
   }
-  const scopes = session.accessTokenInfo?.scopes;
-  const readOnly = Boolean(session.accessToken && scopes && !scopes.includes('write'));
+  const readOnly = Boolean(session.accessToken) && !canWrite(session);
   return (
     <header className="app-header">
       <a className="brand" href="#/">

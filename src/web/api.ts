@@ -31,9 +31,12 @@ export interface IssuedToken {
 export interface AuditEvent {
   id: string;
   at: string;
-  actor?: { type?: string; id?: string | null } | null;
+  /** `name`: the acting access token's name. */
+  actor?: { type?: string; id?: string | null; name?: string | null } | null;
   action: string;
   target?: string | null;
+  /** The target's name when the event happened (token, transformation, library, credential key, workspace). */
+  targetName?: string | null;
   ip?: string | null;
   userAgent?: string | null;
   outcome?: string | null;
@@ -56,6 +59,53 @@ export interface Transformation {
   publishedVersionId?: string | null;
   /** When a version crashed a sandbox process: until when it is not run. */
   quarantinedUntil?: string | null;
+}
+
+/** A transformation as the list answers it with include=stats. */
+export interface TransformationWithStats extends Transformation {
+  /** Live traffic of the last 24 hours, summed over every instance (the server sends it when asked). */
+  stats24h?: Stats24h;
+}
+
+interface Stats24h {
+  eventsIn: number;
+  eventsOut: number;
+  dropped: number;
+  failed: number;
+  errorRate: number;
+}
+
+interface StatsFigures extends Stats24h {
+  batches: number;
+  coldStarts: number;
+  limitKills: number;
+  quarantined: number;
+  runMs: { sum: number; p50: number | null; p95: number | null; p99: number | null };
+}
+
+export interface TransformationStats {
+  transformationId: string;
+  from: string;
+  to: string;
+  stepSeconds: number;
+  totals: StatsFigures;
+  series: Array<StatsFigures & { start: string }>;
+  versions: Array<{ versionId: string; eventsIn: number; failed: number; errorRate: number }>;
+}
+
+export interface RecentError {
+  id: string;
+  at: string;
+  versionId: string;
+  error: string;
+  line: number | null;
+  /** The failing event, secrets masked; null when it was too large to keep whole. */
+  event: unknown;
+  eventPreview: string | null;
+}
+
+export interface RecentErrors {
+  errors: RecentError[];
 }
 
 export interface Library {
@@ -334,6 +384,25 @@ export async function listTransformations(): Promise<Transformation[]> {
   return pickArray<Transformation>(await request<unknown>('access', 'GET', '/transformations'), 'transformations');
 }
 
+/** The list with stats24h on each: what live traffic did in the last 24 hours. */
+export async function listTransformationsWithStats(): Promise<TransformationWithStats[]> {
+  return pickArray<TransformationWithStats>(await request<unknown>('access', 'GET', '/transformations', { query: { include: 'stats' } }), 'transformations');
+}
+
+export type StatsWindowName = '1h' | '24h' | '7d';
+const WINDOW_MS: Record<StatsWindowName, number> = { '1h': 3600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 };
+
+/** The server picks a step of about 288 points for the window. */
+export async function getTransformationStats(id: string, window: StatsWindowName): Promise<TransformationStats> {
+  const to = new Date();
+  const from = new Date(to.getTime() - WINDOW_MS[window]);
+  return request<TransformationStats>('access', 'GET', `/transformations/${encodeURIComponent(id)}/stats`, { query: { from: from.toISOString(), to: to.toISOString() } });
+}
+
+export async function getTransformationErrors(id: string): Promise<RecentError[]> {
+  return (await request<RecentErrors>('access', 'GET', `/transformations/${encodeURIComponent(id)}/errors`, { query: { limit: 20 } })).errors;
+}
+
 export async function listLibraries(): Promise<Library[]> {
   return pickArray<Library>(await request<unknown>('access', 'GET', '/libraries'), 'libraries');
 }
@@ -392,6 +461,10 @@ export interface InlineTestInput {
   /** Library version ids. */
   libraries: string[];
   events: unknown[];
+  /** metadata[i] is what `metadata(events[i])` returns in the code. */
+  metadata?: Record<string, unknown>[];
+  /** What stack frames call the code (default "transformation"). */
+  name?: string;
 }
 
 export async function testInlineCode(input: InlineTestInput): Promise<unknown> {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 
 // Hash routing keeps every dashboard location out of the API's path space: the server only ever
 // sees `/` and `/ui/assets/*` from the dashboard.
@@ -57,11 +57,23 @@ export function href(path: string): string {
   return `#${path}`;
 }
 
+/** The path part of a hash, without `#` and without the `?query` a page keeps its state in. */
+function pathOf(hash: string): string {
+  return hash.replace(/^#/, '').replace(/\?.*$/, '');
+}
+
+function queryOf(hash: string): string {
+  const at = hash.indexOf('?');
+  return at < 0 ? '' : hash.slice(at + 1);
+}
+
 // One page at a time may veto leaving it (the editor, while it holds unsaved code).
 type NavigationGuard = () => boolean;
 let guard: NavigationGuard | null = null;
 let bypassGuardOnce = false;
 let acceptedHash = typeof window === 'undefined' ? '' : window.location.hash;
+// Pages reading the query (useHashQuery) hear of an address only once useRoute accepted it.
+const queryListeners = new Set<() => void>();
 
 /** The guard returns true to let the navigation happen. Pass null to remove it. */
 export function setNavigationGuard(next: NavigationGuard | null): void {
@@ -86,17 +98,45 @@ export function useRoute(): Route {
     const onChange = () => {
       const next = window.location.hash;
       if (next === acceptedHash && !bypassGuardOnce) return;
-      if (!bypassGuardOnce && guard && !guard()) {
+      // A new query on the same page (another tab, other versions compared) leaves the page as it is.
+      const samePage = pathOf(next) === pathOf(acceptedHash);
+      if (!bypassGuardOnce && !samePage && guard && !guard()) {
         // Put the address back without a new history entry; replaceState fires no hashchange.
         window.history.replaceState(null, '', acceptedHash || '#/');
         return;
       }
       bypassGuardOnce = false;
       acceptedHash = next;
-      setRoute(parseHash(next));
+      setRoute((current) => (samePage ? current : parseHash(next)));
+      for (const listener of queryListeners) listener();
     };
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
   return route;
+}
+
+function subscribeQuery(listener: () => void): () => void {
+  queryListeners.add(listener);
+  return () => queryListeners.delete(listener);
+}
+
+/**
+ * The current page's state kept in the address (`#/transformations/ID?tab=versions`), so that a
+ * reload or a shared link shows the same thing and Back steps through it. `update` sets or (with
+ * null) removes parameters: a new history entry, or with `replace` none.
+ */
+export function useHashQuery(): [URLSearchParams, (changes: Record<string, string | null>, options?: { replace?: boolean }) => void] {
+  const query = useSyncExternalStore(subscribeQuery, () => queryOf(acceptedHash));
+  const params = useMemo(() => new URLSearchParams(query), [query]);
+  const update = (changes: Record<string, string | null>, options: { replace?: boolean } = {}) => {
+    const next = new URLSearchParams(queryOf(acceptedHash));
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null) next.delete(key);
+      else next.set(key, value);
+    }
+    const text = next.toString();
+    navigate(`${pathOf(acceptedHash) || '/'}${text ? `?${text}` : ''}`, options);
+  };
+  return [params, update];
 }

@@ -77,3 +77,15 @@ export function subscribeSession(listener: Listener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
+
+/**
+ * Whether the signed-in access token may change things (the write scope). A session from before
+ * scopes were recorded counts as writable: the API still refuses with 403 if it is not.
+ */
+export function canWrite(session: Session = getSession()): boolean {
+  const scopes = session.accessTokenInfo?.scopes;
+  return Boolean(session.accessToken) && (!scopes || scopes.includes('write'));
+}
+
+/** Why a change is not offered to a read-only access token. */
+export const READ_ONLY_REASON = 'Your access token is read only: this needs a token with the write scope.';

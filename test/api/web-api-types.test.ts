@@ -35,6 +35,10 @@ const uses: Use[] = [
   { type: 'DeletedCount', method: 'DELETE', path: '/accessTokens', role: 'response', query: ['name'] },
   { type: 'AuditEvent', method: 'GET', path: '/auditLog', role: 'response', at: '[]', query: ['limit', 'before'] },
   { type: 'Transformation', method: 'GET', path: '/transformations', role: 'response', at: 'transformations[]' },
+  { type: 'TransformationWithStats', method: 'GET', path: '/transformations', role: 'response', at: 'transformations[]', query: ['include'] },
+  { type: 'TransformationStats', method: 'GET', path: '/transformations/{id}/stats', role: 'response', query: ['from', 'to'] },
+  { type: 'RecentErrors', method: 'GET', path: '/transformations/{id}/errors', role: 'response', query: ['limit'] },
+  { type: 'RecentError', method: 'GET', path: '/transformations/{id}/errors', role: 'response', at: 'errors[]', query: ['limit'] },
   { type: 'Transformation', method: 'GET', path: '/transformations/{id}', role: 'response' },
   { type: 'CreateInput', method: 'POST', path: '/transformations', role: 'body', query: ['publish'] },
   { type: 'Transformation', method: 'POST', path: '/transformations', role: 'response' },
@@ -69,7 +73,7 @@ const uses: Use[] = [
 ];
 
 /** Exported types that are the dashboard's own, not a wire shape. */
-const clientOnly = new Set(['Credential', 'Resource', 'ResourceKind', 'ResourceVersion', 'VersionFlag', 'RequestOptions', 'AuditPage']);
+const clientOnly = new Set(['Credential', 'Resource', 'ResourceKind', 'ResourceVersion', 'VersionFlag', 'RequestOptions', 'AuditPage', 'StatsWindowName']);
 
 // ---------- one shape model for both sides ----------
 

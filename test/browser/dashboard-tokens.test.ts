@@ -168,11 +168,35 @@ describe.skipIf(!hasChromium)('dashboard: workspace token and access tokens', ()
     const reveal = page.getByRole('dialog', { name: 'New secret issued' });
     const fresh = await reveal.getByTestId('new-secret').inputValue();
     expect(fresh).not.toBe(old.token);
+    expect(await reveal.getByTestId('old-secret-note').innerText()).toContain('has stopped working');
     await reveal.getByRole('button', { name: 'I have copied it' }).click();
     await reveal.waitFor({ state: 'hidden' });
     expect(await pageHolds(page, fresh)).toBe(false);
     expect(await selfStatus(server, fresh)).toBe(200);
     expect(await selfStatus(server, old.token)).toBe(401);
+  });
+
+  it('says when the old secret stops working after a rotation with a grace period', async () => {
+    const { page } = watched;
+    const old = await server.issueAccessToken({ name: 'graceful-ci', expiresInDays: 45 });
+    await page.reload();
+    await page.getByRole('button', { name: 'Rotate graceful-ci' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate access token' });
+    await dialog.getByLabel('Grace period for the old secret').selectOption('3600');
+    await dialog.getByRole('button', { name: 'Rotate token' }).click();
+    const reveal = page.getByRole('dialog', { name: 'New secret issued' });
+    const note = reveal.getByTestId('old-secret-note');
+    expect(await note.innerText()).toContain('keeps working for its grace period of 1 hour, until about');
+    const stopsAt = Date.parse((await note.locator('time').getAttribute('datetime')) ?? '');
+    expect(Math.abs(stopsAt - (Date.now() + 3600_000))).toBeLessThan(60_000);
+    await reveal.getByRole('button', { name: 'I have copied it' }).click();
+    await reveal.waitFor({ state: 'hidden' });
+
+    // The old secret's row no longer claims its 45-day expiry, and cannot be rotated again.
+    const oldRow = page.locator('tr', { hasText: 'graceful-ci' }).filter({ hasText: 'rotating' });
+    expect(await oldRow.locator('td[data-label="Expires"]').innerText()).toBe('At the end of its grace period');
+    expect(await oldRow.getByRole('button', { name: 'Rotate graceful-ci' }).isDisabled()).toBe(true);
+    expect(await selfStatus(server, old.token)).toBe(200);
   });
 
   it('sorts the token table by a column', async () => {
@@ -208,6 +232,29 @@ describe.skipIf(!hasChromium)('dashboard: workspace token and access tokens', ()
     await page.getByText('No loaded event matches these filters.').waitFor();
     await page.getByLabel('Search').fill('');
     await screenshot(page, 'audit-log');
+  });
+
+  it('names targets and actors in the audit log, deleted tokens included, and finds events by name', async () => {
+    const { page } = watched;
+    const issued = await server.issueAccessToken({ name: 'audited-in-browser', scopes: ['read', 'write'] });
+    await fetch(`${server.url}/transformations?publish=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'named-in-the-log', code: 'export function transformEvent(e) { return e; }' }),
+    });
+    expect((await fetch(`${server.url}/accessTokens/${issued.id}`, { method: 'DELETE', headers: { authorization: server.workspaceAuth } })).status).toBe(200);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access tokens' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+    const rows = page.locator('table[aria-label="Audit events"] tbody tr');
+    await page.getByLabel('Search').fill('audited-in-browser');
+    // Created and deleted (target: the token), and the transformation it created (actor: the token).
+    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
+    const targets = await rows.locator('td[data-label="Target"]').allTextContents();
+    expect(targets.filter((t) => t.includes('audited-in-browser'))).toHaveLength(2);
+    expect(targets.some((t) => t.includes('named-in-the-log'))).toBe(true);
+    const actors = await rows.locator('td[data-label="Actor"]').allTextContents();
+    expect(actors.some((a) => a.includes('token “audited-in-browser”'))).toBe(true);
+    await page.getByLabel('Search').fill('');
   });
 
   it('fits a 390 px wide screen', async () => {

@@ -4,6 +4,8 @@ import { javascript } from '@codemirror/lang-javascript';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
 import { Decoration, EditorView, type DecorationSet } from '@codemirror/view';
+import { useDarkScheme } from '../use-media-query.js';
+import { codeTheme } from './code-theme.js';
 
 export interface EditorProblem {
   message: string;
@@ -46,12 +48,6 @@ const errorLineField = StateField.define<DecorationSet>({
     return next;
   },
   provide: (field) => EditorView.decorations.from(field),
-});
-
-const editorTheme = EditorView.theme({
-  '&': { backgroundColor: 'var(--surface)' },
-  '.cm-gutters': { backgroundColor: 'var(--surface-2)', borderRight: '1px solid var(--border)', color: 'var(--text-muted)' },
-  '.cm-content': { caretColor: 'var(--text)' },
 });
 
 function placeProblem(state: EditorState, problem: EditorProblem): { from: number; to: number; lineStart: number } {
@@ -103,6 +99,7 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
   onChangeRef.current = onChange;
   const marks = useRef({ problem, runtimeError });
   marks.current = { problem, runtimeError };
+  const dark = useDarkScheme();
 
   useEffect(() => {
     if (!parent.current) return;
@@ -111,7 +108,7 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
       javascript(),
       lintGutter(),
       errorLineField,
-      editorTheme,
+      codeTheme(dark),
       EditorView.lineWrapping,
       EditorView.contentAttributes.of({ 'aria-label': label, ...(describedBy ? { 'aria-describedby': describedBy } : {}) }),
       EditorView.updateListener.of((update) => {
@@ -121,7 +118,7 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
     if (readOnly) extensions.push(EditorState.readOnly.of(true), EditorView.editable.of(false));
     const created = new EditorView({ state: EditorState.create({ doc: value, extensions }), parent: parent.current });
     view.current = created;
-    // A view made again (read-only or description changed) keeps the marks the old one showed.
+    // A view made again (read-only, description or colour scheme changed) keeps the marks the old one showed.
     showMarks(created, marks.current.problem, marks.current.runtimeError, false);
     return () => {
       created.destroy();
@@ -129,7 +126,7 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
     };
     // The view is created once; later value changes are pushed in by the effect below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [readOnly, label, describedBy]);
+  }, [readOnly, label, describedBy, dark]);
 
   useEffect(() => {
     const current = view.current;

@@ -24,7 +24,8 @@ async function copyText(text: string): Promise<boolean> {
   }
 }
 
-export function CopyButton({ text, label = 'Copy', className = '' }: { text: string; label?: string; className?: string }) {
+/** `ariaLabel` names the button for screen readers when several short "Copy" buttons share a screen. */
+export function CopyButton({ text, label = 'Copy', className = '', ariaLabel }: { text: string; label?: string; className?: string; ariaLabel?: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
   useEffect(() => {
     if (state === 'idle') return;
@@ -32,7 +33,7 @@ export function CopyButton({ text, label = 'Copy', className = '' }: { text: str
     return () => window.clearTimeout(timer);
   }, [state]);
   return (
-    <button type="button" className={className} onClick={async () => setState((await copyText(text)) ? 'copied' : 'failed')}>
+    <button type="button" className={className} aria-label={state === 'idle' ? ariaLabel : undefined} onClick={async () => setState((await copyText(text)) ? 'copied' : 'failed')}>
       {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed: select and copy by hand' : label}
       <span className="visually-hidden" aria-live="polite">
         {state === 'copied' ? 'Copied to the clipboard' : ''}

@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { useAction } from '../use-action.js';
 import { ActionDialog } from './ActionDialog.js';
+import { ReadOnlyButton } from './ReadOnly.js';
 
 interface Named {
   name: string;
@@ -20,9 +21,10 @@ export function useDeleteFlow<T extends Named>(): DeleteFlow<T> & { close: () =>
 
 /**
  * The actions cell of a list row: an optional Open link, the row's own buttons, then Delete,
- * each labelled with the row's name for screen readers.
+ * each labelled with the row's name for screen readers. With `readOnlyNote` (the id of the page's
+ * read-only note) Delete is shown disabled.
  */
-export function RowActions<T extends Named>({ row, flow, openHref, children }: { row: T; flow: DeleteFlow<T>; openHref?: string; children?: ReactNode }) {
+export function RowActions<T extends Named>({ row, flow, openHref, readOnlyNote, children }: { row: T; flow: DeleteFlow<T>; openHref?: string; readOnlyNote?: string; children?: ReactNode }) {
   return (
     <td className="actions">
       {openHref ? (
@@ -31,9 +33,15 @@ export function RowActions<T extends Named>({ row, flow, openHref, children }: {
         </a>
       ) : null}
       {children}
-      <button type="button" className="small danger-outline" onClick={() => flow.ask(row)} aria-label={`Delete ${row.name}`}>
-        Delete
-      </button>
+      {readOnlyNote ? (
+        <ReadOnlyButton className="small danger-outline" ariaLabel={`Delete ${row.name}`} noteId={readOnlyNote}>
+          Delete
+        </ReadOnlyButton>
+      ) : (
+        <button type="button" className="small danger-outline" onClick={() => flow.ask(row)} aria-label={`Delete ${row.name}`}>
+          Delete
+        </button>
+      )}
     </td>
   );
 }

@@ -1,32 +1,22 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { basicSetup } from 'codemirror';
 import { javascript } from '@codemirror/lang-javascript';
 import { MergeView, unifiedMergeView } from '@codemirror/merge';
 import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
-
-const narrowQuery = '(max-width: 700px)';
-
-function useNarrow(): boolean {
-  const [narrow, setNarrow] = useState(() => window.matchMedia(narrowQuery).matches);
-  useEffect(() => {
-    const media = window.matchMedia(narrowQuery);
-    const onChange = () => setNarrow(media.matches);
-    media.addEventListener('change', onChange);
-    return () => media.removeEventListener('change', onChange);
-  }, []);
-  return narrow;
-}
+import { useDarkScheme, useMediaQuery } from '../use-media-query.js';
+import { codeTheme } from './code-theme.js';
 
 /** Two versions side by side (one column with inline changes on narrow screens), both read-only. */
 export function DiffView({ original, modified, originalLabel, modifiedLabel }: { original: string; modified: string; originalLabel: string; modifiedLabel: string }) {
   const parent = useRef<HTMLDivElement>(null);
-  const narrow = useNarrow();
+  const narrow = useMediaQuery('(max-width: 700px)');
+  const dark = useDarkScheme();
 
   useEffect(() => {
     const host = parent.current;
     if (!host) return;
-    const readOnly = [basicSetup, javascript(), EditorState.readOnly.of(true), EditorView.editable.of(false)];
+    const readOnly = [basicSetup, javascript(), codeTheme(dark), EditorState.readOnly.of(true), EditorView.editable.of(false)];
     if (narrow) {
       const view = new EditorView({
         parent: host,
@@ -50,7 +40,7 @@ export function DiffView({ original, modified, originalLabel, modifiedLabel }: {
       collapseUnchanged: { margin: 3, minSize: 6 },
     });
     return () => view.destroy();
-  }, [original, modified, originalLabel, modifiedLabel, narrow]);
+  }, [original, modified, originalLabel, modifiedLabel, narrow, dark]);
 
   const identical = original === modified;
   return (

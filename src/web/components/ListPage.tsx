@@ -1,4 +1,5 @@
-import type { ReactNode } from 'react';
+import { useId, useMemo, useState, type ReactNode } from 'react';
+import { plural } from '../format.js';
 import { Empty, ErrorAlert, Loading } from './Feedback.js';
 import { SortHeader, type SortState } from './SortableTable.js';
 
@@ -101,3 +102,37 @@ export function ListTable<T, K extends string>({
 
 /** The muted dash an empty cell shows. */
 export const none = <span className="muted">—</span>;
+
+/** The rows whose texts (what `texts` picks from a row) contain what was typed, ignoring case. */
+export function useFilter<T>(rows: T[] | null, texts: (row: T) => (string | null | undefined)[]) {
+  const [filter, setFilter] = useState('');
+  const needle = filter.trim().toLowerCase();
+  const visible = useMemo(() => {
+    if (!rows || !needle) return rows ?? [];
+    return rows.filter((row) => texts(row).some((value) => value && value.toLowerCase().includes(needle)));
+    // `texts` is a pure accessor defined inline by callers; the rows and the needle drive the memo.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [rows, needle]);
+  return { filter, setFilter, visible };
+}
+
+/** The search box above a list, and (for screen readers) how many rows it leaves. */
+export function FilterBox({ label, placeholder, filter, onChange, shown, noun }: { label: string; placeholder: string; filter: string; onChange: (next: string) => void; shown: number; noun: string }) {
+  const id = useId();
+  return (
+    <>
+      <div className="field filter-box">
+        <label htmlFor={id}>{label}</label>
+        <input id={id} type="search" value={filter} onChange={(event) => onChange(event.target.value)} placeholder={placeholder} autoComplete="off" />
+      </div>
+      <p className="visually-hidden" aria-live="polite">
+        {filter ? `${plural(shown, noun)} shown` : ''}
+      </p>
+    </>
+  );
+}
+
+/** The line a filtered list shows when nothing matches. */
+export function NoMatch({ filter }: { filter: string }) {
+  return <p className="empty">Nothing matches “{filter.trim()}”.</p>;
+}

@@ -1,5 +1,5 @@
 import { useEffect, useId, useMemo, useState } from 'react';
-import { listAccessTokens, listAuditEvents, type AuditEvent } from '../api.js';
+import { listAuditEvents, type AuditEvent } from '../api.js';
 import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
 import { PageHead } from '../components/ListPage.js';
 import { formatDateSeconds, formatRelative, plural } from '../format.js';
@@ -18,9 +18,13 @@ function outcomeBadge(outcome: string | null | undefined) {
   return <span className={`badge ${kind}`}>{outcome}</span>;
 }
 
+/** Who acted, by name: an access token's name, the workspace token, or Tiller itself. */
 function actorText(event: AuditEvent): string {
   const actor = event.actor;
   if (!actor) return '—';
+  if (actor.type === 'access_token') return actor.name ? `token “${actor.name}”` : `token ${actor.id ?? ''}`.trim();
+  if (actor.type === 'workspace') return 'workspace token';
+  if (actor.type === 'system') return 'Tiller';
   return [actor.type, actor.id].filter(Boolean).join(' ') || '—';
 }
 
@@ -50,15 +54,6 @@ export function AuditLogPage() {
   const [outcome, setOutcome] = useState('');
   const [text, setText] = useState('');
   const ids = { action: useId(), outcome: useId(), text: useId() };
-  // Targets are token ids; naming the live ones makes the log readable (deleted ones stay ids).
-  const [tokenNames, setTokenNames] = useState<Map<string, string>>(new Map());
-  useEffect(() => {
-    listAccessTokens().then(
-      (tokens) => setTokenNames(new Map(tokens.map((token) => [token.id, token.name]))),
-      () => undefined,
-    );
-  }, []);
-
   const loading = useAction(async (before?: string) => {
     setRequested(before);
     const page = await listAuditEvents(pageSize, before);
@@ -87,11 +82,11 @@ export function AuditLogPage() {
       if (action && event.action !== action) return false;
       if (outcome && event.outcome !== outcome) return false;
       if (!needle) return true;
-      return [event.action, event.target, event.target ? tokenNames.get(event.target) : null, event.ip, event.userAgent, event.outcome, event.reason, actorText(event)]
+      return [event.action, event.target, event.targetName, event.ip, event.userAgent, event.outcome, event.reason, actorText(event), event.actor?.id]
         .filter(Boolean)
         .some((value) => String(value).toLowerCase().includes(needle));
     });
-  }, [events, action, outcome, text, tokenNames]);
+  }, [events, action, outcome, text]);
 
   const filtering = Boolean(action || outcome || text.trim());
 
@@ -129,7 +124,7 @@ export function AuditLogPage() {
             <ChoiceFilter id={ids.outcome} label="Outcome" all="All outcomes" choices={outcomes} value={outcome} onChange={setOutcome} />
             <div className="field">
               <label htmlFor={ids.text}>Search</label>
-              <input id={ids.text} type="search" value={text} onChange={(event) => setText(event.target.value)} placeholder="Target, IP, reason…" />
+              <input id={ids.text} type="search" value={text} onChange={(event) => setText(event.target.value)} placeholder="Name, token, IP, reason…" />
             </div>
           </div>
           <p className="small muted" aria-live="polite">
@@ -158,14 +153,19 @@ export function AuditLogPage() {
                     </td>
                     <td data-label="Action">
                       <code>{event.action}</code>
+                      {event.action.endsWith('.rollback') ? (
+                        <span className="badge badge-warn" style={{ marginLeft: 6 }}>
+                          rollback
+                        </span>
+                      ) : null}
                     </td>
                     <td data-label="Outcome">{outcomeBadge(event.outcome)}</td>
                     <td data-label="Actor">{actorText(event)}</td>
                     <td data-label="Target">
                       {event.target ? (
-                        tokenNames.has(event.target) ? (
+                        event.targetName ? (
                           <div>
-                            {tokenNames.get(event.target)}
+                            {event.targetName}
                             <div className="small muted">{event.target}</div>
                           </div>
                         ) : (

@@ -3,10 +3,11 @@ import { deleteCredential, listCredentials, type WorkspaceCredential } from '../
 import { ConfirmDeleteDialog, useDeleteFlow } from '../components/DeleteFlow.js';
 import { useToast } from '../components/Feedback.js';
 import { ListStates, PageHead } from '../components/ListPage.js';
-import { getSession } from '../session.js';
+import { ReadOnlyButton, ReadOnlyNote } from '../components/ReadOnly.js';
+import { canWrite as sessionCanWrite } from '../session.js';
 import { useLoaded } from '../use-loaded.js';
 import { CreateCredentialDialog } from './credentials/CreateCredentialDialog.js';
-import { CredentialsTable, READ_ONLY_REASON, type CredentialRow } from './credentials/CredentialsTable.js';
+import { CredentialsTable, READ_ONLY_NOTE, type CredentialRow } from './credentials/CredentialsTable.js';
 import { ReplaceValueDialog } from './credentials/ReplaceValueDialog.js';
 
 /** The workspace's credentials, named by key for the delete flow. */
@@ -20,8 +21,7 @@ export function CredentialsPage() {
   const [replacing, setReplacing] = useState<CredentialRow | null>(null);
   const deletion = useDeleteFlow<CredentialRow>();
   const { notify } = useToast();
-  const scopes = getSession().accessTokenInfo?.scopes;
-  const canWrite = !scopes || scopes.includes('write');
+  const canWrite = sessionCanWrite();
   const saved = (credential: WorkspaceCredential, what: string) => {
     notify(`${what} credential “${credential.key}”.${credential.isSecret ? ' Its value is not shown again.' : ''}`);
     void reload();
@@ -32,11 +32,9 @@ export function CredentialsPage() {
         {label}
       </button>
     ) : (
-      <span title={READ_ONLY_REASON}>
-        <button type="button" className="primary" disabled aria-describedby="credentials-read-only">
-          {label}
-        </button>
-      </span>
+      <ReadOnlyButton className="primary" noteId={READ_ONLY_NOTE}>
+        {label}
+      </ReadOnlyButton>
     );
 
   return (
@@ -45,11 +43,7 @@ export function CredentialsPage() {
         Values your transformations read with <code>getCredential(&quot;API_KEY&quot;)</code>, such as API keys for <code>fetch</code>. A secret is
         stored encrypted and never shown again after you save it: you can only replace it.
       </PageHead>
-      {!canWrite ? (
-        <div className="alert alert-info" role="note" id="credentials-read-only">
-          {READ_ONLY_REASON}
-        </div>
-      ) : null}
+      {!canWrite ? <ReadOnlyNote id={READ_ONLY_NOTE}>Your access token is read only: you can see the credentials, but not add, replace or delete them.</ReadOnlyNote> : null}
       <ListStates
         items={rows}
         error={error}

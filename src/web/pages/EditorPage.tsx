@@ -2,9 +2,10 @@ import { useId, useRef, useState } from 'react';
 import { ApiError, createResource, updateResource, type Library, type ResourceKind } from '../api.js';
 import { CodeEditor, type CodeEditorHandle, type EditorProblem } from '../components/CodeEditor.js';
 import { ErrorAlert, Loading, useToast } from '../components/Feedback.js';
-import { href, navigate } from '../router.js';
+import { ReadOnlyNote } from '../components/ReadOnly.js';
+import { href, navigate, useHashQuery } from '../router.js';
 import { samples } from '../samples.js';
-import { getSession } from '../session.js';
+import { canWrite as sessionCanWrite } from '../session.js';
 import { useAction } from '../use-action.js';
 import { DestinationsPanel } from './editor/DestinationsPanel.js';
 import { DetailsFields } from './editor/DetailsFields.js';
@@ -17,19 +18,20 @@ import { PublishDialog, type PublishTarget } from './editor/PublishDialog.js';
 import { TestPanel } from './editor/TestPanel.js';
 import { UsagePanel } from './editor/UsagePanel.js';
 import { UseItPanel } from './editor/UseItPanel.js';
+import { StatsPanel } from './editor/StatsPanel.js';
+import { loadTestInput, saveTestInput, testInputKey } from './editor/test-input-store.js';
 import { starterCode, useEditorData } from './editor/use-editor-data.js';
 import { useSaveShortcut, useUnsavedChangesGuard } from './editor/use-editor-keys.js';
 import { VersionsPanel } from './editor/VersionsPanel.js';
 
-type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'live' | 'use';
+type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'stats' | 'live' | 'use';
 
 export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null }) {
   const isTransformation = kind === 'transformation';
   const noun = isTransformation ? 'transformation' : 'library';
   const listPath = isTransformation ? '/transformations' : '/libraries';
   const listLabel = isTransformation ? 'transformations' : 'libraries';
-  const scopes = getSession().accessTokenInfo?.scopes;
-  const canWrite = !scopes || scopes.includes('write');
+  const canWrite = sessionCanWrite();
 
   const data = useEditorData(kind, id);
   const { resource, draft, setDraft, entries, publishedVersionId, loadResource, loadVersions, loadRelated } = data;
@@ -37,7 +39,8 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const [nameError, setNameError] = useState<string | null>(null);
   const [problem, setProblem] = useState<EditorProblem | null>(null);
   const [runtimeError, setRuntimeError] = useState<EditorProblem | null>(null);
-  const [tab, setTab] = useState<Tab>(isTransformation ? 'test' : 'usage');
+  // The open tab and the compared versions live in the address: reload and Back keep them.
+  const [query, setQuery] = useHashQuery();
   const [publishTarget, setPublishTarget] = useState<PublishTarget | null>(null);
   const [testEvents, setTestEvents] = useState<unknown[] | null>(samples[0]?.events ?? null);
   const editorHandle = useRef<CodeEditorHandle>(null);
@@ -91,6 +94,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   }
   if (id && !resource) return <Loading label={`Loading the ${noun}…`} />;
 
+  const workspaceId = resource && 'workspaceId' in resource ? resource.workspaceId : undefined;
   const importName = !isTransformation ? (resource as Library | null)?.importName : undefined;
   const latestEntry = entries?.[0];
   const latestPublished = Boolean(resource && publishedVersionId === resource.versionId);
@@ -102,9 +106,12 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   if (id) tabs.push({ id: 'versions', label: `Versions${versionCount}` });
   const destinationCount = resource && 'destinations' in resource ? (resource.destinations?.length ?? 0) : 0;
   if (id && isTransformation) tabs.push({ id: 'destinations', label: `Destinations (${destinationCount})` });
+  if (id && isTransformation) tabs.push({ id: 'stats', label: 'Stats' });
   if (id && isTransformation) tabs.push({ id: 'live', label: 'Live events' });
   if (id && isTransformation) tabs.push({ id: 'use', label: 'Use it' });
-  const activeTab = tabs.some((entry) => entry.id === tab) ? tab : (tabs[0]?.id ?? 'test');
+  const defaultTab = tabs[0]?.id ?? 'test';
+  const activeTab = tabs.find((entry) => entry.id === query.get('tab'))?.id ?? defaultTab;
+  const selectTab = (next: Tab) => setQuery({ tab: next === defaultTab ? null : next });
 
   return (
     <section aria-labelledby="editor-title" className="editor-layout">
@@ -125,7 +132,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         onPublishLatest={(entry) => setPublishTarget({ entry, isRollback: false })}
       />
 
-      {!canWrite ? <div className="alert alert-info">Your access token has the read scope only: you can view and test, but not save or publish.</div> : null}
+      {!canWrite ? <ReadOnlyNote id="editor-read-only">Your access token is read only: you can view and test, but not save or publish.</ReadOnlyNote> : null}
 
       <DetailsFields ids={ids} draft={draft} onChange={setDraft} isTransformation={isTransformation} saved={Boolean(resource)} canWrite={canWrite} nameError={nameError} />
 
@@ -155,7 +162,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         </p>
       </div>
 
-      <EditorTabs label={`${noun} tools`} tabs={tabs} active={activeTab} onSelect={setTab}>
+      <EditorTabs label={`${noun} tools`} tabs={tabs} active={activeTab} onSelect={selectTab}>
         {activeTab === 'test' ? (
           <TestPanel
             code={code}
@@ -167,6 +174,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
             onRuntimeError={setRuntimeError}
             onGoTo={(line, column) => editorHandle.current?.focusAt(line, column)}
             onEventsChange={setTestEvents}
+            storageKey={workspaceId && id ? testInputKey(workspaceId, id) : null}
           />
         ) : null}
         {activeTab === 'versions' && id ? (
@@ -178,6 +186,8 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
             complete={data.complete}
             publishedVersionId={publishedVersionId}
             canWrite={canWrite}
+            compared={{ left: query.get('from'), right: query.get('to') }}
+            onCompare={(left, right) => setQuery({ from: left, to: right }, { replace: true })}
             unsavedCode={resource && code !== resource.code ? code : null}
             onRetry={() => void loadVersions()}
             onPublish={(entry) => {
@@ -195,6 +205,18 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         ) : null}
         {activeTab === 'destinations' && id ? (
           <DestinationsPanel transformationId={id} published={Boolean(publishedVersionId)} canWrite={canWrite} onChanged={() => void loadResource({ keepEdits: true })} />
+        ) : null}
+        {activeTab === 'stats' && id ? (
+          <StatsPanel
+            transformationId={id}
+            onOpenInTest={(event) => {
+              // The Test tab reads its input from this browser's store when it opens.
+              const key = workspaceId ? testInputKey(workspaceId, id) : null;
+              saveTestInput(key, { events: JSON.stringify([event], null, 2), metadata: loadTestInput(key)?.metadata ?? '' });
+              selectTab('test');
+              notify('Loaded the failed event into the test panel.');
+            }}
+          />
         ) : null}
         {activeTab === 'live' && id ? <LiveEventsPanel transformationId={id} published={Boolean(publishedVersionId)} connected={destinationCount} canWrite={canWrite} /> : null}
         {activeTab === 'use' && id ? (

@@ -23,6 +23,7 @@ export function LibrariesPage() {
       columns={columns}
       initialSort={{ key: 'name', direction: 'asc' }}
       sortValue={(item, key) => item[key]}
+      searchedText={(item) => [item.importName]}
       cells={(item) => (
         <>
           <td data-label="Import name">

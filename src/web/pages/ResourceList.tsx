@@ -2,10 +2,12 @@ import type { ReactNode } from 'react';
 import { deleteResource, type Library, type ResourceKind, type Transformation } from '../api.js';
 import { ConfirmDeleteDialog, RowActions, useDeleteFlow, type DeleteFlow } from '../components/DeleteFlow.js';
 import { useToast } from '../components/Feedback.js';
-import { ListStates, ListTable, PageHead, type Column } from '../components/ListPage.js';
+import { FilterBox, ListStates, ListTable, NoMatch, PageHead, useFilter, type Column } from '../components/ListPage.js';
+import { ReadOnlyButton, ReadOnlyNote } from '../components/ReadOnly.js';
 import { RelativeTime } from '../components/RelativeTime.js';
 import { useSorted, type SortState } from '../components/SortableTable.js';
 import { href } from '../router.js';
+import { canWrite } from '../session.js';
 import { useLoaded } from '../use-loaded.js';
 
 // The transformation and library lists are one page: a head, the list states, a table whose rows
@@ -31,6 +33,8 @@ function ResourceTable<T extends Transformation | Library, K extends string>({
   rows,
   deletion,
   cells,
+  readOnlyNote,
+  after,
 }: {
   kind: ResourceKind;
   /** The columns between Name and Updated. */
@@ -40,10 +44,13 @@ function ResourceTable<T extends Transformation | Library, K extends string>({
   rows: T[];
   deletion: DeleteFlow<T>;
   cells: (row: T) => ReactNode;
+  /** The id of the page's read-only note, when the token may not delete. */
+  readOnlyNote: string | undefined;
+  after: ReactNode;
 }) {
   const all: Column<K | BaseKey>[] = [{ label: 'Name', sortKey: 'name' }, ...columns, { label: 'Updated', sortKey: 'updatedAt' }];
   return (
-    <ListTable label={collections[kind].label} columns={all} sort={sort} onSort={onSort} rows={rows}>
+    <ListTable label={collections[kind].label} columns={all} sort={sort} onSort={onSort} rows={rows} after={after}>
       {(item) => (
         <tr key={item.id} {...{ [`data-${kind}-id`]: item.id }}>
           <td data-label="Name" className="primary-cell">
@@ -53,7 +60,7 @@ function ResourceTable<T extends Transformation | Library, K extends string>({
           <td data-label="Updated">
             <RelativeTime value={item.updatedAt} />
           </td>
-          <RowActions row={item} flow={deletion} openHref={resourcePath(kind, item.id)} />
+          <RowActions row={item} flow={deletion} openHref={resourcePath(kind, item.id)} readOnlyNote={readOnlyNote} />
         </tr>
       )}
     </ListTable>
@@ -99,6 +106,8 @@ interface ResourceListPageProps<T, K extends string> {
   initialSort: SortState<K | BaseKey>;
   sortValue: (row: T, key: K | BaseKey) => unknown;
   cells: (row: T) => ReactNode;
+  /** What the filter box searches in a row besides its name, description and id. */
+  searchedText?: (row: T) => (string | null | undefined)[];
 }
 
 export function ResourceListPage<T extends Transformation | Library, K extends string>(props: ResourceListPageProps<T, K>) {
@@ -106,21 +115,26 @@ export function ResourceListPage<T extends Transformation | Library, K extends s
   const collection = collections[kind];
   const { data: items, error, reload: load } = useLoaded(props.fetch);
   const deletion = useDeleteFlow<T>();
-  const { sorted, sort, toggle } = useSorted<T, K | BaseKey>(items ?? [], props.initialSort, props.sortValue);
+  const { filter, setFilter, visible } = useFilter(items, (item) => [item.name, item.description, item.id, ...(props.searchedText?.(item) ?? [])]);
+  const { sorted, sort, toggle } = useSorted<T, K | BaseKey>(visible, props.initialSort, props.sortValue);
   const titleId = `${collection.plural}-title`;
+  const readOnlyNote = canWrite() ? undefined : `${collection.plural}-read-only`;
+  const newButton = (label: string) =>
+    readOnlyNote ? (
+      <ReadOnlyButton className="primary" noteId={readOnlyNote}>
+        {label}
+      </ReadOnlyButton>
+    ) : (
+      <a className="button primary" href={href(`${collection.path}/new`)}>
+        {label}
+      </a>
+    );
   return (
     <section aria-labelledby={titleId}>
-      <PageHead
-        id={titleId}
-        title={collection.label}
-        actions={
-          <a className="button primary" href={href(`${collection.path}/new`)}>
-            New {kind}
-          </a>
-        }
-      >
+      <PageHead id={titleId} title={collection.label} actions={newButton(`New ${kind}`)}>
         {props.intro}
       </PageHead>
+      {readOnlyNote ? <ReadOnlyNote id={readOnlyNote}>Your access token is read only: you can open and test {collection.plural}, but not create, change or delete them.</ReadOnlyNote> : null}
       <ListStates
         items={items}
         error={error}
@@ -129,13 +143,26 @@ export function ResourceListPage<T extends Transformation | Library, K extends s
         empty={
           <>
             <p>{props.emptyText}</p>
-            <a className="button primary" href={href(`${collection.path}/new`)}>
-              {props.createLabel}
-            </a>
+            {newButton(props.createLabel)}
           </>
         }
       >
-        {() => <ResourceTable kind={kind} columns={props.columns} sort={sort} onSort={toggle} rows={sorted} deletion={deletion} cells={props.cells} />}
+        {() => (
+          <>
+            <FilterBox label={`Search ${collection.plural}`} placeholder="Name, description, id…" filter={filter} onChange={setFilter} shown={visible.length} noun={kind} />
+            <ResourceTable
+              kind={kind}
+              columns={props.columns}
+              sort={sort}
+              onSort={toggle}
+              rows={sorted}
+              deletion={deletion}
+              cells={props.cells}
+              readOnlyNote={readOnlyNote}
+              after={sorted.length === 0 ? <NoMatch filter={filter} /> : null}
+            />
+          </>
+        )}
       </ListStates>
       <DeleteResourceDialog kind={kind} flow={deletion} onDeleted={() => void load()} />
     </section>

@@ -1,42 +1,33 @@
-import { useId, useMemo, useState } from 'react';
+import { useState } from 'react';
 import { deleteAccessToken, listAccessTokens, type AccessToken, type IssuedToken } from '../api.js';
 import { ConfirmDeleteDialog, useDeleteFlow } from '../components/DeleteFlow.js';
 import { useToast } from '../components/Feedback.js';
-import { ListStates, PageHead } from '../components/ListPage.js';
+import { FilterBox, ListStates, PageHead, useFilter } from '../components/ListPage.js';
 import { plural } from '../format.js';
 import { useLoaded } from '../use-loaded.js';
 import { DeleteByNameDialog } from './tokens/DeleteByNameDialog.js';
 import { GenerateTokenDialog } from './tokens/GenerateTokenDialog.js';
-import { RotateDialog } from './tokens/RotateDialog.js';
+import { RotateDialog, type Rotation } from './tokens/RotateDialog.js';
 import { SecretDialog } from './tokens/SecretDialog.js';
 import { TokensTable } from './tokens/TokensTable.js';
 
-function matches(token: AccessToken, needle: string): boolean {
-  return [token.name, token.description, token.hint, token.status, token.lastUsedIp, ...(token.scopes ?? [])]
-    .filter(Boolean)
-    .some((value) => String(value).toLowerCase().includes(needle));
+function searchedText(token: AccessToken): (string | null | undefined)[] {
+  return [token.name, token.description, token.hint, token.status, token.lastUsedIp, ...(token.scopes ?? [])];
 }
 
 export function TokensPage() {
   const { data: tokens, error: loadError, reload: load } = useLoaded(listAccessTokens);
-  const [filter, setFilter] = useState('');
+  const { filter, setFilter, visible } = useFilter(tokens, searchedText);
   const [generating, setGenerating] = useState(false);
-  const [issued, setIssued] = useState<{ token: IssuedToken; title: string } | null>(null);
+  const [issued, setIssued] = useState<{ token: IssuedToken; title: string; rotation?: Rotation } | null>(null);
   const deletion = useDeleteFlow<AccessToken>();
   const [deletingByName, setDeletingByName] = useState(false);
   const [rotating, setRotating] = useState<AccessToken | null>(null);
   const { notify } = useToast();
-  const filterId = useId();
-
-  const visible = useMemo(() => {
-    const needle = filter.trim().toLowerCase();
-    if (!tokens || !needle) return tokens ?? [];
-    return tokens.filter((token) => matches(token, needle));
-  }, [tokens, filter]);
 
   /** A secret was issued: show it once and refresh the list behind the dialog. */
-  const reveal = (token: IssuedToken, title: string) => {
-    setIssued({ token, title });
+  const reveal = (token: IssuedToken, title: string, rotation?: Rotation) => {
+    setIssued({ token, title, rotation });
     void load();
   };
 
@@ -77,13 +68,7 @@ export function TokensPage() {
       >
         {() => (
           <>
-            <div className="field" style={{ maxWidth: 360 }}>
-              <label htmlFor={filterId}>Filter tokens</label>
-              <input id={filterId} type="search" value={filter} onChange={(event) => setFilter(event.target.value)} placeholder="Name, scope, IP…" />
-            </div>
-            <p className="visually-hidden" aria-live="polite">
-              {filter ? `${plural(visible.length, 'token')} shown` : ''}
-            </p>
+            <FilterBox label="Filter tokens" placeholder="Name, scope, IP…" filter={filter} onChange={setFilter} shown={visible.length} noun="token" />
             <TokensTable tokens={visible} deletion={deletion} onRotate={setRotating} emptyText={`No token matches “${filter}”.`} />
           </>
         )}
@@ -100,6 +85,7 @@ export function TokensPage() {
       <SecretDialog
         issued={issued?.token ?? null}
         title={issued?.title ?? ''}
+        rotation={issued?.rotation}
         onClose={() => {
           const name = issued?.token.name;
           setIssued(null);
@@ -142,9 +128,9 @@ export function TokensPage() {
       <RotateDialog
         token={rotating}
         onClose={() => setRotating(null)}
-        onRotated={(token) => {
+        onRotated={(token, rotation) => {
           setRotating(null);
-          reveal(token, 'New secret issued');
+          reveal(token, 'New secret issued', rotation);
         }}
       />
     </section>

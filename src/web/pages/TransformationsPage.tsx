@@ -1,12 +1,38 @@
-import { listTransformations, type Transformation } from '../api.js';
+import { listTransformationsWithStats, type TransformationWithStats } from '../api.js';
 import { none, type Column } from '../components/ListPage.js';
 import { formatDate } from '../format.js';
 import { PublishBadge } from './PublishState.js';
 import { ResourceListPage } from './ResourceList.js';
 
-type SortKey = 'name' | 'updatedAt' | 'published';
+type SortKey = 'name' | 'updatedAt' | 'published' | 'events' | 'errorRate';
 
-const columns: Column<SortKey>[] = [{ label: 'Description' }, { label: 'Imports' }, { label: 'Published', sortKey: 'published' }];
+const columns: Column<SortKey>[] = [
+  { label: 'Description' },
+  { label: 'Imports' },
+  { label: 'Published', sortKey: 'published' },
+  { label: 'Events (24 h)', sortKey: 'events' },
+  { label: 'Error rate (24 h)', sortKey: 'errorRate' },
+];
+
+/** Live traffic of the last 24 hours, summed over every instance. */
+function TrafficCells({ item }: { item: TransformationWithStats }) {
+  const stats = item.stats24h;
+  const rate = stats && stats.eventsIn > 0 ? stats.errorRate : null;
+  return (
+    <>
+      <td data-label="Events (24 h)">{stats && stats.eventsIn > 0 ? stats.eventsIn.toLocaleString('en') : none}</td>
+      <td data-label="Error rate (24 h)">
+        {rate === null || !stats ? (
+          none
+        ) : (
+          <span className={rate > 0 ? 'badge badge-danger' : 'badge badge-ok'} title={`${stats.failed.toLocaleString('en')} of ${stats.eventsIn.toLocaleString('en')} events failed`}>
+            {(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 1)} %
+          </span>
+        )}
+      </td>
+    </>
+  );
+}
 
 function QuarantineBadge({ until }: { until: string | null | undefined }) {
   if (!until || Date.parse(until) <= Date.now()) return null;
@@ -17,7 +43,7 @@ function QuarantineBadge({ until }: { until: string | null | undefined }) {
   );
 }
 
-function Cells({ item }: { item: Transformation }) {
+function Cells({ item }: { item: TransformationWithStats }) {
   return (
     <>
       <td data-label="Description">{item.description || none}</td>
@@ -38,21 +64,35 @@ function Cells({ item }: { item: Transformation }) {
         <PublishBadge versionId={item.versionId} publishedVersionId={item.publishedVersionId} />
         <QuarantineBadge until={item.quarantinedUntil} />
       </td>
+      <TrafficCells item={item} />
     </>
   );
 }
 
 export function TransformationsPage() {
   return (
-    <ResourceListPage<Transformation, SortKey>
+    <ResourceListPage<TransformationWithStats, SortKey>
       kind="transformation"
-      fetch={listTransformations}
+      fetch={listTransformationsWithStats}
       intro="JavaScript that reshapes, enriches or drops events on their way to destinations. Every save is a new immutable version."
       emptyText="Create one to reshape events in code, test it on sample events, then publish it."
       createLabel="Create a transformation"
       columns={columns}
       initialSort={{ key: 'updatedAt', direction: 'desc' }}
-      sortValue={(item, key) => (key === 'published' ? (item.publishedVersionId ? (item.publishedVersionId === item.versionId ? 2 : 1) : 0) : item[key])}
+      sortValue={(item, key) =>
+        key === 'published'
+          ? item.publishedVersionId
+            ? item.publishedVersionId === item.versionId
+              ? 2
+              : 1
+            : 0
+          : key === 'events'
+            ? (item.stats24h?.eventsIn ?? 0)
+            : key === 'errorRate'
+              ? (item.stats24h?.errorRate ?? 0)
+              : item[key]
+      }
+      searchedText={(item) => item.imports ?? []}
       cells={(item) => <Cells item={item} />}
     />
   );

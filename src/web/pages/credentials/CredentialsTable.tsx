@@ -1,6 +1,7 @@
 import type { WorkspaceCredential } from '../../api.js';
 import { RowActions, type DeleteFlow } from '../../components/DeleteFlow.js';
 import { ListTable, none, type Column } from '../../components/ListPage.js';
+import { ReadOnlyButton } from '../../components/ReadOnly.js';
 import { RelativeTime } from '../../components/RelativeTime.js';
 import { useSorted } from '../../components/SortableTable.js';
 
@@ -11,7 +12,8 @@ type SortKey = 'key' | 'kind' | 'updatedAt';
 
 const columns: Column<SortKey>[] = [{ label: 'Key', sortKey: 'key' }, { label: 'Kind', sortKey: 'kind' }, { label: 'Value' }, { label: 'Updated', sortKey: 'updatedAt' }];
 
-export const READ_ONLY_REASON = 'Your access token is read only: changing credentials needs a token with the write scope.';
+/** The id of the page's read-only note, which the disabled buttons point to. */
+export const READ_ONLY_NOTE = 'credentials-read-only';
 
 function ValueCell({ credential }: { credential: WorkspaceCredential }) {
   if (credential.isSecret) return <span className="muted">Hidden: secret values are never shown</span>;
@@ -50,27 +52,17 @@ export function CredentialsTable({
           <td data-label="Updated">
             <RelativeTime value={row.updatedAt} />
           </td>
-          {canWrite ? (
-            <RowActions row={row} flow={deletion}>
+          <RowActions row={row} flow={deletion} readOnlyNote={canWrite ? undefined : READ_ONLY_NOTE}>
+            {canWrite ? (
               <button type="button" className="small" onClick={() => onReplace(row)} aria-label={`Replace value of ${row.key}`}>
                 Replace value
               </button>
-            </RowActions>
-          ) : (
-            <td className="actions">
-              {/* A disabled button shows no tooltip in every browser; its wrapper does. */}
-              <span title={READ_ONLY_REASON}>
-                <button type="button" className="small" disabled aria-label={`Replace value of ${row.key}`} aria-describedby="credentials-read-only">
-                  Replace value
-                </button>
-              </span>{' '}
-              <span title={READ_ONLY_REASON}>
-                <button type="button" className="small danger-outline" disabled aria-label={`Delete ${row.key}`} aria-describedby="credentials-read-only">
-                  Delete
-                </button>
-              </span>
-            </td>
-          )}
+            ) : (
+              <ReadOnlyButton className="small" ariaLabel={`Replace value of ${row.key}`} noteId={READ_ONLY_NOTE}>
+                Replace value
+              </ReadOnlyButton>
+            )}
+          </RowActions>
         </tr>
       )}
     </ListTable>

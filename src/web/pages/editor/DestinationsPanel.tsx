@@ -2,6 +2,7 @@ import { useCallback, useState } from 'react';
 import { getWorkspaceConfigSummary, setTransformationDestinations } from '../../api.js';
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
 import { href } from '../../router.js';
+import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
 import { useLoaded } from '../../use-loaded.js';
 
@@ -67,7 +68,7 @@ export function DestinationsPanel({ transformationId, published, canWrite, onCha
   }
   if (rows.length === 0) return <p className="muted">The workspace&apos;s rudder-server configuration has no destinations.</p>;
 
-  const reason = !canWrite ? 'Your access token has the read scope only.' : !published ? 'Publish a version first: a destination runs the published version.' : null;
+  const reason = !canWrite ? READ_ONLY_REASON : !published ? 'Publish a version first: a destination runs the published version.' : null;
   return (
     <div className="stack">
       <ErrorAlert error={change.error} title="Could not change the connection." />

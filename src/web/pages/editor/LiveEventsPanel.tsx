@@ -3,6 +3,7 @@ import { getLiveEvents, setLiveEvents, type LiveEventSample } from '../../api.js
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
 import { RelativeTime } from '../../components/RelativeTime.js';
 import { formatDateSeconds, formatJson, plural } from '../../format.js';
+import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
 import { useLoaded } from '../../use-loaded.js';
 
@@ -86,7 +87,7 @@ export function LiveEventsPanel({ transformationId, published, connected, canWri
   if (error && !data) return <ErrorAlert error={error} title="Could not load the live events." onRetry={() => void reload()} />;
   if (!data) return <Loading label="Loading live events…" />;
 
-  const reason = !canWrite ? 'Your access token has the read scope only.' : null;
+  const reason = !canWrite ? READ_ONLY_REASON : null;
   return (
     <div className="stack">
       <ErrorAlert error={toggle.error} title="Could not change live events." />

@@ -1,13 +1,15 @@
 import { useEffect, useId, useMemo, useState } from 'react';
 import { ApiError, testInlineCode, testSavedVersion, type InlineTestInput, type Library } from '../../api.js';
 import type { EditorProblem } from '../../components/CodeEditor.js';
+import { CopyButton } from '../../components/CopyButton.js';
 import { formatJson, plural, shortId } from '../../format.js';
 import { samples } from '../../samples.js';
 import { useAction } from '../../use-action.js';
 import type { GoToCode } from './ErrorFrames.js';
 import { problemFrom } from './problems.js';
 import { parseErrorFrames } from './stack-frames.js';
-import { asRecord, logText, normalizeTestAnswer, parseEvents, type TestOutcome } from './test-answer.js';
+import { asRecord, logText, normalizeTestAnswer, parseEvents, parseMetadata, type TestOutcome } from './test-answer.js';
+import { loadTestInput, saveTestInput } from './test-input-store.js';
 import { BatchError, EventErrors, thrownAt } from './TestErrors.js';
 
 interface TestPanelProps {
@@ -26,6 +28,8 @@ interface TestPanelProps {
   onGoTo: GoToCode;
   /** Lets the publish dialog reuse the events the user tested with. */
   onEventsChange?: (events: unknown[] | null) => void;
+  /** Where this browser keeps what the user typed (see test-input-store.ts); null keeps nothing. */
+  storageKey: string | null;
 }
 
 /** What a run was started on: the code, and the name its own stack frames carry. */
@@ -34,34 +38,41 @@ interface RunTarget {
   ownFileName: string;
 }
 
-export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, ownFileName, onProblem, onRuntimeError, onGoTo, onEventsChange }: TestPanelProps) {
-  const [text, setText] = useState(() => formatJson(samples[0]?.events ?? []));
+export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, ownFileName, onProblem, onRuntimeError, onGoTo, onEventsChange, storageKey }: TestPanelProps) {
+  const [input, setInput] = useState(() => loadTestInput(storageKey) ?? { events: formatJson(samples[0]?.events ?? []), metadata: '' });
+  const { events: text, metadata: metadataText } = input;
   const [sampleId, setSampleId] = useState(samples[0]?.id ?? '');
   const [outcome, setOutcome] = useState<TestOutcome | null>(null);
   const [ranOn, setRanOn] = useState<string>('');
   const [errorLogs, setErrorLogs] = useState<string[]>([]);
   const [target, setTarget] = useState<RunTarget | null>(null);
-  const ids = { sample: useId(), events: useId(), eventsHint: useId() };
+  const ids = { sample: useId(), events: useId(), eventsHint: useId(), metadata: useId(), metadataHint: useId() };
   const parsed = useMemo(() => parseEvents(text), [text]);
+  const parsedMetadata = useMemo(() => parseMetadata(metadataText, parsed.ok ? parsed.events.length : 1), [metadataText, parsed]);
   const savedLabel = savedVersionId ? (savedVersionLabel ?? `version ${shortId(savedVersionId)}`) : null;
 
-  function updateText(next: string) {
-    setText(next);
-    const result = parseEvents(next);
-    onEventsChange?.(result.ok ? result.events : null);
+  // The publish dialog checks with the events shown here, including ones kept from an earlier visit.
+  useEffect(() => onEventsChange?.(parsed.ok ? parsed.events : null), [parsed, onEventsChange]);
+
+  function updateInput(change: Partial<typeof input>) {
+    const next = { ...input, ...change };
+    setInput(next);
+    saveTestInput(storageKey, next);
   }
 
   const test = useAction(
-    async (events: unknown[]) => {
+    async (events: unknown[], metadata: Record<string, unknown>[] | null) => {
       setOutcome(null);
       setErrorLogs([]);
       setTarget({ code, ownFileName });
       onProblem(null);
       const libraryVersions = libraries.map((library) => library.versionId);
-      // The inline route names the code after `name` in stack frames (else "transformation"), as the
-      // saved path names it after the saved transformation. InlineTestInput in api.ts lacks the field.
-      const inline: InlineTestInput & { name: string } = { code, libraries: libraryVersions, events, name: ownFileName };
-      const answer = savedVersionId
+      // The inline route names the code after `name` in stack frames, as the saved path names it after
+      // the saved transformation.
+      const inline: InlineTestInput = { code, libraries: libraryVersions, events, name: ownFileName, ...(metadata ? { metadata } : {}) };
+      // The saved-version route (compat) takes no metadata; with metadata the saved code, which is
+      // what the editor holds then, runs on the inline route instead.
+      const answer = savedVersionId && !metadata
         ? await testSavedVersion({
             transformations: [{ versionId: savedVersionId, testInput: events }],
             libraries: libraryVersions.map((versionId) => ({ versionId })),
@@ -81,7 +92,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
     },
   );
   const { busy: running, error } = test;
-  const run = () => parsed.ok && void test.run(parsed.events);
+  const run = () => parsed.ok && parsedMetadata.ok && void test.run(parsed.events, parsedMetadata.metadata);
 
   const dropped = outcome?.dropped ?? null;
 
@@ -122,7 +133,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
                 type="button"
                 onClick={() => {
                   const sample = samples.find((entry) => entry.id === sampleId);
-                  if (sample) updateText(formatJson(sample.events));
+                  if (sample) updateInput({ events: formatJson(sample.events) });
                 }}
               >
                 Use sample
@@ -136,16 +147,39 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
               rows={14}
               value={text}
               spellCheck={false}
-              onChange={(event) => updateText(event.target.value)}
+              onChange={(event) => updateInput({ events: event.target.value })}
               aria-invalid={parsed.ok ? undefined : true}
               aria-describedby={ids.eventsHint}
             />
             <div id={ids.eventsHint} className={parsed.ok ? 'hint' : 'field-error'}>
               {parsed.ok ? `${plural(parsed.events.length, 'event')}. Each is a plain event (the message), as CI tests send them.` : parsed.message}
+              {storageKey ? ' Kept in this browser for this transformation.' : ''}
+            </div>
+          </div>
+          <div className="field">
+            <label htmlFor={ids.metadata}>Metadata (optional JSON)</label>
+            <textarea
+              id={ids.metadata}
+              rows={3}
+              value={metadataText}
+              spellCheck={false}
+              placeholder='{ "sourceId": "src-1", "destinationId": "dst-1" }'
+              onChange={(event) => updateInput({ metadata: event.target.value })}
+              aria-invalid={parsedMetadata.ok ? undefined : true}
+              aria-describedby={ids.metadataHint}
+            />
+            <div id={ids.metadataHint} className={parsedMetadata.ok ? 'hint' : 'field-error'}>
+              {parsedMetadata.ok ? (
+                <>
+                  What <code>metadata(event)</code> returns: one object for every event, or an array with one per event.
+                </>
+              ) : (
+                parsedMetadata.message
+              )}
             </div>
           </div>
           <div className="toolbar">
-            <button type="button" className="primary" onClick={run} disabled={running || !parsed.ok}>
+            <button type="button" className="primary" onClick={run} disabled={running || !parsed.ok || !parsedMetadata.ok}>
               {running ? 'Running…' : 'Run test'}
             </button>
             <span className="small muted">
@@ -181,7 +215,10 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
                 </div>
               ) : null}
               <div>
-                <h4 style={{ margin: '0 0 4px' }}>Output events</h4>
+                <div className="result-head">
+                  <h4 style={{ margin: 0 }}>Output events</h4>
+                  {outcome.outputs.length > 1 ? <CopyButton className="small" label="Copy all" ariaLabel="Copy all output events" text={formatJson(outcome.outputs.map((entry) => entry.event))} /> : null}
+                </div>
                 {outcome.outputs.length === 0 ? (
                   <p className="muted small">No output events.</p>
                 ) : (
@@ -191,6 +228,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
                         <div className="result-head">
                           <span className="badge badge-ok">output {position + 1}</span>
                           {entry.index !== undefined ? <span className="muted">from event {entry.index + 1}</span> : null}
+                          <CopyButton className="small" label="Copy" ariaLabel={`Copy output ${position + 1}`} text={formatJson(entry.event)} />
                         </div>
                         <pre className="result-block" data-testid="test-output">
                           {formatJson(entry.event)}

@@ -50,30 +50,25 @@ interface VersionsPanelProps {
   complete: boolean;
   publishedVersionId: string | null | undefined;
   canWrite: boolean;
+  /** The versions the address asks to compare (either may be missing or unknown). */
+  compared: { left: string | null; right: string | null };
+  onCompare: (left: string, right: string) => void;
   unsavedCode: string | null;
   onPublish: (entry: VersionEntry) => void;
   onLoadIntoEditor: (entry: VersionEntry) => void;
   onRetry: () => void;
 }
 
-export function VersionsPanel({ kind, resourceId, entries, error, complete, publishedVersionId, canWrite, unsavedCode, onPublish, onLoadIntoEditor, onRetry }: VersionsPanelProps) {
-  const [left, setLeft] = useState<string>('');
-  const [right, setRight] = useState<string>('');
+export function VersionsPanel({ kind, resourceId, entries, error, complete, publishedVersionId, canWrite, compared, onCompare, unsavedCode, onPublish, onLoadIntoEditor, onRetry }: VersionsPanelProps) {
   const [codes, setCodes] = useState<Record<string, string>>({});
   const [diffError, setDiffError] = useState<unknown>(null);
   const ids = { left: useId(), right: useId() };
 
-  // Default comparison: the previous version against the latest.
-  useEffect(() => {
-    if (!entries || entries.length === 0) return;
-    const ids = entries.map((entry) => entry.version.versionId);
-    setRight((current) => (current === UNSAVED || ids.includes(current) ? current : (ids[0] ?? '')));
-    setLeft((current) => (ids.includes(current) ? current : (ids[1] ?? ids[0] ?? '')));
-  }, [entries]);
-
-  useEffect(() => {
-    if (unsavedCode === null && right === UNSAVED) setRight(entries?.[0]?.version.versionId ?? '');
-  }, [unsavedCode, right, entries]);
+  // The chosen versions when they exist, else the previous version against the latest.
+  const versionIds = (entries ?? []).map((entry) => entry.version.versionId);
+  const left = compared.left && versionIds.includes(compared.left) ? compared.left : (versionIds[1] ?? versionIds[0] ?? '');
+  const right =
+    compared.right && (versionIds.includes(compared.right) || (compared.right === UNSAVED && unsavedCode !== null)) ? compared.right : (versionIds[0] ?? '');
 
   const byId = useMemo(() => new Map((entries ?? []).map((entry) => [entry.version.versionId, entry])), [entries]);
 
@@ -125,7 +120,7 @@ export function VersionsPanel({ kind, resourceId, entries, error, complete, publ
                 </span>
               ) : null}
               <span className="version-actions">
-                {version.versionId !== latestId ? (
+                {version.versionId !== latestId && canWrite ? (
                   <button type="button" className="small" onClick={() => onLoadIntoEditor(entry)} aria-label={`Load ${entry.label} into the editor`}>
                     Load into editor
                   </button>
@@ -147,8 +142,8 @@ export function VersionsPanel({ kind, resourceId, entries, error, complete, publ
       ) : (
         <>
           <div className="inline-fields">
-            <VersionSelect id={ids.left} label="Older (left)" entries={entries} value={left} onChange={setLeft} />
-            <VersionSelect id={ids.right} label="Newer (right)" entries={entries} value={right} onChange={setRight}>
+            <VersionSelect id={ids.left} label="Older (left)" entries={entries} value={left} onChange={(next) => onCompare(next, right)} />
+            <VersionSelect id={ids.right} label="Newer (right)" entries={entries} value={right} onChange={(next) => onCompare(left, next)}>
               {unsavedCode !== null ? <option value={UNSAVED}>Unsaved edits in the editor</option> : null}
             </VersionSelect>
           </div>

@@ -126,3 +126,23 @@ export function parseEvents(text: string): ParsedEvents {
   return { ok: true, events };
 }
 
+
+/** What `metadata(event)` returns in a test: nothing given, one object for every event, or one per event. */
+export type ParsedMetadata = { ok: true; metadata: Record<string, unknown>[] | null } | { ok: false; message: string };
+
+export function parseMetadata(text: string, eventCount: number): ParsedMetadata {
+  if (!text.trim()) return { ok: true, metadata: null };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, message: `This is not valid JSON: ${(error as Error).message}` };
+  }
+  const isObject = (entry: unknown): entry is Record<string, unknown> => Boolean(entry) && typeof entry === 'object' && !Array.isArray(entry);
+  if (isObject(value)) return { ok: true, metadata: Array.from({ length: eventCount }, () => value) };
+  if (!Array.isArray(value)) return { ok: false, message: 'Give a JSON object (used for every event) or an array with one object per event.' };
+  if (value.length !== eventCount) return { ok: false, message: `The array has ${value.length} entries for ${eventCount} events: give one per event, or a single object.` };
+  const bad = value.findIndex((entry) => !isObject(entry));
+  if (bad >= 0) return { ok: false, message: `Entry ${bad + 1} is not a JSON object.` };
+  return { ok: true, metadata: value as Record<string, unknown>[] };
+}

@@ -4,16 +4,29 @@ import { ActionDialog } from '../../components/ActionDialog.js';
 import { useAction } from '../../use-action.js';
 
 const graceChoices = [
-  { value: 0, label: 'None: the old secret stops working now' },
-  { value: 3600, label: '1 hour' },
-  { value: 86400, label: '24 hours' },
-  { value: 604800, label: '7 days (the longest allowed)' },
+  { value: 0, duration: '', label: 'None: the old secret stops working now' },
+  { value: 3600, duration: '1 hour', label: '1 hour' },
+  { value: 86400, duration: '24 hours', label: '24 hours' },
+  { value: 604800, duration: '7 days', label: '7 days (the longest allowed)' },
 ];
 
-export function RotateDialog({ token, onClose, onRotated }: { token: AccessToken | null; onClose: () => void; onRotated: (issued: IssuedToken) => void }) {
+/** What a rotation did to the secret it replaced, for the dialog that shows the new one. */
+export interface Rotation {
+  oldHint: string | undefined;
+  /** When the old secret stops working, in this browser's clock (the server counts the grace period from its own); null when it stopped at once. */
+  oldStopsAt: Date | null;
+  /** The grace period in words ("24 hours"). */
+  grace: string;
+}
+
+export function RotateDialog({ token, onClose, onRotated }: { token: AccessToken | null; onClose: () => void; onRotated: (issued: IssuedToken, rotation: Rotation) => void }) {
   const [grace, setGrace] = useState(3600);
   const selectId = useId();
-  const action = useAction(async (target: AccessToken) => onRotated(await rotateAccessToken(target.id, grace)));
+  const action = useAction(async (target: AccessToken) => {
+    const issued = await rotateAccessToken(target.id, grace);
+    const duration = graceChoices.find((choice) => choice.value === grace)?.duration ?? `${grace} seconds`;
+    onRotated(issued, { oldHint: target.hint, oldStopsAt: grace === 0 ? null : new Date(Date.now() + grace * 1000), grace: duration });
+  });
   const { reset } = action;
   useEffect(() => {
     setGrace(3600);

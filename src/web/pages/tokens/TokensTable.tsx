@@ -72,7 +72,12 @@ export function TokensTable({
             <RelativeTime value={token.createdAt} />
           </td>
           <td data-label="Expires">
-            <RelativeTime value={token.expiresAt} never="Never" />
+            {token.status === 'rotating' ? (
+              // Its own expiry no longer applies: it stops when the grace period chosen at rotation ends.
+              <span title="A newer secret replaced this one; it stops working when the grace period chosen at rotation ends.">At the end of its grace period</span>
+            ) : (
+              <RelativeTime value={token.expiresAt} never="Never" />
+            )}
           </td>
           <td data-label="Last used">
             <div>
@@ -82,9 +87,17 @@ export function TokensTable({
           </td>
           <td data-label="Status">{statusBadge(token)}</td>
           <RowActions row={token} flow={deletion}>
-            <button type="button" className="small" onClick={() => onRotate(token)} aria-label={`Rotate ${token.name}`}>
-              Rotate
-            </button>
+            {token.status === 'rotating' ? (
+              <span title="Already rotated: rotate its replacement instead.">
+                <button type="button" className="small" disabled aria-label={`Rotate ${token.name}`}>
+                  Rotate
+                </button>
+              </span>
+            ) : (
+              <button type="button" className="small" onClick={() => onRotate(token)} aria-label={`Rotate ${token.name}`}>
+                Rotate
+              </button>
+            )}
           </RowActions>
         </tr>
       )}
