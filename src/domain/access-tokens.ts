@@ -39,6 +39,8 @@ export interface AccessTokenView {
   lastUsedAt: string | null;
   lastUsedIp: string | null;
   status: 'active' | 'expired' | 'rotating';
+  /** When a rotated secret stops working (the end of its grace period); null for one not rotated. */
+  graceUntil: string | null;
   allowedIps: string[] | null;
   email: string;
 }
@@ -46,6 +48,8 @@ export interface AccessTokenView {
 export interface IssuedToken {
   token: string;
   view: AccessTokenView;
+  /** For a rotation: the secret it replaced, and when that one stops working. */
+  replaced?: { id: string; graceUntil: string };
 }
 
 type TokenRow = AccessTokensTable & { email: string };
@@ -152,6 +156,7 @@ function viewWithStatus(row: AccessTokenRecord, status: AccessTokenView['status'
     lastUsedAt: row.last_used_at,
     lastUsedIp: row.last_used_ip,
     status,
+    graceUntil: row.grace_until,
     allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     email: row.email,
   };
@@ -356,9 +361,9 @@ export async function rotateAccessToken(store: Store, pepper: Buffer, workspaceI
     await trx.insertInto('access_tokens').values(values).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'access_token.rotate', target: old.id, reason: `replaced by ${values.id}; grace ${graceSeconds}s` });
     await store.announce(trx, TOKENS_CHANNEL, accessCacheKey(old.id));
-    return { ...values, email: old.email };
+    return { row: { ...values, email: old.email }, replaced: { id: old.id, graceUntil } };
   });
-  return { token, view: toView(row, nowText) };
+  return { token, view: toView(row.row, nowText), replaced: row.replaced };
 }
 
 function stripEmail(row: TokenRow): AccessTokensTable {

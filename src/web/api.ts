@@ -18,6 +18,8 @@ export interface AccessToken {
   lastUsedAt?: string | null;
   lastUsedIp?: string | null;
   status?: string;
+  /** When a rotated secret (status rotating) stops working. */
+  graceUntil?: string | null;
 }
 
 export interface IssuedToken {
@@ -25,6 +27,8 @@ export interface IssuedToken {
   id?: string;
   name?: string;
   expiresAt?: string | null;
+  /** Rotations only: the secret this one replaced, and when it stops working. */
+  replaced?: { id: string; graceUntil: string };
   [field: string]: unknown;
 }
 

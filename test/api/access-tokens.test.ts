@@ -262,6 +262,7 @@ describe('GET /accessTokens (compat)', () => {
       lastUsedAt: null,
       lastUsedIp: null,
       status: 'active',
+      graceUntil: null,
       allowedIps: null,
       email: expect.stringContaining('@'),
     });
@@ -438,9 +439,15 @@ describe('POST /accessTokens/{id}/rotate (ext)', () => {
     expect(answer.status).toBe(200);
     expect((await self(old.token)).status).toBe(200);
     expect((await self(answer.body.data.token)).status).toBe(200);
-    const list = (await call('GET', '/accessTokens')).body as { id: string; status: string }[];
+    const list = (await call('GET', '/accessTokens')).body as { id: string; status: string; graceUntil: string | null }[];
     expect(list.find((t) => t.id === old.id)!.status).toBe('rotating');
     expect(list.find((t) => t.id === answer.body.data.id)!.status).toBe('active');
+    // When the old secret stops: in the rotation's answer and on the list, the same instant.
+    const { replaced } = answer.body.data as { replaced: { id: string; graceUntil: string } };
+    expect(replaced.id).toBe(old.id);
+    expect(Math.abs(Date.parse(replaced.graceUntil) - (Date.now() + 3600_000))).toBeLessThan(60_000);
+    expect(list.find((t) => t.id === old.id)!.graceUntil).toBe(replaced.graceUntil);
+    expect(list.find((t) => t.id === answer.body.data.id)!.graceUntil).toBeNull();
     // Rotating the outgoing secret again would fork the chain.
     expectError(await call('POST', `/accessTokens/${old.id}/rotate`, { body: {} }), 409, 'already_rotated');
     // The incoming one can be rotated.

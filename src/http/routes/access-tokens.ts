@@ -24,6 +24,7 @@ const AccessTokenEntry = Type.Object({
   lastUsedAt: NullableString({ format: 'date-time', description: 'ext; written at most once a minute' }),
   lastUsedIp: NullableString({ description: 'ext' }),
   status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('rotating')], { description: 'ext' }),
+  graceUntil: NullableString({ format: 'date-time', description: 'ext: when a rotated secret (status rotating) stops working; null for one not rotated' }),
   allowedIps: Type.Unsafe<string[] | null>({ type: ['array', 'null'], items: { type: 'string' }, description: 'ext: CIDRs allowed to use the token, or null for any address' }),
   email: Type.String({ description: 'ext: the member the token is for' }),
 });
@@ -39,6 +40,12 @@ const IssuedTokenBody = Type.Object({
     hint: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
     expiresAt: NullableString({ format: 'date-time' }),
+    replaced: Type.Optional(
+      Type.Object(
+        { id: Type.String(), graceUntil: Type.String({ format: 'date-time', description: 'When the old secret stops working (now, for a zero grace period)' }) },
+        { description: 'ext, rotations only: the secret this one replaced' },
+      ),
+    ),
   }),
 });
 
@@ -46,7 +53,17 @@ function issuedBody(issued: IssuedToken) {
   const { view } = issued;
   return {
     success: true as const,
-    data: { token: issued.token, id: view.id, name: view.name, description: view.description, scopes: view.scopes, hint: view.hint, createdAt: view.createdAt, expiresAt: view.expiresAt },
+    data: {
+      token: issued.token,
+      id: view.id,
+      name: view.name,
+      description: view.description,
+      scopes: view.scopes,
+      hint: view.hint,
+      createdAt: view.createdAt,
+      expiresAt: view.expiresAt,
+      ...(issued.replaced ? { replaced: issued.replaced } : {}),
+    },
   };
 }
 

@@ -13,7 +13,7 @@ const graceChoices = [
 /** What a rotation did to the secret it replaced, for the dialog that shows the new one. */
 export interface Rotation {
   oldHint: string | undefined;
-  /** When the old secret stops working, in this browser's clock (the server counts the grace period from its own); null when it stopped at once. */
+  /** When the old secret stops working, as the server answered; null when it stopped at once. */
   oldStopsAt: Date | null;
   /** The grace period in words ("24 hours"). */
   grace: string;
@@ -25,7 +25,8 @@ export function RotateDialog({ token, onClose, onRotated }: { token: AccessToken
   const action = useAction(async (target: AccessToken) => {
     const issued = await rotateAccessToken(target.id, grace);
     const duration = graceChoices.find((choice) => choice.value === grace)?.duration ?? `${grace} seconds`;
-    onRotated(issued, { oldHint: target.hint, oldStopsAt: grace === 0 ? null : new Date(Date.now() + grace * 1000), grace: duration });
+    const stopsAt = issued.replaced ? new Date(issued.replaced.graceUntil) : new Date(Date.now() + grace * 1000);
+    onRotated(issued, { oldHint: target.hint, oldStopsAt: grace === 0 ? null : stopsAt, grace: duration });
   });
   const { reset } = action;
   useEffect(() => {

@@ -17,7 +17,7 @@ function OldSecretNote({ rotation }: { rotation: Rotation }) {
     <p className="alert alert-warning" data-testid="old-secret-note">
       {rotation.oldStopsAt ? (
         <>
-          {old} keeps working for its grace period of {rotation.grace}, until about <time dateTime={rotation.oldStopsAt.toISOString()}>{formatDate(rotation.oldStopsAt.toISOString())}</time>
+          {old} keeps working for its grace period of {rotation.grace}, until <time dateTime={rotation.oldStopsAt.toISOString()}>{formatDate(rotation.oldStopsAt.toISOString())}</time>
           , then stops. Switch your clients to this one before then.
         </>
       ) : (

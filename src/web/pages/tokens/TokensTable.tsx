@@ -74,7 +74,13 @@ export function TokensTable({
           <td data-label="Expires">
             {token.status === 'rotating' ? (
               // Its own expiry no longer applies: it stops when the grace period chosen at rotation ends.
-              <span title="A newer secret replaced this one; it stops working when the grace period chosen at rotation ends.">At the end of its grace period</span>
+              token.graceUntil ? (
+                <span title="A newer secret replaced this one; it stops working when its grace period ends.">
+                  <RelativeTime value={token.graceUntil} /> (grace period)
+                </span>
+              ) : (
+                <span title="A newer secret replaced this one; it stops working when the grace period chosen at rotation ends.">At the end of its grace period</span>
+              )
             ) : (
               <RelativeTime value={token.expiresAt} never="Never" />
             )}
