@@ -6,6 +6,7 @@ import { CredentialsPage } from './pages/CredentialsPage.js';
 import { LibrariesPage } from './pages/LibrariesPage.js';
 import { SignIn } from './pages/SignIn.js';
 import { TokensPage } from './pages/TokensPage.js';
+import { OverviewPage } from './pages/OverviewPage.js';
 import { TransformationsPage } from './pages/TransformationsPage.js';
 import { navigate, parseHash, useRoute, type Route } from './router.js';
 import { canWrite, clearSession, getSession, subscribeSession, type Session } from './session.js';
@@ -24,6 +25,7 @@ function defaultPath(session: Session): string {
 const titles: Record<Route['name'], string> = {
   home: 'Tiller',
   signin: 'Sign in',
+  overview: 'Overview',
   tokens: 'Access tokens',
   audit: 'Audit log',
   transformations: 'Transformations',
@@ -61,6 +63,7 @@ function NeedsToken({ kind }: { kind: 'workspace' | 'access' }) {
 function Header({ session, route }: { session: Session; route: Route }) {
   const links: { path: string; label: string; active: boolean }[] = [];
   if (session.accessToken) {
+    links.push({ path: '/overview', label: 'Overview', active: route.name === 'overview' });
     links.push({ path: '/transformations', label: 'Transformations', active: route.name === 'transformations' || route.name === 'transformation' });
     links.push({ path: '/libraries', label: 'Libraries', active: route.name === 'libraries' || route.name === 'library' });
     links.push({ path: '/credentials', label: 'Credentials', active: route.name === 'credentials' });
@@ -127,6 +130,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return session.workspaceToken ? <TokensPage /> : <NeedsToken kind="workspace" />;
     case 'audit':
       return session.workspaceToken ? <AuditLogPage /> : <NeedsToken kind="workspace" />;
+    case 'overview':
+      return session.accessToken ? <OverviewPage /> : <NeedsToken kind="access" />;
     case 'transformations':
       return session.accessToken ? <TransformationsPage /> : <NeedsToken kind="access" />;
     case 'libraries':

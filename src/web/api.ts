@@ -88,7 +88,8 @@ interface StatsFigures extends Stats24h {
 }
 
 export interface TransformationStats {
-  transformationId: string;
+  /** Null for the whole workspace. */
+  transformationId: string | null;
   from: string;
   to: string;
   stepSeconds: number;
@@ -401,6 +402,13 @@ export async function getTransformationStats(id: string, window: StatsWindowName
   const to = new Date();
   const from = new Date(to.getTime() - WINDOW_MS[window]);
   return request<TransformationStats>('access', 'GET', `/transformations/${encodeURIComponent(id)}/stats`, { query: { from: from.toISOString(), to: to.toISOString() } });
+}
+
+/** Every transformation of the workspace together. */
+export async function getWorkspaceStats(window: StatsWindowName): Promise<TransformationStats> {
+  const to = new Date();
+  const from = new Date(to.getTime() - WINDOW_MS[window]);
+  return request<TransformationStats>('access', 'GET', '/stats', { query: { from: from.toISOString(), to: to.toISOString() } });
 }
 
 export async function getTransformationErrors(id: string): Promise<RecentError[]> {

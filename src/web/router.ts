@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 export type Route =
   | { name: 'home' }
   | { name: 'signin' }
+  | { name: 'overview' }
   | { name: 'tokens' }
   | { name: 'audit' }
   | { name: 'transformations' }
@@ -31,6 +32,8 @@ export function parseHash(hash: string): Route {
     switch (first) {
       case 'signin':
         return { name: 'signin' };
+      case 'overview':
+        return { name: 'overview' };
       case 'tokens':
         return { name: 'tokens' };
       case 'audit':

@@ -100,6 +100,17 @@ describe('GET /transformations/{id}/stats', () => {
     expect((await client(catalog.server.url, undefined).get(`/transformations/${transformation.id}/stats`)).status).toBe(401);
   });
 
+  it('GET /stats sums the workspace and only the workspace', async () => {
+    const answer = await api.get('/stats');
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ transformationId: null, totals: { eventsIn: 11, failed: 3 } });
+    const other = await catalog.server.createWorkspace('other-overview');
+    const otherToken = await catalog.server.issueAccessToken({ name: 'o', scopes: ['read'] }, other.workspaceAuth);
+    const theirs = await client(catalog.server.url, `Bearer ${otherToken.token}`).get('/stats');
+    expect(theirs.body.totals.eventsIn).toBe(0);
+    expect((await api.get('/stats?step=90')).status).toBe(400);
+  });
+
   it('a read-only token may read them', async () => {
     const reader = await catalog.server.issueAccessToken({ name: 'reader', scopes: ['read'] });
     const answer = await client(catalog.server.url, `Bearer ${reader.token}`).get(`/transformations/${transformation.id}/stats`);

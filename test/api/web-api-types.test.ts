@@ -37,6 +37,7 @@ const uses: Use[] = [
   { type: 'Transformation', method: 'GET', path: '/transformations', role: 'response', at: 'transformations[]' },
   { type: 'TransformationWithStats', method: 'GET', path: '/transformations', role: 'response', at: 'transformations[]', query: ['include'] },
   { type: 'TransformationStats', method: 'GET', path: '/transformations/{id}/stats', role: 'response', query: ['from', 'to'] },
+  { type: 'TransformationStats', method: 'GET', path: '/stats', role: 'response', query: ['from', 'to'] },
   { type: 'RecentErrors', method: 'GET', path: '/transformations/{id}/errors', role: 'response', query: ['limit'] },
   { type: 'RecentError', method: 'GET', path: '/transformations/{id}/errors', role: 'response', at: 'errors[]', query: ['limit'] },
   { type: 'Transformation', method: 'GET', path: '/transformations/{id}', role: 'response' },

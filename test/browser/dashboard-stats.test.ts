@@ -78,6 +78,23 @@ describe.skipIf(!hasChromium)('dashboard: stats and recent errors', () => {
     expect(JSON.parse(events)).toEqual([expect.objectContaining({ messageId: expect.stringMatching(/^msg-[01]$/), properties: expect.objectContaining({ fail: true }) })]);
   });
 
+  it('shows the workspace overview: totals, charts, and the transformations with traffic linking to their stats', async () => {
+    const { page } = watched;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
+    const totals = page.getByLabel('Totals over the window');
+    await totals.waitFor();
+    expect(await totals.textContent()).toContain('Events in8');
+    await expect.poll(() => page.locator('figure.time-chart canvas').count()).toBe(2);
+    const row = page.getByRole('table', { name: 'Transformations with traffic' }).locator('tbody tr');
+    expect(await row.count()).toBe(1);
+    expect(await row.locator('td[data-label="Error rate"]').textContent()).toBe('25.0 %');
+    await screenshot(page, 'overview');
+    await row.getByRole('link', { name: 'Order filter' }).click();
+    await page.getByLabel('Totals over the window').waitFor();
+    expect(await page.getByRole('tab', { name: 'Stats' }).getAttribute('aria-selected')).toBe('true');
+  });
+
   it('fits a 390 px wide screen', async () => {
     const narrow = await openPage(browser, server.url, 390, 844);
     try {

@@ -26,7 +26,8 @@ export interface StatsPoint extends StatsFigures {
 }
 
 export interface StatsSeries {
-  transformationId: string;
+  /** Null for the whole workspace. */
+  transformationId: string | null;
   from: string;
   to: string;
   stepSeconds: number;
@@ -123,13 +124,12 @@ export function statsWindow(query: { from?: string | undefined; to?: string | un
   return { from, to, stepMs };
 }
 
-export async function transformationStats(db: Kysely<Database>, workspaceId: string, transformationId: string, window: { from: number; to: number; stepMs: number }): Promise<StatsSeries> {
-  await assertLiveTransformation(db, workspaceId, transformationId);
-  const rows = await db
-    .selectFrom('transformation_stats')
-    .selectAll()
-    .where('transformation_id', '=', transformationId)
-    .where('workspace_id', '=', workspaceId)
+/** One transformation's series, or with `transformationId` null the whole workspace's. */
+export async function transformationStats(db: Kysely<Database>, workspaceId: string, transformationId: string | null, window: { from: number; to: number; stepMs: number }): Promise<StatsSeries> {
+  if (transformationId !== null) await assertLiveTransformation(db, workspaceId, transformationId);
+  let query = db.selectFrom('transformation_stats').selectAll().where('workspace_id', '=', workspaceId);
+  if (transformationId !== null) query = query.where('transformation_id', '=', transformationId);
+  const rows = await query
     .where('minute', '>=', new Date(window.from).toISOString())
     .where('minute', '<', new Date(window.to).toISOString())
     .execute();

@@ -23,7 +23,7 @@ const Figures = {
 };
 
 const StatsAnswer = Type.Object({
-  transformationId: Type.String(),
+  transformationId: Nullable(Type.String({ description: 'Null for the whole workspace' })),
   from: Type.String({ format: 'date-time' }),
   to: Type.String({ format: 'date-time' }),
   stepSeconds: Type.Integer(),
@@ -45,6 +45,27 @@ const RecentErrorSchema = Type.Object({
 export async function statsRoutes(app: App): Promise<void> {
   const { db } = app.services.store;
 
+  const StatsQuery = Type.Object({
+    from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default: 24 hours before `to`' })),
+    to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default: now' })),
+    step: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86_400, description: 'Seconds per point, a whole number of minutes' })),
+  });
+
+  app.get(
+    '/stats',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: "What live traffic did across the workspace's transformations, as a time series (ext)",
+        description: 'As GET /transformations/{id}/stats, summed over every transformation; `versions` lists each version that had traffic.',
+        tags: Tags,
+        querystring: StatsQuery,
+        response: { 200: StatsAnswer, ...errors(400, 401, 403, 429) },
+      },
+    },
+    async (request) => transformationStats(db, workspaceIdOf(request), null, statsWindow(request.query)),
+  );
+
   app.get(
     '/transformations/:id/stats',
     {
@@ -54,11 +75,7 @@ export async function statsRoutes(app: App): Promise<void> {
         description: 'Per minute rollups of /customTransform batches, written by each instance every TILLER_STATS_FLUSH_SECONDS. Default window: the last 24 hours, in about 288 steps.',
         tags: Tags,
         params: IdParams,
-        querystring: Type.Object({
-          from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default: 24 hours before `to`' })),
-          to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default: now' })),
-          step: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86_400, description: 'Seconds per point, a whole number of minutes' })),
-        }),
+        querystring: StatsQuery,
         response: { 200: StatsAnswer, ...errors(400, 401, 403, 404, 429) },
       },
     },

@@ -1,5 +1,6 @@
 import { listTransformationsWithStats, type TransformationWithStats } from '../api.js';
 import { none, type Column } from '../components/ListPage.js';
+import { formatRate } from '../components/StatsSummary.js';
 import { formatDate } from '../format.js';
 import { PublishBadge } from './PublishState.js';
 import { ResourceListPage } from './ResourceList.js';
@@ -26,7 +27,7 @@ function TrafficCells({ item }: { item: TransformationWithStats }) {
           none
         ) : (
           <span className={rate > 0 ? 'badge badge-danger' : 'badge badge-ok'} title={`${stats.failed.toLocaleString('en')} of ${stats.eventsIn.toLocaleString('en')} events failed`}>
-            {(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 1)} %
+            {formatRate(rate)}
           </span>
         )}
       </td>
