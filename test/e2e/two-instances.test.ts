@@ -35,6 +35,21 @@ describe.skipIf(testDialect() !== 'postgres')('two instances sharing PostgreSQL'
     return status;
   }
 
+  it('per-transformation stats of live traffic on both instances sum, read from either', async () => {
+    const { token } = await a.issueAccessToken({ name: 'stats', scopes: ['read', 'write'] });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${a.url}/transformations?publish=true`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'on-both', code: 'export function transformEvent(e) { return e; }' }) });
+    const { id, versionId } = (await created.json()) as { id: string; versionId: string };
+    const batch = (n: number) =>
+      JSON.stringify(Array.from({ length: n }, (_, i) => ({ message: { type: 'track', event: 'x', messageId: `m-${i}` }, metadata: { messageId: `m-${i}` }, destination: { ID: 'd', Transformations: [{ VersionID: versionId }] } })));
+    for (const [server, n] of [[a, 3], [b, 5], [b, 2]] as const) expect((await fetch(`${server.url}/customTransform`, { method: 'POST', headers: auth, body: batch(n) })).status).toBe(200);
+    await Promise.all([a.server.services.liveStats!.flush(), b.server.services.liveStats!.flush()]);
+    for (const server of [a, b]) {
+      const stats = (await (await fetch(`${server.url}/transformations/${id}/stats`, { headers: auth })).json()) as { totals: { eventsIn: number; batches: number } };
+      expect(stats.totals).toMatchObject({ eventsIn: 10, batches: 3 });
+    }
+  });
+
   it('a token issued on one instance works on the other', async () => {
     const { token } = await a.issueAccessToken({ name: 'shared' });
     expect(await selfOn(b, token)).toBe(200);
