@@ -111,6 +111,16 @@ describe('GET /transformations/{id}/stats', () => {
     expect((await api.get('/stats?step=90')).status).toBe(400);
   });
 
+  it('a token without the read scope is refused with 403', async () => {
+    const writer = await catalog.server.issueAccessToken({ name: 'write-only', scopes: ['write'] });
+    const writeOnly = client(catalog.server.url, `Bearer ${writer.token}`);
+    for (const path of [`/transformations/${transformation.id}/stats`, `/transformations/${transformation.id}/errors`, '/stats']) {
+      const answer = await writeOnly.get(path);
+      expect(answer.status, path).toBe(403);
+      expect(answer.body).toMatchObject({ success: false, error: { code: 'insufficient_scope' } });
+    }
+  });
+
   it('a read-only token may read them', async () => {
     const reader = await catalog.server.issueAccessToken({ name: 'reader', scopes: ['read'] });
     const answer = await client(catalog.server.url, `Bearer ${reader.token}`).get(`/transformations/${transformation.id}/stats`);
