@@ -16,6 +16,7 @@ import { openStore, type Store } from './store/db.js';
 import { prepareStore } from './store/start-checks.js';
 import { Readiness } from './readiness.js';
 import { LiveStats } from './domain/stats/live-stats.js';
+import { CanaryRouter } from './domain/release/canary-router.js';
 
 /**
  * Everything a request handler may reach, built once per process by createServices (the one
@@ -27,6 +28,8 @@ export interface Services {
   readiness: Readiness;
   /** Per-version rollups and recent errors of live traffic, written to the store in the background; undefined with TILLER_STATS=false. */
   liveStats: LiveStats | undefined;
+  /** Running canaries: the traffic split on /customTransform and the guards that withdraw them. */
+  canaries: CanaryRouter;
   store: Store;
   verifier: CredentialVerifier;
   /** The registry and the HTTP, auth and token-cache metrics. */
@@ -128,12 +131,26 @@ export async function createServices(
       })
     : undefined;
   liveStats?.start();
+  const canaries = new CanaryRouter(store, {
+    syncMs: 1000,
+    onTrip: (canary, reason) => {
+      metrics.canaryEnds.inc({ how: 'rolled_back' });
+      log.warn({ canary: { transformationId: canary.transformationId, versionId: canary.canaryVersionId }, reason }, 'canary withdrawn: a guard tripped');
+    },
+    onPromoted: (workspaceId) => {
+      metrics.canaryEnds.inc({ how: 'promoted' });
+      workspaceConfigs.invalidate(workspaceId);
+    },
+    onError: (err) => log.error({ err }, 'canary bookkeeping failed; it is retried on the next sync'),
+  });
+  await canaries.start();
   runtimeMetrics.observeRuntime(runtime);
   runtimeMetrics.observeVersionCache(resolver);
   return {
     config,
     readiness: new Readiness(),
     liveStats,
+    canaries,
     store,
     verifier,
     metrics,
@@ -147,6 +164,7 @@ export async function createServices(
     close: async () => {
       await runtime.close();
       // The last rollups and errors of this instance, before the store goes away.
+      await canaries.stop();
       await liveStats?.stop().catch((err: unknown) => log.error({ err }, 'writing the last transformation stats failed'));
       // Writes the last uses still batched in memory before the store goes away.
       await verifier.stop();

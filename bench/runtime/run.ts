@@ -11,7 +11,7 @@
 // Settings (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_WARMUP (default
 // 1), BENCH_REPS (default 3; the median is reported), BENCH_CONCURRENCY (default 1,4,16),
 // BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default
-// throughput,stats,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
+// throughput,stats,canary,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
 // BENCH_ATTACK_VERSIONS (enough for BENCH_SECONDS x BENCH_REPS, at least 60), BENCH_PROFILE=1 (the
 // server writes a CPU profile to bench/runtime/profiles/ on exit), BENCH_SOURCE=1 (run the TypeScript
 // sources through tsx instead of the compiled build `npm start` runs, which is built first when
@@ -55,9 +55,11 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? scenarios.map((s) => s.key).join(',')).split(',');
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,first,rss,attack').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,canary,first,rss,attack').split(','));
 /** Trivial transformEvent with stats on, as a share of the same with stats off. */
 const TARGET_STATS_RATIO = 0.97;
+/** Trivial transformEvent with a 10 % canary running, as a share of the same without one. */
+const TARGET_CANARY_RATIO = 0.95;
 const TARGET_RATIO = 0.75;
 /** Resident memory of the server and all its sandbox hosts together, after the throughput runs. */
 const TARGET_TOTAL_RSS_MB = 350;
@@ -253,6 +255,36 @@ async function statsCost(info: BenchServerInfo): Promise<{ on: number; off: numb
   return { on: median(on), off: median(off), ratio: median(ratios), ratios };
 }
 
+/** Trivial transformEvent at 4 in flight: a version with a 10 % canary vs one without, alternating which goes first. */
+async function canaryCost(info: BenchServerInfo): Promise<{ on: number; off: number; ratio: number; ratios: number[] }> {
+  const url = `${info.url}/customTransform`;
+  const plain = batchBody(info.scenarioVersions.trivial!);
+  const canaried = batchBody(info.canaryStableVersion);
+  const on: number[] = [];
+  const off: number[] = [];
+  const ratios: number[] = [];
+  const run = async (body: string) => {
+    if (WARMUP > 0) await load(url, body, 4, WARMUP);
+    return load(url, body, 4, SECONDS);
+  };
+  for (let rep = 0; rep < REPS; rep++) {
+    // Which side goes first alternates, so a drift within a repetition favours neither.
+    let withCanary: Measurement;
+    let without: Measurement;
+    if (rep % 2 === 0) {
+      withCanary = await run(canaried);
+      without = await run(plain);
+    } else {
+      without = await run(plain);
+      withCanary = await run(canaried);
+    }
+    on.push(withCanary.eventsPerSecond);
+    off.push(without.eventsPerSecond);
+    ratios.push(withCanary.eventsPerSecond / without.eventsPerSecond);
+  }
+  return { on: median(on), off: median(off), ratio: median(ratios), ratios };
+}
+
 async function firstRequestLatency(info: BenchServerInfo): Promise<{ first: number; warm: number; extra: number }> {
   const url = `${info.url}/customTransform`;
   const firsts: number[] = [];
@@ -341,6 +373,13 @@ try {
       `\nStats cost: trivial transformEvent, 4 in flight: stats on ${fmt(cost.on)} ev/s, off ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
     );
     console.log(`Goal: stats on within 3% of off (ratio >= ${TARGET_STATS_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_STATS_RATIO)}`);
+  }
+  if (PARTS.has('canary')) {
+    const cost = await canaryCost(info);
+    console.log(
+      `\nCanary cost: trivial transformEvent, 4 in flight: with a 10 % canary ${fmt(cost.on)} ev/s, without ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
+    );
+    console.log(`Goal: with a 10 % canary within 5% of none (ratio >= ${TARGET_CANARY_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_CANARY_RATIO)}`);
   }
   if (PARTS.has('first')) {
     const first = await firstRequestLatency(info);

@@ -17,6 +17,8 @@ export interface BenchServerInfo {
   url: string;
   /** The same listener over the same services and sandbox hosts, with per-transformation stats off. */
   statsOffUrl: string;
+  /** The published version of a trivial transformation with a 10 % canary (of the same code) running. */
+  canaryStableVersion: string;
   /** GET /metrics without credentials (the runtime listener does not serve it). */
   metricsUrl: string;
   pid: number;
@@ -48,6 +50,8 @@ const { createWorkspace } = await tiller<typeof import('../../src/domain/workspa
 const { buildApp } = await tiller<typeof import('../../src/http/app.js')>('http/app');
 const { createLogger } = await tiller<typeof import('../../src/main.js')>('main');
 const { createServices } = await tiller<typeof import('../../src/services.js')>('services');
+const { startCanary } = await tiller<typeof import('../../src/domain/release/canary.js')>('domain/release/canary');
+const { systemActor } = await tiller<typeof import('../../src/domain/audit.js')>('domain/audit');
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
 const config = loadConfig({
@@ -72,6 +76,16 @@ for (const scenario of scenarios) {
   }
   scenarioVersions[scenario.key] = (await createTransformation(db, { workspaceId: workspace.id, code: scenario.code, name: scenario.title })).versionId;
 }
+// A trivial transformation whose second version (the same code) runs as a 10 % canary.
+const trivialCode = scenarios.find((s) => s.key === 'trivial')!.code;
+const canaried = await createTransformation(db, { workspaceId: workspace.id, code: trivialCode, name: 'canaried trivial' });
+const canaryVersion = `${canaried.versionId.slice(0, 20)}canary2`;
+await db
+  .insertInto('transformation_versions')
+  .values({ id: canaryVersion, transformation_id: canaried.id, workspace_id: workspace.id, seq: 2, name: 'canaried trivial', description: '', code: `${trivialCode}\n`, code_version: '1', language: 'javascript', imports: '[]', created_at: new Date().toISOString(), created_by: null })
+  .execute();
+await startCanary(services.store, workspace.id, systemActor, canaried.id, { versionId: canaryVersion, percent: 10, guards: { minEvents: 1_000_000_000 } });
+await services.canaries.reload();
 // Distinct code per version, so no layer can share compiled code between them.
 const distinct = (kind: string, i: number) => `export function transformEvent(event) { event.properties.${kind} = ${i}; return event; }`;
 const coldVersions: string[] = [];
@@ -91,7 +105,7 @@ const metricsUrl = await (await buildApp({ services, logger, surface: 'metrics' 
 const statsOffApp = await buildApp({ services: { ...services, liveStats: undefined }, logger, surface: 'runtime' });
 const statsOffUrl = await statsOffApp.listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, statsOffUrl, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
+const info: BenchServerInfo = { url, statsOffUrl, canaryStableVersion: canaried.versionId, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.

@@ -10,6 +10,7 @@ import { libraryRoutes } from './routes/libraries.js';
 import { liveEventRoutes } from './routes/live-events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { publishRoutes } from './routes/publish.js';
+import { releaseRoutes } from './routes/release.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { statsRoutes } from './routes/stats.js';
 import { transformationRoutes } from './routes/transformations.js';
@@ -38,6 +39,7 @@ export const ROUTE_TABLE: readonly RouteEntry[] = [
   { file: 'config-backend', surfaces: ['main', 'runtime'], register: (app) => app.register(configBackendRoutes) },
   { file: 'transformations', surfaces: ['main'], register: (app) => app.register(transformationRoutes) },
   { file: 'stats', surfaces: ['main'], register: (app) => app.register(statsRoutes) },
+  { file: 'release', surfaces: ['main'], register: (app) => app.register(releaseRoutes) },
   { file: 'libraries', surfaces: ['main'], register: (app) => app.register(libraryRoutes) },
   { file: 'credentials', surfaces: ['main'], register: (app) => app.register(credentialRoutes) },
   { file: 'publish', surfaces: ['main'], register: (app) => app.register(publishRoutes) },

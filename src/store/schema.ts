@@ -222,6 +222,34 @@ export interface TransformationErrorsTable {
   event_truncated: number;
 }
 
+export interface TransformationCanariesTable {
+  transformation_id: string;
+  workspace_id: string;
+  /** The published version the canary shares traffic with; requests naming it are split. */
+  stable_version_id: string;
+  canary_version_id: string;
+  /** Share of the stable version's events that run the canary, 1 to 99. */
+  percent: number;
+  /** JSON of CanaryGuards. */
+  guards: string;
+  /** running | promoted | aborted | rolled_back */
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  end_reason: string | null;
+}
+
+export interface CanaryFiguresTable {
+  transformation_id: string;
+  /** The canary's started_at: figures of an earlier canary of the same transformation never mix in. */
+  started_at: string;
+  instance_id: string;
+  /** stable | canary */
+  side: string;
+  /** JSON of SideFigures. */
+  figures: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -238,4 +266,6 @@ export interface Database {
   instance_settings: InstanceSettingsTable;
   transformation_stats: TransformationStatsTable;
   transformation_errors: TransformationErrorsTable;
+  transformation_canaries: TransformationCanariesTable;
+  canary_figures: CanaryFiguresTable;
 }

@@ -50,6 +50,51 @@ describe.skipIf(testDialect() !== 'postgres')('two instances sharing PostgreSQL'
     }
   });
 
+  it('a canary splits the same users the same way on both instances, and a guard trip on one withdraws it on the other', async () => {
+    const { token } = await a.issueAccessToken({ name: 'canary', scopes: ['read', 'write'] });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const code = (tag: string, failing: boolean) => `export function transformEvent(e) { if (${failing} && e.properties.n % 2 === 0) throw new Error('no'); e.tag = '${tag}'; return e; }`;
+    const post = async (server: TestServer, path: string, body: unknown) => {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      expect(res.status, path).toBe(200);
+      return (await res.json()) as Record<string, any>;
+    };
+    const created = await post(a, '/transformations?publish=true', { name: 'canaried', code: code('stable', false) });
+    const draft = await post(a, `/transformations/${created.id}?publish=false`, { code: code('canary', true) });
+    await post(a, `/transformations/${created.id}/canary`, { versionId: draft.versionId, percent: 40, guards: { minEvents: 1000 } });
+    const batch = (users: number[], failing: boolean) =>
+      JSON.stringify(users.map((n) => ({ message: { type: 'track', event: 'x', userId: `u${n}`, messageId: `m-${n}`, properties: { n: failing ? 2 * n : 2 * n + 1 } }, metadata: { messageId: `m-${n}` }, destination: { ID: 'd', Transformations: [{ VersionID: created.versionId }] } })));
+    const tags = async (server: TestServer, users: number[], failing = false) => {
+      const res = await fetch(`${server.url}/customTransform`, { method: 'POST', headers: auth, body: batch(users, failing) });
+      return ((await res.json()) as Array<{ output?: { tag: string } }>).map((entry) => entry.output?.tag ?? 'failed');
+    };
+    const users = Array.from({ length: 100 }, (_, n) => n);
+    // B learns of the canary through the change channel.
+    let onB = await tags(b, users);
+    for (let i = 0; i < 50 && !onB.includes('canary'); i++) {
+      await sleep(20);
+      onB = await tags(b, users);
+    }
+    expect(onB).toEqual(await tags(a, users));
+    expect(onB.filter((tag) => tag === 'canary').length).toBeGreaterThan(20);
+
+    // A fresh canary with a low bar, tripped on A by events its version fails; B stops splitting within a second.
+    const aborted = await fetch(`${a.url}/transformations/${created.id}/canary`, { method: 'DELETE', headers: auth });
+    expect(aborted.status).toBe(200);
+    await post(a, `/transformations/${created.id}/canary`, { versionId: draft.versionId, percent: 40, guards: { minEvents: 20 } });
+    await sleep(200);
+    for (let i = 0; i < 5; i++) await tags(a, users, true);
+    const until = Date.now() + 1000;
+    let last = await tags(b, users);
+    while (last.includes('canary') && Date.now() < until) {
+      await sleep(20);
+      last = await tags(b, users);
+    }
+    expect(new Set(last)).toEqual(new Set(['stable']));
+    const state = (await (await fetch(`${b.url}/transformations/${created.id}/release`, { headers: auth })).json()) as { canary: { status: string } };
+    expect(state.canary.status).toBe('rolled_back');
+  });
+
   it('a token issued on one instance works on the other', async () => {
     const { token } = await a.issueAccessToken({ name: 'shared' });
     expect(await selfOn(b, token)).toBe(200);

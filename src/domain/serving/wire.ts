@@ -4,7 +4,8 @@ import { DomainError } from '../errors.js';
 import type { LibraryVersion, TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
 import { mergeCredentials, runEvents, type EventsRun } from './run-events.js';
-import type { LiveError, LiveStats } from '../stats/live-stats.js';
+import type { CanaryRouter } from '../release/canary-router.js';
+import type { LiveBatch, LiveError, LiveStats } from '../stats/live-stats.js';
 import type { VersionResolver } from './version-resolver.js';
 
 // The rudder-server wire protocol (POST /customTransform): parse and group a batch, run each group
@@ -271,6 +272,8 @@ export interface WireServingDeps {
   workspaceCredentials?: (workspaceId: string, options: { secrets: boolean }) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Where each group's figures and failed events go (per-transformation stats); none when off. */
   stats?: LiveStats | undefined;
+  /** Running canaries: which requests they split, and their guards. */
+  canaries?: CanaryRouter | undefined;
 }
 
 export interface WireServingOptions {
@@ -450,7 +453,14 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       },
       'live',
     );
-    if (deps.stats) recordLiveRun(deps.stats, version, group.messages, run, performance.now() - started, credentials);
+    if (deps.stats || deps.canaries) {
+      const figures = liveFiguresOf(version, group.messages.length, run, performance.now() - started);
+      deps.canaries?.observe(version.versionId, figures);
+      if (deps.stats) {
+        deps.stats.record(figures);
+        if (figures.failed > 0) deps.stats.recordErrors(figures, liveErrorsOf(group.messages, run, credentials));
+      }
+    }
     if (!run.ok) {
       for (const position of group.positions) response.failure(position, 400, run.failure.message);
       return;
@@ -505,7 +515,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     }
   };
 
-  const groups = batch.groups;
+  const groups = deps.canaries?.active ? splitForCanaries(batch.groups, deps.canaries) : batch.groups;
   if (groups.length === 1) await runGroup(groups[0] as WireGroup);
   else if (groups.length > 1) await Promise.all(groups.map(runGroup));
   return { json: response.toJson(), tally };
@@ -514,27 +524,53 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
 /** Failed events kept per group: the list shows the latest few, so more would only cost time. */
 const ERRORS_PER_GROUP = 5;
 
-/** One group's figures and its first failed events, for the transformation's stats and errors list. */
-function recordLiveRun(stats: LiveStats, version: TransformationVersion, events: readonly unknown[], run: EventsRun, durationMs: number, credentials: Record<string, unknown> | undefined): void {
+/** What one group's run did, for the transformation's stats and a canary's guards. */
+function liveFiguresOf(version: TransformationVersion, eventsIn: number, run: EventsRun, durationMs: number): LiveBatch {
   const ids = { workspaceId: version.workspaceId, transformationId: version.transformationId, versionId: version.versionId };
-  const secrets = credentials === undefined ? [] : Object.values(credentials);
-  if (!run.ok) {
-    stats.record({ ...ids, eventsIn: events.length, eventsOut: 0, dropped: 0, failed: events.length, durationMs, coldStart: false, outcome: run.failure.code });
-    stats.recordErrors(ids, [{ error: run.failure.message, event: events[0], secrets }]);
-    return;
-  }
+  if (!run.ok) return { ...ids, eventsIn, eventsOut: 0, dropped: 0, failed: eventsIn, durationMs, coldStart: false, outcome: run.failure.code };
   let eventsOut = 0;
   let failed = 0;
+  for (const outcome of run.output.results) outcome.statusCode === 200 ? eventsOut++ : failed++;
+  return { ...ids, eventsIn, eventsOut, dropped: run.output.dropped.length, failed, durationMs, coldStart: run.output.coldStart === true, outcome: 'ok' };
+}
+
+/** The group's first failed events, for the transformation's recent errors. */
+function liveErrorsOf(events: readonly unknown[], run: EventsRun, credentials: Record<string, unknown> | undefined): LiveError[] {
+  const secrets = credentials === undefined ? [] : Object.values(credentials);
+  if (!run.ok) return [{ error: run.failure.message, event: events[0], secrets }];
   const errors: LiveError[] = [];
   for (const outcome of run.output.results) {
-    if (outcome.statusCode === 200) eventsOut++;
-    else {
-      failed++;
-      if (errors.length < ERRORS_PER_GROUP) errors.push({ error: outcome.error, event: events[outcome.index] ?? null, secrets });
-    }
+    if (outcome.statusCode === 200) continue;
+    errors.push({ error: outcome.error, event: events[outcome.index] ?? null, secrets });
+    if (errors.length === ERRORS_PER_GROUP) break;
   }
-  stats.record({ ...ids, eventsIn: events.length, eventsOut, dropped: run.output.dropped.length, failed, durationMs, coldStart: run.output.coldStart === true, outcome: 'ok' });
-  if (errors.length > 0) stats.recordErrors(ids, errors);
+  return errors;
+}
+
+/**
+ * Where a canary runs, a group naming its stable version becomes two: the events whose sticky key
+ * falls in the canary's share run the canary version, the rest the stable one. Positions stay the
+ * inputs', so the answer keeps input order.
+ */
+function splitForCanaries(groups: WireGroup[], canaries: CanaryRouter): WireGroup[] {
+  const out: WireGroup[] = [];
+  for (const group of groups) {
+    const canary = canaries.forStableVersion(group.versionId);
+    if (canary === undefined) {
+      out.push(group);
+      continue;
+    }
+    const stable: WireGroup = { versionId: group.versionId, positions: [], messages: [], metadata: [] };
+    const candidate: WireGroup = { versionId: canary.canaryVersionId, positions: [], messages: [], metadata: [] };
+    group.positions.forEach((position, i) => {
+      const into = canaries.sideOf(canary, group.messages[i]) === 'canary' ? candidate : stable;
+      into.positions.push(position);
+      into.messages.push(group.messages[i]);
+      into.metadata.push(group.metadata[i] as Record<string, unknown>);
+    });
+    for (const part of [stable, candidate]) if (part.positions.length > 0) out.push(part);
+  }
+  return out;
 }
 
 /** rudder-server sends the structured-header boolean `?1`; the spec and older clients send `true`. */

@@ -11,6 +11,18 @@ import { maskedEventJson } from './mask.js';
 /** Upper bounds (ms) of the run-time histogram's buckets; one more bucket counts what is above the last. */
 export const STATS_RUN_MS_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
 
+/** The upper bound of the histogram bucket holding quantile q (above the last bound: the last bound, a floor); null when empty. */
+export function bucketQuantile(histogram: readonly number[], q: number): number | null {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    seen += histogram[i]!;
+    if (seen >= q * total) return STATS_RUN_MS_BUCKETS[Math.min(i, STATS_RUN_MS_BUCKETS.length - 1)]!;
+  }
+  return STATS_RUN_MS_BUCKETS[STATS_RUN_MS_BUCKETS.length - 1]!;
+}
+
 /** Whole-batch failure codes that mean a limit stopped the code. */
 const LIMIT_KILLS = new Set(['cpu_limit', 'wall_limit', 'memory_limit', 'output_limit', 'sandbox_crashed']);
 

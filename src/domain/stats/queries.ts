@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import { invalid, notFound } from '../errors.js';
-import { STATS_RUN_MS_BUCKETS } from './live-stats.js';
+import { STATS_RUN_MS_BUCKETS, bucketQuantile } from './live-stats.js';
 
 // Reads of what live traffic did: time series summed across every instance's rollups, summaries
 // for the lists, and the latest failed events.
@@ -74,18 +74,6 @@ function add(sum: Sum, row: StatsRow): void {
   for (let i = 0; i < sum.histogram.length; i++) sum.histogram[i]! += histogram[i] ?? 0;
 }
 
-/** The upper bound of the bucket holding quantile q; above the last bound, the last bound (a floor). */
-function quantile(histogram: number[], q: number): number | null {
-  const total = histogram.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (let i = 0; i < histogram.length; i++) {
-    seen += histogram[i]!;
-    if (seen >= q * total) return STATS_RUN_MS_BUCKETS[Math.min(i, STATS_RUN_MS_BUCKETS.length - 1)]!;
-  }
-  return STATS_RUN_MS_BUCKETS[STATS_RUN_MS_BUCKETS.length - 1]!;
-}
-
 function figures(sum: Sum): StatsFigures {
   return {
     eventsIn: sum.eventsIn,
@@ -97,7 +85,7 @@ function figures(sum: Sum): StatsFigures {
     coldStarts: sum.coldStarts,
     limitKills: sum.limitKills,
     quarantined: sum.quarantined,
-    runMs: { sum: Math.round(sum.runMs * 1000) / 1000, p50: quantile(sum.histogram, 0.5), p95: quantile(sum.histogram, 0.95), p99: quantile(sum.histogram, 0.99) },
+    runMs: { sum: Math.round(sum.runMs * 1000) / 1000, p50: bucketQuantile(sum.histogram, 0.5), p95: bucketQuantile(sum.histogram, 0.95), p99: bucketQuantile(sum.histogram, 0.99) },
   };
 }
 
@@ -124,11 +112,18 @@ export function statsWindow(query: { from?: string | undefined; to?: string | un
   return { from, to, stepMs };
 }
 
-/** One transformation's series, or with `transformationId` null the whole workspace's. */
-export async function transformationStats(db: Kysely<Database>, workspaceId: string, transformationId: string | null, window: { from: number; to: number; stepMs: number }): Promise<StatsSeries> {
+/** One transformation's series (or one version's of it), or with `transformationId` null the whole workspace's. */
+export async function transformationStats(
+  db: Kysely<Database>,
+  workspaceId: string,
+  transformationId: string | null,
+  window: { from: number; to: number; stepMs: number },
+  options: { versionId?: string } = {},
+): Promise<StatsSeries> {
   if (transformationId !== null) await assertLiveTransformation(db, workspaceId, transformationId);
   let query = db.selectFrom('transformation_stats').selectAll().where('workspace_id', '=', workspaceId);
   if (transformationId !== null) query = query.where('transformation_id', '=', transformationId);
+  if (options.versionId !== undefined) query = query.where('version_id', '=', options.versionId);
   const rows = await query
     .where('minute', '>=', new Date(window.from).toISOString())
     .where('minute', '<', new Date(window.to).toISOString())

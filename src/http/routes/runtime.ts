@@ -86,6 +86,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     maxAnswerChars: 4 * services.config.runtime.maxOutputChars,
     workspaceCredentials: (workspaceId: string, options: { secrets: boolean }) => credentials.valuesFor(workspaceId, options),
     stats: services.liveStats,
+    canaries: services.canaries,
   };
   parseEventBodies(app);
 

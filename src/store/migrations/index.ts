@@ -9,6 +9,7 @@ import * as liveEvents from './007_live_events.js';
 import * as instanceSettings from './008_instance_settings.js';
 import * as auditNames from './009_audit_names.js';
 import * as transformationStats from './010_transformation_stats.js';
+import * as canaries from './011_canaries.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '008_instance_settings': instanceSettings,
   '009_audit_names': auditNames,
   '010_transformation_stats': transformationStats,
+  '011_canaries': canaries,
 };
 
 export const migrationProvider: MigrationProvider = {
