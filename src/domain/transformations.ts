@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from './audit.js';
+import { supersedeCanary } from './release/canary.js';
 import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { checkConnections, connectionChange, destinationNamesFor, destinationViews, type DestinationNames, type DestinationView } from './connections.js';
 import { conflict, invalid, notFound } from './errors.js';
@@ -374,7 +375,10 @@ export async function updateTransformation(
     };
     await trx.insertInto('transformation_versions').values(version).execute();
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.update', target: id, reason: versionLabel(version.seq, versionId) });
-    if (options.publish) await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: versionLabel(version.seq, versionId) });
+    if (options.publish) {
+      await recordAudit(trx, workspaceId, actor, { action: 'transformation.publish', target: id, reason: versionLabel(version.seq, versionId) });
+      await supersedeCanary(trx, ctx.store, workspaceId, actor, id, `version ${version.seq} (${versionId}) was published`, versionId);
+    }
     const change = destinationIds === undefined ? null : connectionChange(connectedBefore, destinationIds);
     if (change) await recordAudit(trx, workspaceId, actor, { action: 'transformation.connections', target: id, reason: change });
     if (destinationIds === undefined) names = await destinationNamesFor(trx, workspaceId, bumped.destination_ids !== '[]');
@@ -409,6 +413,7 @@ export async function deleteTransformation(ctx: CatalogContext, workspaceId: str
     if (Number(deleted.numUpdatedRows) === 0) throw notFound('transformation');
     // Its live-event samples are users' events: they go with it rather than wait for a prune that never comes.
     await trx.deleteFrom('live_event_samples').where('transformation_id', '=', id).where('workspace_id', '=', workspaceId).execute();
+    await supersedeCanary(trx, ctx.store, workspaceId, actor, id, 'the transformation was deleted');
     await recordAudit(trx, workspaceId, actor, { action: 'transformation.delete', target: id });
   });
   ctx.onServedConfigChange?.(workspaceId);

@@ -109,6 +109,25 @@ describe('a canary on /customTransform', () => {
   });
 });
 
+describe('a canary ends when its transformation moves on', () => {
+  it('publishing another version or deleting the transformation ends it, audited', async () => {
+    const t = await transformationWithDraft('superseded', tagging('canary'));
+    expect((await api.post(`/transformations/${t.id}/canary`, { versionId: t.candidate, percent: 20 })).status).toBe(200);
+    const published = await api.post(`/transformations/${t.id}?publish=true`, { code: tagging('third') });
+    expect(published.status).toBe(200);
+    const state = await release(t.id);
+    expect(state.canary).toMatchObject({ status: 'aborted', endReason: expect.stringContaining('version 3') });
+    // Requests naming the new published version are not split.
+    expect(new Set((await send(published.body.versionId, 0, 100)).values())).toEqual(new Set(['third']));
+
+    const u = await transformationWithDraft('deleted', tagging('canary'));
+    expect((await api.post(`/transformations/${u.id}/canary`, { versionId: u.candidate, percent: 20 })).status).toBe(200);
+    expect((await api.del(`/transformations/${u.id}`)).status).toBe(200);
+    const audit = (await client(catalog.server.url, catalog.server.workspaceAuth).get('/auditLog?limit=1000')).body as Array<{ action: string; target: string; reason: string }>;
+    expect(audit.find((e) => e.target === u.id && e.action === 'transformation.canary_abort')?.reason).toContain('deleted');
+  });
+});
+
 describe('canary refusals change nothing', () => {
   let t: { id: string; stable: string; candidate: string };
   beforeAll(async () => {

@@ -4,6 +4,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from '../audit.js';
+import { supersedeCanary } from '../release/canary.js';
+import type { Store } from '../../store/db.js';
 import type { CatalogContext } from '../code-checks.js';
 import { invalid, notFound } from '../errors.js';
 import { lockImportedLibraries } from '../libraries.js';
@@ -37,7 +39,7 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
     // A publish or rollback reaches rudder-server through its next /workspaceConfig poll. First, so
     // that every transaction takes the configuration's row lock before catalog rows (no deadlocks).
     await announceServedConfigChange(trx, ctx.store, workspaceId);
-    const move = (kind: 'library' | 'transformation', id: string, versionId: string) => movePublishedPointer(trx, workspaceId, actor, kind, id, versionId, commit);
+    const move = (kind: 'library' | 'transformation', id: string, versionId: string) => movePublishedPointer(trx, ctx.store, workspaceId, actor, kind, id, versionId, commit);
     for (const library of libraries) await move('library', library.id, library.versionId);
     for (const transformation of transformations) await move('transformation', transformation.transformationId, transformation.versionId);
     // What was tested must still hold at commit: every import is a live library with a published version.
@@ -47,7 +49,7 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
 }
 
 /** Points a live library or transformation of the workspace at `versionId`, with its audit entry. */
-async function movePublishedPointer(trx: Transaction<Database>, workspaceId: string, actor: Actor, kind: 'library' | 'transformation', id: string, versionId: string, commit: string): Promise<void> {
+async function movePublishedPointer(trx: Transaction<Database>, store: Store, workspaceId: string, actor: Actor, kind: 'library' | 'transformation', id: string, versionId: string, commit: string): Promise<void> {
   const table = kind === 'library' ? 'libraries' : 'transformations';
   const versions = kind === 'library' ? 'library_versions' : 'transformation_versions';
   const before = await trx.selectFrom(table).select('published_version_id').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
@@ -67,6 +69,7 @@ async function movePublishedPointer(trx: Transaction<Database>, workspaceId: str
     .executeTakeFirst();
   if (Number(moved.numUpdatedRows) === 0) throw notFound(kind);
   await recordAudit(trx, workspaceId, actor, { action: `${kind}.${action}`, target: id, reason: `${versionLabel(seq, versionId)}${publishedSeq !== undefined && action === 'rollback' ? ` (was version ${publishedSeq})` : ''}${commit}` });
+  if (kind === 'transformation') await supersedeCanary(trx, store, workspaceId, actor, id, `version ${seq} (${versionId}) was published`, versionId);
 }
 
 async function importsOf(db: Kysely<Database>, versionIds: string[]): Promise<string[]> {

@@ -223,3 +223,25 @@ export interface SideSummary {
 /** Where a canary can split traffic, said in every answer about one (spec: config-backend mode cannot). */
 export const CANARY_SCOPE =
   'Splits traffic only where Tiller runs the code (POST /customTransform). A rudder-transformer that reads code from Tiller\'s config backend, and /workspaceConfig itself, keep running the stable version for every event.';
+
+/**
+ * A publish or a delete ends a running canary of that transformation: the split keys on the
+ * published version, so once another version is published (or none) the canary would run on no
+ * traffic yet still read as running.
+ */
+export async function supersedeCanary(
+  trx: Kysely<Database>,
+  store: Store,
+  workspaceId: string,
+  actor: Actor,
+  transformationId: string,
+  why: string,
+  /** The version now published; publishing the canary's stable version again changes nothing. */
+  publishedVersionId: string | null = null,
+): Promise<void> {
+  const row = await trx.selectFrom('transformation_canaries').select(['started_at', 'canary_version_id', 'stable_version_id']).where('transformation_id', '=', transformationId).where('status', '=', 'running').executeTakeFirst();
+  if (!row || row.stable_version_id === publishedVersionId) return;
+  const reason = `ended: ${why}`;
+  if (!(await endCanary(trx, store, { transformationId, startedAt: row.started_at }, 'aborted', reason))) return;
+  await recordAudit(trx, workspaceId, actor, { action: 'transformation.canary_abort', target: transformationId, reason: `${versionLabel(await seqOf(trx, row.canary_version_id), row.canary_version_id)} ${reason}` });
+}
