@@ -411,6 +411,75 @@ export async function getWorkspaceStats(window: StatsWindowName): Promise<Transf
   return request<TransformationStats>('access', 'GET', '/stats', { query: { from: from.toISOString(), to: to.toISOString() } });
 }
 
+// ---------- releases (canary) ----------
+
+export interface CanaryGuards {
+  minEvents: number;
+  maxFailureRateIncrease: number;
+  maxDropRateDifference: number;
+  maxP99Ratio: number;
+  autoPromote: { afterSeconds: number; minEvents: number } | null;
+}
+
+export interface CanaryState {
+  transformationId: string;
+  stableVersionId: string;
+  canaryVersionId: string;
+  percent: number;
+  guards: CanaryGuards;
+  status: 'running' | 'promoted' | 'aborted' | 'rolled_back';
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+  /** Where a canary splits traffic (only where Tiller runs the code). */
+  scope: string;
+}
+
+export interface CanaryAnswer {
+  canary: CanaryState;
+}
+
+export interface StartCanaryInput {
+  versionId: string;
+  percent: number;
+}
+
+interface ReleaseSide {
+  versionId: string;
+  eventsIn: number;
+  eventsOut: number;
+  dropped: number;
+  failed: number;
+  failureRate: number;
+  dropRate: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface ReleaseState {
+  transformationId: string;
+  stableVersionId: string | null;
+  canary: CanaryState | null;
+  sides: { stable: ReleaseSide; canary: ReleaseSide } | null;
+  series: { stable: Array<{ start: string; eventsIn: number; failed: number; errorRate: number }>; canary: Array<{ start: string; eventsIn: number; failed: number; errorRate: number }> } | null;
+}
+
+export async function getReleaseState(id: string): Promise<ReleaseState> {
+  return request<ReleaseState>('access', 'GET', `/transformations/${encodeURIComponent(id)}/release`);
+}
+
+export async function startCanary(id: string, input: StartCanaryInput): Promise<CanaryState> {
+  return (await request<CanaryAnswer>('access', 'POST', `/transformations/${encodeURIComponent(id)}/canary`, { body: input })).canary;
+}
+
+export async function promoteCanary(id: string): Promise<CanaryState> {
+  return (await request<CanaryAnswer>('access', 'POST', `/transformations/${encodeURIComponent(id)}/canary/promote`, { body: {} })).canary;
+}
+
+export async function abortCanary(id: string): Promise<CanaryState> {
+  return (await request<CanaryAnswer>('access', 'DELETE', `/transformations/${encodeURIComponent(id)}/canary`)).canary;
+}
+
 export async function getTransformationErrors(id: string): Promise<RecentError[]> {
   return (await request<RecentErrors>('access', 'GET', `/transformations/${encodeURIComponent(id)}/errors`, { query: { limit: 20 } })).errors;
 }

@@ -27,11 +27,12 @@ describe.skipIf(!hasChromium)('dashboard: stats and recent errors', () => {
   let browser: Browser;
   let watched: WatchedPage;
   let transformationId: string;
+  let writer: string;
 
   beforeAll(async () => {
     await ensureDashboardBuilt();
     server = await startTestServer();
-    const writer = (await server.issueAccessToken({ name: 'writer' })).token;
+    writer = (await server.issueAccessToken({ name: 'writer' })).token;
     const headers = { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json' };
     const created = await fetch(`${server.url}/transformations?publish=true`, { method: 'POST', headers, body: JSON.stringify({ name: 'Order filter', code }) });
     const { id, versionId } = (await created.json()) as { id: string; versionId: string };
@@ -93,6 +94,34 @@ describe.skipIf(!hasChromium)('dashboard: stats and recent errors', () => {
     await row.getByRole('link', { name: 'Order filter' }).click();
     await page.getByLabel('Totals over the window').waitFor();
     expect(await page.getByRole('tab', { name: 'Stats' }).getAttribute('aria-selected')).toBe('true');
+  });
+
+  it('starts a canary from the Release tab, shows both sides, and aborts it', async () => {
+    const { page } = watched;
+    const headers = { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json' };
+    const created = (await (await fetch(`${server.url}/transformations?publish=true`, { method: 'POST', headers, body: JSON.stringify({ name: 'Canaried', code: 'export function transformEvent(e) { e.v = 1; return e; }' }) })).json()) as { id: string; versionId: string };
+    await fetch(`${server.url}/transformations/${created.id}?publish=false`, { method: 'POST', headers, body: JSON.stringify({ code: 'export function transformEvent(e) { e.v = 2; return e; }' }) });
+    await page.goto(`${server.url}/#/transformations/${created.id}?tab=release`);
+    const form = page.getByRole('form', { name: 'Start a canary' });
+    await form.waitFor();
+    await form.getByLabel('Share of live traffic (%)').fill('30');
+    await form.getByRole('button', { name: 'Start canary' }).click();
+    await expect.poll(() => page.getByTestId('canary-status').textContent()).toBe('running');
+
+    const events = Array.from({ length: 100 }, (_, n) => wireEvent(n, { versionId: created.versionId, message: { ...trackEvent(n), userId: `user-${n}` } }));
+    expect((await fetch(`${server.url}/customTransform`, { method: 'POST', headers, body: JSON.stringify(events) })).status).toBe(200);
+    await page.reload();
+    const table = page.getByRole('table', { name: 'Published and canary side by side' });
+    await table.waitFor();
+    const canaryIn = Number(await table.locator('tr[data-side="canary"] td[data-label="Events in"]').textContent());
+    const stableIn = Number(await table.locator('tr[data-side="stable"] td[data-label="Events in"]').textContent());
+    expect(canaryIn + stableIn).toBe(100);
+    expect(canaryIn).toBeGreaterThan(10);
+    await screenshot(page, 'release-canary');
+
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await expect.poll(() => page.getByTestId('canary-status').textContent()).toBe('aborted');
+    await page.getByRole('form', { name: 'Start a canary' }).waitFor();
   });
 
   it('fits a 390 px wide screen', async () => {

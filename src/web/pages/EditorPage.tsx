@@ -18,13 +18,14 @@ import { PublishDialog, type PublishTarget } from './editor/PublishDialog.js';
 import { TestPanel } from './editor/TestPanel.js';
 import { UsagePanel } from './editor/UsagePanel.js';
 import { UseItPanel } from './editor/UseItPanel.js';
+import { ReleasePanel } from './editor/ReleasePanel.js';
 import { StatsPanel } from './editor/StatsPanel.js';
 import { loadTestInput, saveTestInput, testInputKey } from './editor/test-input-store.js';
 import { starterCode, useEditorData } from './editor/use-editor-data.js';
 import { useSaveShortcut, useUnsavedChangesGuard } from './editor/use-editor-keys.js';
 import { VersionsPanel } from './editor/VersionsPanel.js';
 
-type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'stats' | 'live' | 'use';
+type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'stats' | 'release' | 'live' | 'use';
 
 export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null }) {
   const isTransformation = kind === 'transformation';
@@ -107,6 +108,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const destinationCount = resource && 'destinations' in resource ? (resource.destinations?.length ?? 0) : 0;
   if (id && isTransformation) tabs.push({ id: 'destinations', label: `Destinations (${destinationCount})` });
   if (id && isTransformation) tabs.push({ id: 'stats', label: 'Stats' });
+  if (id && isTransformation) tabs.push({ id: 'release', label: 'Release' });
   if (id && isTransformation) tabs.push({ id: 'live', label: 'Live events' });
   if (id && isTransformation) tabs.push({ id: 'use', label: 'Use it' });
   const defaultTab = tabs[0]?.id ?? 'test';
@@ -218,6 +220,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
             }}
           />
         ) : null}
+        {activeTab === 'release' && id ? <ReleasePanel transformationId={id} versions={entries ?? []} canWrite={canWrite} onChanged={() => void loadResource({ keepEdits: true })} /> : null}
         {activeTab === 'live' && id ? <LiveEventsPanel transformationId={id} published={Boolean(publishedVersionId)} connected={destinationCount} canWrite={canWrite} /> : null}
         {activeTab === 'use' && id ? (
           <UseItPanel transformationId={id} publishedVersionId={publishedVersionId} destinations={resource && 'destinations' in resource ? resource.destinations : undefined} />
