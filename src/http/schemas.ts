@@ -20,6 +20,7 @@ const errorDescriptions: Record<number, string> = {
   409: 'The call conflicts with the current state',
   413: 'Body over the configured limit',
   415: 'Body is not application/json',
+  297: 'Mirror only: the batch\'s code makes outbound calls, which a mirror run does not make; rudder-server leaves it uncompared',
   429: 'Too many failed authentication attempts; see Retry-After',
   501: 'A call of rudder-server that Tiller does not serve; the message names the setting that stops it',
   503: 'Not available for now (the store, a sandbox process or the runtime is busy or down); try again later',

@@ -17,7 +17,7 @@ export interface VersionCacheView {
 }
 
 const OUTBOUND_KINDS: readonly OutboundKind[] = ['fetch', 'fetchV2', 'geolocation'];
-const OUTBOUND_OUTCOMES: ReadonlySet<string> = new Set(['ok', 'blocked', 'timeout', 'too_large', 'network', 'invalid_request', 'aborted', 'limit', 'not_configured', 'invalid_ip', 'error']);
+const OUTBOUND_OUTCOMES: ReadonlySet<string> = new Set(['ok', 'blocked', 'timeout', 'too_large', 'network', 'invalid_request', 'aborted', 'limit', 'not_configured', 'invalid_ip', 'skipped', 'error']);
 
 /** Versions that keep per-version series; the least recently active lose theirs first. */
 export const DEFAULT_MAX_VERSION_SERIES = 1000;

@@ -18,6 +18,8 @@ export interface SerializedBatch {
   credentialsJson: string | null;
   /** The names error frames show (see serializeBatch); null for the defaults. */
   namesJson: string | null;
+  /** RunInput.outbound === 'skip'. */
+  skipOutbound: boolean;
 }
 
 export async function runBatch(
@@ -35,7 +37,7 @@ export async function runBatch(
   try {
     validateInput(input, limits);
     const captureLogs = input.captureLogs !== false;
-    const answer = await send(input, { ...serializeBatch(input), eventCount: events.length, captureLogs });
+    const answer = await send(input, { ...serializeBatch(input), eventCount: events.length, captureLogs, skipOutbound: input.outbound === 'skip' });
     // What a host relays was produced next to user code: check it before use.
     if (typeof answer?.encoded !== 'string') throw new RunError('invalid_output', 'the sandbox answered with no output');
     coldStart = answer.coldStart === true;
@@ -44,6 +46,7 @@ export async function runBatch(
     output = withStrayRejection(() => decodeBatchOutput(answer.encoded, events.length, limits), stray);
     // Not enumerable: a fact about this run for the stats, never part of an answer built from the output.
     if (coldStart) Object.defineProperty(output, 'coldStart', { value: true, enumerable: false });
+    if (outbound) Object.defineProperty(output, 'outbound', { value: outbound, enumerable: false });
     return output;
   } catch (error) {
     failure = error instanceof RunError ? error : new RunError('code_error', error instanceof Error ? error.message : String(error));

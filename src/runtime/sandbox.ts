@@ -40,6 +40,8 @@ export interface BatchExtras {
   credentialsJson: string | null;
   /** Names error frames show, as JSON (null: the defaults). */
   namesJson: string | null;
+  /** Make no fetch or fetchV2 call in this batch (its answer is compared, never used). */
+  skipOutbound?: boolean;
 }
 
 /** Turns V8's "message [file:///x.js:3:7]" into a message with line and column (both 1-based). */
@@ -78,6 +80,8 @@ export class Sandbox {
   /** The running batch's outbound budget, made on its first call; calls made outside a batch are refused. */
   private outbound: { run: OutboundRun; end: () => void } | undefined;
   private batchRunning = false;
+  /** This batch makes no fetch or fetchV2 call (BatchExtras.skipOutbound). */
+  private skipOutbound = false;
   /** Called when the running batch begins waiting on outbound calls (the cache may then build another isolate). */
   onOutboundWait: (() => void) | undefined;
 
@@ -174,6 +178,7 @@ export class Sandbox {
     // guard() holds the batch to its wall limit, the longer one once it has made outbound calls.
     const options = { timeout: Math.max(this.settings.limits.wallTimeMs, this.settings.limits.outboundWallTimeMs), result: { promise: true as const } };
     this.outbound = undefined;
+    this.skipOutbound = extras.skipOutbound === true;
     this.batchRunning = true;
     const tally = (): { outbound?: OutboundTally } => (this.outbound && this.outbound.run.calls > 0 ? { outbound: this.outbound.run.tally } : {});
     try {
@@ -209,7 +214,7 @@ export class Sandbox {
     if (!capabilities) return 'eoutbound calls are not available in this runtime';
     if (!this.batchRunning) return 'eoutbound calls can only be made while a batch runs, not from top-level module code';
     // Most batches never call out: their budget (an AbortController, a queue) is made on first use.
-    this.outbound ??= capabilities.begin();
+    this.outbound ??= capabilities.begin(this.skipOutbound);
     const run = this.outbound.run;
     const wasComputing = run.inFlight === 0;
     const answer = capabilities.call(run, op, payload).catch((error: unknown) => `e${error instanceof Error ? error.message : String(error)}`);

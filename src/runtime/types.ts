@@ -53,6 +53,12 @@ export interface RunInput {
    * strings in practice.
    */
   credentials?: Record<string, unknown>;
+  /**
+   * 'skip': fetch and fetchV2 are not made (they fail in user code, counted as `skipped`): a run
+   * whose answer is compared, never used (rudder-server's mirror, shadow runs), must not call out
+   * twice. geolocation, a local lookup, still answers. Default 'make'.
+   */
+  outbound?: 'make' | 'skip';
 }
 
 /** The outcome for one output event. A fan-out yields several outcomes with the same index. */
@@ -69,6 +75,8 @@ export interface RunOutput {
   logs: string[];
   /** True when the batch had to compile its version first (no warm isolate was available). */
   coldStart?: boolean;
+  /** The batch's outbound calls by kind and outcome, when it made any (not enumerable, like coldStart). */
+  outbound?: OutboundTally;
 }
 
 /** What static analysis of a module found; no user code runs to produce it. */

@@ -250,6 +250,8 @@ export interface WireTally {
   events: number;
   malformed: number;
   versionNotFound: number;
+  /** Groups whose code tried a fetch or fetchV2 that a run without side effects did not make. */
+  outboundSkipped: number;
 }
 
 export interface WireServingDeps {
@@ -287,6 +289,8 @@ export interface WireServingOptions {
    * stored code that sends a secret somewhere (a URL credential) at an address of its choosing.
    */
   readOnlyCaller?: boolean;
+  /** false: a run whose answer is compared, never used (rudder-server's mirror): no fetch or fetchV2 is made. */
+  sideEffects?: boolean;
 }
 
 /** What rudder-transformer answers a transformBatch failure that names no input with: the group's identity and every messageId. */
@@ -373,7 +377,7 @@ async function fromStore<T>(lookup: () => Promise<T> | T, what = 'transformation
 export async function serveWireBatch(deps: WireServingDeps, entries: readonly unknown[], options: WireServingOptions): Promise<{ json: string; tally: WireTally }> {
   const batch = groupWireBatch(entries);
   const response = new WireResponse(batch.metadataJson);
-  const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0 };
+  const tally: WireTally = { events: batch.size, malformed: batch.rejected.length, versionNotFound: 0, outboundSkipped: 0 };
   for (const { position, error } of batch.rejected) response.failure(position, 400, error);
 
   let libraries: Promise<Map<string, LibraryVersion>> | undefined;
@@ -450,9 +454,11 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
         metadataJson: `[${group.positions.map((position) => response.metadataOf(position)).join(',')}]`,
         captureLogs: false,
         credentials,
+        ...(options.sideEffects === false ? { outbound: 'skip' as const } : {}),
       },
       'live',
     );
+    if (run.ok && run.output.outbound && Object.values(run.output.outbound).some((byOutcome) => (byOutcome?.skipped ?? 0) > 0)) tally.outboundSkipped++;
     if (deps.stats || deps.canaries) {
       const figures = liveFiguresOf(version, group.messages.length, run, performance.now() - started);
       deps.canaries?.observe(version.versionId, figures);

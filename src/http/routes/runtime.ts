@@ -6,6 +6,7 @@ import { serveWireBatch, wantsFilteredEvents } from '../../domain/serving/wire.j
 import { outputJsonOf } from '../../runtime/index.js';
 import type { App, Surface } from '../app.js';
 import { callerMayWrite, workspaceIdOf } from '../auth.js';
+import { sendError } from '../errors.js';
 import { parseEventBodies } from '../event-bodies.js';
 import { IdParams, RequestCredentials, VersionParams, errors } from '../schemas.js';
 
@@ -90,50 +91,74 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
   };
   parseEventBodies(app);
 
-  app.post(
-    '/customTransform',
-    {
-      // Transforming events changes nothing stored, so a read-scoped access token is enough.
-      config: { auth: 'runtime', scope: 'read' },
-      // rudder-server batches events with their destination config, so its bodies outgrow the API's limit.
-      bodyLimit: services.config.runtimeBodyLimitBytes,
-      // Entries are checked one by one in the handler: a malformed entry fails alone (statusCode 400
-      // in its answer) instead of failing the batch, and large batches skip a second validation pass.
-      validatorCompiler: () => () => true,
-      schema: {
-        summary: 'Transform a batch of events (compat: rudder-server wire protocol)',
-        description: [
-          'The body is a JSON array of events. Events are grouped by metadata.destinationId and metadata.sourceId; each group runs the',
-          'transformation version its first event names in destination.Transformations[0].VersionID, linked against the library versions',
-          'in the first event\'s `libraries`. The answer is a JSON array in input order with one or more entries per event:',
-          '{ output, metadata, statusCode: 200 } per output event, { statusCode: 400, error, metadata } for a failed or malformed event,',
-          '{ statusCode: 404, error, metadata } when the version does not exist (or belongs to another workspace than the credential\'s).',
-          'Dropped events are left out, or answered { statusCode: 298, metadata } when the request carries X-Feature-Filter-Code: true (or ?1).',
-          'The answer carries the header apiVersion: 2. When the runtime is saturated or a sandbox process was lost under the batch, the whole request',
-          'answers 503 with Retry-After and X-Rudder-Should-Retry: true, which rudder-server retries until it succeeds. A quarantined version answers',
-          'per-event statusCode 400 entries. Authentication: an access or workspace token, or none on the runtime listener.',
-        ].join(' '),
-        tags: ['runtime'],
-        headers: Type.Object({ 'x-feature-filter-code': Type.Optional(Type.String({ description: 'true or ?1: answer dropped events with statusCode 298' })) }),
-        body: Type.Array(WireEvent),
-        response: { 200: Type.Array(WireAnswer), ...errors(400, 401, 413, 415, 429, 503) },
+  // rudder-server's mirror (USER_TRANSFORM_MIRROR_URL=http://<tiller>/mirror) sends a sample of
+  // live batches here and compares the answers with its live transformer's. Nothing may happen
+  // twice, so no fetch or fetchV2 is made: a batch whose code tries one answers 297 (spec 7.6),
+  // which rudder-server treats as "not compared" on its mirror URL only; /customTransform itself
+  // never answers 297. Mirror traffic counts in no stats and takes no part in a canary.
+  const mirrorDeps = { ...wireDeps, stats: undefined, canaries: undefined };
+
+  for (const path of ['/customTransform', '/mirror/customTransform'] as const) {
+    const mirror = path === '/mirror/customTransform';
+    app.post(
+      path,
+      {
+        // Transforming events changes nothing stored, so a read-scoped access token is enough.
+        config: { auth: 'runtime', scope: 'read' },
+        // rudder-server batches events with their destination config, so its bodies outgrow the API's limit.
+        bodyLimit: services.config.runtimeBodyLimitBytes,
+        // Entries are checked one by one in the handler: a malformed entry fails alone (statusCode 400
+        // in its answer) instead of failing the batch, and large batches skip a second validation pass.
+        validatorCompiler: () => () => true,
+        schema: mirror
+          ? {
+              summary: "rudder-server's mirror target: /customTransform without side effects (ext)",
+              description:
+                'As POST /customTransform, for USER_TRANSFORM_MIRROR_URL=http://<tiller>/mirror. No fetch or fetchV2 is made; a batch whose code tries one answers HTTP 297 with the error envelope (code outbound_not_made), so rudder-server leaves it uncompared. Mirror traffic counts in no stats and takes no part in a canary.',
+              tags: ['runtime'],
+              headers: Type.Object({ 'x-feature-filter-code': Type.Optional(Type.String({ description: 'true or ?1: answer dropped events with statusCode 298' })) }),
+              body: Type.Array(WireEvent),
+              response: { 200: Type.Array(WireAnswer), ...errors(297, 400, 401, 413, 415, 429, 503) },
+            }
+          : {
+              summary: 'Transform a batch of events (compat: rudder-server wire protocol)',
+              description: [
+                'The body is a JSON array of events. Events are grouped by metadata.destinationId and metadata.sourceId; each group runs the',
+                'transformation version its first event names in destination.Transformations[0].VersionID, linked against the library versions',
+                'in the first event\'s `libraries`. The answer is a JSON array in input order with one or more entries per event:',
+                '{ output, metadata, statusCode: 200 } per output event, { statusCode: 400, error, metadata } for a failed or malformed event,',
+                '{ statusCode: 404, error, metadata } when the version does not exist (or belongs to another workspace than the credential\'s).',
+                'Dropped events are left out, or answered { statusCode: 298, metadata } when the request carries X-Feature-Filter-Code: true (or ?1).',
+                'The answer carries the header apiVersion: 2. When the runtime is saturated or a sandbox process was lost under the batch, the whole request',
+                'answers 503 with Retry-After and X-Rudder-Should-Retry: true, which rudder-server retries until it succeeds. A quarantined version answers',
+                'per-event statusCode 400 entries. Authentication: an access or workspace token, or none on the runtime listener.',
+              ].join(' '),
+              tags: ['runtime'],
+              headers: Type.Object({ 'x-feature-filter-code': Type.Optional(Type.String({ description: 'true or ?1: answer dropped events with statusCode 298' })) }),
+              body: Type.Array(WireEvent),
+              response: { 200: Type.Array(WireAnswer), ...errors(400, 401, 413, 415, 429, 503) },
+            },
       },
-    },
-    async (request, reply) => {
-      const body: unknown = request.body;
-      if (!Array.isArray(body)) throw invalid('invalid_body', 'request body must be a JSON array of { message, metadata, destination } events');
-      const served = await serveWireBatch(wireDeps, body, {
-        workspaceId: request.principal?.workspaceId,
-        filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']),
-        readOnlyCaller: !callerMayWrite(request),
-      });
-      const { tally } = served;
-      if (tally.malformed > 0) metrics.rejectedEvents.inc({ reason: 'malformed' }, tally.malformed);
-      if (tally.versionNotFound > 0) metrics.rejectedEvents.inc({ reason: 'version_not_found' }, tally.versionNotFound);
-      // The answer is already JSON text: sent as is, never through the response serializer.
-      return (reply as FastifyReply).header('apiVersion', WIRE_API_VERSION).type('application/json; charset=utf-8').send(served.json);
-    },
-  );
+      async (request, reply) => {
+        const body: unknown = request.body;
+        if (!Array.isArray(body)) throw invalid('invalid_body', 'request body must be a JSON array of { message, metadata, destination } events');
+        const served = await serveWireBatch(mirror ? mirrorDeps : wireDeps, body, {
+          workspaceId: request.principal?.workspaceId,
+          filterDropped: wantsFilteredEvents(request.headers['x-feature-filter-code']),
+          readOnlyCaller: !callerMayWrite(request),
+          ...(mirror ? { sideEffects: false } : {}),
+        });
+        const { tally } = served;
+        if (tally.malformed > 0) metrics.rejectedEvents.inc({ reason: 'malformed' }, tally.malformed);
+        if (tally.versionNotFound > 0) metrics.rejectedEvents.inc({ reason: 'version_not_found' }, tally.versionNotFound);
+        if (mirror && tally.outboundSkipped > 0) {
+          return sendError(reply as FastifyReply, 297, 'outbound_not_made', 'the code makes outbound calls, which a mirror run does not make so that nothing happens twice; this batch cannot be compared');
+        }
+        // The answer is already JSON text: sent as is, never through the response serializer.
+        return (reply as FastifyReply).header('apiVersion', WIRE_API_VERSION).type('application/json; charset=utf-8').send(served.json);
+      },
+    );
+  }
 
   // Developer runs need an access token and belong to the main listener only.
   if (surface !== 'main') return;

@@ -18,6 +18,8 @@ export interface OutboundRun {
   /** Calls made and not yet answered, queued ones included. */
   inFlight: number;
   tally: OutboundTally;
+  /** Network calls are not made (a mirror or shadow run): they fail, counted as `skipped`. */
+  readonly skip: boolean;
   /** At most CALLS_IN_FLIGHT_PER_BATCH of this batch's calls run at once; the rest queue. */
   readonly limit: LimitFunction;
 }
@@ -68,15 +70,19 @@ export class HostCapabilities {
   }
 
   /** A batch's budget; `end()` aborts its calls still in flight or queued. */
-  begin(): { run: OutboundRun; end: () => void } {
+  begin(skip = false): { run: OutboundRun; end: () => void } {
     const controller = new AbortController();
-    const run: OutboundRun = { signal: controller.signal, calls: 0, inFlight: 0, tally: {}, limit: pLimit(CALLS_IN_FLIGHT_PER_BATCH) };
+    const run: OutboundRun = { signal: controller.signal, calls: 0, inFlight: 0, tally: {}, skip, limit: pLimit(CALLS_IN_FLIGHT_PER_BATCH) };
     return { run, end: () => controller.abort() };
   }
 
   async call(run: OutboundRun, op: unknown, payload: unknown): Promise<string> {
     const kind: OutboundKind | null = op === 'fetch' || op === 'fetchV2' ? op : op === 'geolocation' ? 'geolocation' : null;
     if (kind === null) return 'eunknown capability';
+    if (run.skip && kind !== 'geolocation') {
+      run.calls++;
+      return this.failed(run, kind, 'skipped', 'outbound calls are not made in a mirror or shadow run, so nothing happens twice');
+    }
     if (run.signal.aborted) return this.failed(run, kind, 'aborted', 'the batch ended before the call was made');
     if (run.calls >= this.options.maxCallsPerBatch) {
       return this.failed(run, kind, 'limit', `more than ${this.options.maxCallsPerBatch} outbound calls in one batch; the operator sets this limit (TILLER_OUTBOUND_MAX_CALLS_PER_BATCH)`);

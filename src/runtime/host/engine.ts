@@ -40,6 +40,8 @@ export interface EncodedBatch {
   captureLogs: boolean;
   credentialsJson: string | null;
   namesJson: string | null;
+  /** Make no fetch or fetchV2 call (mirror and shadow runs). */
+  skipOutbound?: boolean;
   /** Passed to onCatastrophicError should this batch make V8 give up on its isolate. */
   runTag?: string;
 }
@@ -166,6 +168,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
         const answer = await lease.sandbox.run(batch.eventsJson, batch.metadataJson, batch.captureLogs, {
           credentialsJson: batch.credentialsJson ?? null,
           namesJson: batch.namesJson ?? null,
+          skipOutbound: batch.skipOutbound === true,
         });
         retire = lease.sandbox.retired || lease.sandbox.measureAfterRun(cacheOptions.recycleHeapFraction, cacheOptions.maxRunsPerIsolate);
         // The answer was made next to user code: held to the contract here, JSON included, so that
