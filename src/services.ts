@@ -10,13 +10,14 @@ import type { LiveEventsContext } from './domain/live-events.js';
 import { ServedWorkspaceConfigs } from './domain/workspace-config.js';
 import { Metrics } from './metrics/metrics.js';
 import { RuntimeMetrics } from './metrics/runtime-metrics.js';
-import { createRuntime } from './runtime/index.js';
+import { createRuntime, outputJsonOf } from './runtime/index.js';
 import type { SandboxRuntime } from './runtime/types.js';
 import { openStore, type Store } from './store/db.js';
 import { prepareStore } from './store/start-checks.js';
 import { Readiness } from './readiness.js';
 import { LiveStats } from './domain/stats/live-stats.js';
 import { CanaryRouter } from './domain/release/canary-router.js';
+import { ShadowRunner } from './domain/release/shadow.js';
 
 /**
  * Everything a request handler may reach, built once per process by createServices (the one
@@ -30,6 +31,8 @@ export interface Services {
   liveStats: LiveStats | undefined;
   /** Running canaries: the traffic split on /customTransform and the guards that withdraw them. */
   canaries: CanaryRouter;
+  /** Running shadows: copies of live batches run on a candidate version and compared. */
+  shadows: ShadowRunner;
   store: Store;
   verifier: CredentialVerifier;
   /** The registry and the HTTP, auth and token-cache metrics. */
@@ -144,6 +147,15 @@ export async function createServices(
     onError: (err) => log.error({ err }, 'canary bookkeeping failed; it is retried on the next sync'),
   });
   await canaries.start();
+  const shadows = new ShadowRunner(store, {
+    runtime,
+    versionNamed: (versionId) => resolver.transformation(versionId),
+    outputJson: outputJsonOf,
+    syncMs: 1000,
+    onShed: () => metrics.shadowShed.inc(),
+    onError: (err) => log.error({ err }, 'shadow bookkeeping failed; it is retried on the next sync'),
+  });
+  await shadows.start();
   runtimeMetrics.observeRuntime(runtime);
   runtimeMetrics.observeVersionCache(resolver);
   return {
@@ -151,6 +163,7 @@ export async function createServices(
     readiness: new Readiness(),
     liveStats,
     canaries,
+    shadows,
     store,
     verifier,
     metrics,
@@ -164,6 +177,7 @@ export async function createServices(
     close: async () => {
       await runtime.close();
       // The last rollups and errors of this instance, before the store goes away.
+      await shadows.stop();
       await canaries.stop();
       await liveStats?.stop().catch((err: unknown) => log.error({ err }, 'writing the last transformation stats failed'));
       // Writes the last uses still batched in memory before the store goes away.

@@ -1,8 +1,8 @@
 // Runtime serving benchmark: events/s through POST /customTransform divided by events/s of the
 // native path (the same server process parsing the same body, running the same function without a
 // sandbox, and serializing the same answer shape), for four transformations at 1, 4 and 16 requests
-// in flight. Also: the cost of per-transformation stats (trivial transformEvent at 4 in flight with
-// the stats rollups on and off, back to back on one server), the extra latency of the first request to a new version, the memory of all of
+// in flight. Also: the cost of per-transformation stats, of a 10 % canary and of 10 % shadow sampling
+// (trivial transformEvent at 4 in flight, each against the same without, back to back on one server), the extra latency of the first request to a new version, the memory of all of
 // Tiller's processes while cycling through many distinct versions, and what a workspace whose code
 // crashes its sandbox host once a second costs another workspace's traffic.
 //
@@ -11,7 +11,7 @@
 // Settings (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_WARMUP (default
 // 1), BENCH_REPS (default 3; the median is reported), BENCH_CONCURRENCY (default 1,4,16),
 // BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default
-// throughput,stats,canary,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
+// throughput,stats,canary,shadow,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
 // BENCH_ATTACK_VERSIONS (enough for BENCH_SECONDS x BENCH_REPS, at least 60), BENCH_PROFILE=1 (the
 // server writes a CPU profile to bench/runtime/profiles/ on exit), BENCH_SOURCE=1 (run the TypeScript
 // sources through tsx instead of the compiled build `npm start` runs, which is built first when
@@ -55,11 +55,13 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? scenarios.map((s) => s.key).join(',')).split(',');
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,canary,first,rss,attack').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,canary,shadow,first,rss,attack').split(','));
 /** Trivial transformEvent with stats on, as a share of the same with stats off. */
 const TARGET_STATS_RATIO = 0.97;
 /** Trivial transformEvent with a 10 % canary running, as a share of the same without one. */
 const TARGET_CANARY_RATIO = 0.95;
+/** Trivial transformEvent with 10 % of batches copied to a shadow run, as a share of the same without. */
+const TARGET_SHADOW_RATIO = 0.9;
 const TARGET_RATIO = 0.75;
 /** Resident memory of the server and all its sandbox hosts together, after the throughput runs. */
 const TARGET_TOTAL_RSS_MB = 350;
@@ -231,56 +233,31 @@ function printThroughputTable(rows: Row[]): void {
   );
 }
 
-/** Trivial transformEvent at 4 in flight, stats on vs off: one ratio per repetition of back-to-back runs. */
-async function statsCost(info: BenchServerInfo): Promise<{ on: number; off: number; ratio: number; ratios: number[] }> {
-  const scenario = scenarios.find((s) => s.key === 'trivial')!;
-  const body = batchBody(info.scenarioVersions[scenario.key]!, info.scenarioLibraries[scenario.key]);
+/**
+ * Two ways of serving the same trivial batches at 4 in flight, back to back, alternating which goes
+ * first (so a drift within a repetition favours neither): one ratio `a / b` per repetition.
+ */
+async function pairedCost(a: { url: string; body: string }, b: { url: string; body: string }): Promise<{ on: number; off: number; ratio: number; ratios: number[] }> {
   const on: number[] = [];
   const off: number[] = [];
   const ratios: number[] = [];
-  const run = async (base: string) => {
-    if (WARMUP > 0) await load(`${base}/customTransform`, body, 4, WARMUP);
-    return load(`${base}/customTransform`, body, 4, SECONDS);
+  const run = async (side: { url: string; body: string }) => {
+    if (WARMUP > 0) await load(side.url, side.body, 4, WARMUP);
+    return load(side.url, side.body, 4, SECONDS);
   };
   for (let rep = 0; rep < REPS; rep++) {
-    // Which side goes first alternates, so a drift within a repetition favours neither.
-    const first = rep % 2 === 0 ? info.url : info.statsOffUrl;
-    const a = await run(first);
-    const b = await run(first === info.url ? info.statsOffUrl : info.url);
-    const [withStats, without] = first === info.url ? [a, b] : [b, a];
-    on.push(withStats.eventsPerSecond);
-    off.push(without.eventsPerSecond);
-    ratios.push(withStats.eventsPerSecond / without.eventsPerSecond);
-  }
-  return { on: median(on), off: median(off), ratio: median(ratios), ratios };
-}
-
-/** Trivial transformEvent at 4 in flight: a version with a 10 % canary vs one without, alternating which goes first. */
-async function canaryCost(info: BenchServerInfo): Promise<{ on: number; off: number; ratio: number; ratios: number[] }> {
-  const url = `${info.url}/customTransform`;
-  const plain = batchBody(info.scenarioVersions.trivial!);
-  const canaried = batchBody(info.canaryStableVersion);
-  const on: number[] = [];
-  const off: number[] = [];
-  const ratios: number[] = [];
-  const run = async (body: string) => {
-    if (WARMUP > 0) await load(url, body, 4, WARMUP);
-    return load(url, body, 4, SECONDS);
-  };
-  for (let rep = 0; rep < REPS; rep++) {
-    // Which side goes first alternates, so a drift within a repetition favours neither.
-    let withCanary: Measurement;
-    let without: Measurement;
+    let first: Measurement;
+    let second: Measurement;
     if (rep % 2 === 0) {
-      withCanary = await run(canaried);
-      without = await run(plain);
+      first = await run(a);
+      second = await run(b);
     } else {
-      without = await run(plain);
-      withCanary = await run(canaried);
+      second = await run(b);
+      first = await run(a);
     }
-    on.push(withCanary.eventsPerSecond);
-    off.push(without.eventsPerSecond);
-    ratios.push(withCanary.eventsPerSecond / without.eventsPerSecond);
+    on.push(first.eventsPerSecond);
+    off.push(second.eventsPerSecond);
+    ratios.push(first.eventsPerSecond / second.eventsPerSecond);
   }
   return { on: median(on), off: median(off), ratio: median(ratios), ratios };
 }
@@ -367,19 +344,28 @@ try {
     console.log(`RSS peak during the throughput runs (sampled every 500 ms): ${describeTotals(memory.peak)}`);
     console.log(`RSS now: ${await memoryBreakdown(child, info.pid)}`);
   }
+  const trivial = batchBody(info.scenarioVersions.trivial!);
   if (PARTS.has('stats')) {
-    const cost = await statsCost(info);
+    // Stats on (the server as it runs) vs off (a second listener over the same services and hosts).
+    const cost = await pairedCost({ url: `${info.url}/customTransform`, body: trivial }, { url: `${info.statsOffUrl}/customTransform`, body: trivial });
     console.log(
       `\nStats cost: trivial transformEvent, 4 in flight: stats on ${fmt(cost.on)} ev/s, off ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
     );
     console.log(`Goal: stats on within 3% of off (ratio >= ${TARGET_STATS_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_STATS_RATIO)}`);
   }
   if (PARTS.has('canary')) {
-    const cost = await canaryCost(info);
+    const cost = await pairedCost({ url: `${info.url}/customTransform`, body: batchBody(info.canaryStableVersion) }, { url: `${info.url}/customTransform`, body: trivial });
     console.log(
       `\nCanary cost: trivial transformEvent, 4 in flight: with a 10 % canary ${fmt(cost.on)} ev/s, without ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
     );
     console.log(`Goal: with a 10 % canary within 5% of none (ratio >= ${TARGET_CANARY_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_CANARY_RATIO)}`);
+  }
+  if (PARTS.has('shadow')) {
+    const cost = await pairedCost({ url: `${info.url}/customTransform`, body: batchBody(info.shadowStableVersion) }, { url: `${info.url}/customTransform`, body: trivial });
+    console.log(
+      `\nShadow cost: trivial transformEvent, 4 in flight: with 10 % of batches shadowed ${fmt(cost.on)} ev/s, without ${fmt(cost.off)} ev/s; ratio ${fmt(cost.ratio, 3)} (runs ${cost.ratios.map((r) => fmt(r, 3)).join(', ')})`,
+    );
+    console.log(`Goal: with 10 % shadow sampling within 10% of none (ratio >= ${TARGET_SHADOW_RATIO}): ${fmt(cost.ratio, 3)} ${metOrNot(cost.ratio >= TARGET_SHADOW_RATIO)}`);
   }
   if (PARTS.has('first')) {
     const first = await firstRequestLatency(info);

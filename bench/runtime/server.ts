@@ -19,6 +19,8 @@ export interface BenchServerInfo {
   statsOffUrl: string;
   /** The published version of a trivial transformation with a 10 % canary (of the same code) running. */
   canaryStableVersion: string;
+  /** The published version of a trivial transformation with 10 % of its batches shadowed (the same code). */
+  shadowStableVersion: string;
   /** GET /metrics without credentials (the runtime listener does not serve it). */
   metricsUrl: string;
   pid: number;
@@ -51,6 +53,7 @@ const { buildApp } = await tiller<typeof import('../../src/http/app.js')>('http/
 const { createLogger } = await tiller<typeof import('../../src/main.js')>('main');
 const { createServices } = await tiller<typeof import('../../src/services.js')>('services');
 const { startCanary } = await tiller<typeof import('../../src/domain/release/canary.js')>('domain/release/canary');
+const { startShadow } = await tiller<typeof import('../../src/domain/release/shadow.js')>('domain/release/shadow');
 const { systemActor } = await tiller<typeof import('../../src/domain/audit.js')>('domain/audit');
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
@@ -86,6 +89,15 @@ await db
   .execute();
 await startCanary(services.store, workspace.id, systemActor, canaried.id, { versionId: canaryVersion, percent: 10, guards: { minEvents: 1_000_000_000 } });
 await services.canaries.reload();
+// And one whose second version (the same code) shadows 10 % of its batches.
+const shadowed = await createTransformation(db, { workspaceId: workspace.id, code: trivialCode, name: 'shadowed trivial' });
+const shadowVersion = `${shadowed.versionId.slice(0, 20)}shadow2`;
+await db
+  .insertInto('transformation_versions')
+  .values({ id: shadowVersion, transformation_id: shadowed.id, workspace_id: workspace.id, seq: 2, name: 'shadowed trivial', description: '', code: `${trivialCode}\n`, code_version: '1', language: 'javascript', imports: '[]', created_at: new Date().toISOString(), created_by: null })
+  .execute();
+await startShadow(services.store, workspace.id, systemActor, shadowed.id, { versionId: shadowVersion, percent: 10 });
+await services.shadows.reload();
 // Distinct code per version, so no layer can share compiled code between them.
 const distinct = (kind: string, i: number) => `export function transformEvent(event) { event.properties.${kind} = ${i}; return event; }`;
 const coldVersions: string[] = [];
@@ -105,7 +117,7 @@ const metricsUrl = await (await buildApp({ services, logger, surface: 'metrics' 
 const statsOffApp = await buildApp({ services: { ...services, liveStats: undefined }, logger, surface: 'runtime' });
 const statsOffUrl = await statsOffApp.listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, statsOffUrl, canaryStableVersion: canaried.versionId, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
+const info: BenchServerInfo = { url, statsOffUrl, canaryStableVersion: canaried.versionId, shadowStableVersion: shadowed.versionId, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.

@@ -13,6 +13,7 @@ export class Metrics {
   });
   readonly authFailures = new Counter({ name: 'tiller_auth_failures_total', help: 'Failed authentications by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly canaryEnds = new Counter({ name: 'tiller_canary_ends_total', help: 'Canaries ended by this instance, by how: rolled_back (a guard tripped) or promoted (by itself)', labelNames: ['how'] as const, registers: [this.registry] });
+  readonly shadowShed = new Counter({ name: 'tiller_shadow_shed_batches_total', help: 'Live batches not copied to a shadow run because its queue was full', registers: [this.registry] });
   readonly tokenCache = new Counter({ name: 'tiller_token_cache_lookups_total', help: 'Credential cache lookups by result', labelNames: ['result'] as const, registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -250,6 +250,29 @@ export interface CanaryFiguresTable {
   figures: string;
 }
 
+export interface TransformationShadowsTable {
+  transformation_id: string;
+  workspace_id: string;
+  /** The published version whose live batches are copied. */
+  stable_version_id: string;
+  /** The version run on the copies (a draft: never published by a shadow). */
+  candidate_version_id: string;
+  /** Share of live batches copied, 1 to 100. */
+  percent: number;
+  /** running | stopped */
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+}
+
+export interface ShadowReportsTable {
+  transformation_id: string;
+  started_at: string;
+  instance_id: string;
+  /** JSON of ShadowReport: this instance's comparisons. */
+  report: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -268,4 +291,6 @@ export interface Database {
   transformation_errors: TransformationErrorsTable;
   transformation_canaries: TransformationCanariesTable;
   canary_figures: CanaryFiguresTable;
+  transformation_shadows: TransformationShadowsTable;
+  shadow_reports: ShadowReportsTable;
 }

@@ -5,6 +5,7 @@ import type { LibraryVersion, TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
 import { mergeCredentials, runEvents, type EventsRun } from './run-events.js';
 import type { CanaryRouter } from '../release/canary-router.js';
+import type { ShadowRunner } from '../release/shadow.js';
 import type { LiveBatch, LiveError, LiveStats } from '../stats/live-stats.js';
 import type { VersionResolver } from './version-resolver.js';
 
@@ -276,6 +277,8 @@ export interface WireServingDeps {
   stats?: LiveStats | undefined;
   /** Running canaries: which requests they split, and their guards. */
   canaries?: CanaryRouter | undefined;
+  /** Running shadows: which live batches are copied for a candidate version, after their answer. */
+  shadows?: ShadowRunner | undefined;
 }
 
 export interface WireServingOptions {
@@ -470,6 +473,10 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
     if (!run.ok) {
       for (const position of group.positions) response.failure(position, 400, run.failure.message);
       return;
+    }
+    const shadow = deps.shadows?.active ? deps.shadows.forStableVersion(version.versionId) : undefined;
+    if (shadow && deps.shadows!.sampled(shadow)) {
+      deps.shadows!.offer({ shadow, libraries, credentials, events: group.messages, metadata: group.metadata, live: run.output });
     }
     const output = run.output;
     const { positions } = group;

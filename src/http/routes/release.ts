@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { CANARY_SCOPE, abortCanary, promoteCanary, startCanary, type Canary } from '../../domain/release/canary.js';
 import { releaseState } from '../../domain/release/release-state.js';
+import { shadowState, startShadow, stopShadow } from '../../domain/release/shadow.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { IdParams, Nullable, errors } from '../schemas.js';
@@ -59,8 +60,29 @@ const ReleaseAnswer = Type.Object({
 
 const answer = (canary: Canary) => ({ canary: { ...canary, scope: CANARY_SCOPE } });
 
+const ShadowSchema = Type.Object({
+  transformationId: Type.String(),
+  stableVersionId: Type.String(),
+  candidateVersionId: Type.String(),
+  percent: Type.Integer({ description: 'Share of live batches copied' }),
+  status: Type.Union([Type.Literal('running'), Type.Literal('stopped')]),
+  startedAt: Type.String({ format: 'date-time' }),
+  endedAt: Nullable(Type.String({ format: 'date-time' })),
+});
+
+const ShadowReportSchema = Type.Object({
+  compared: Type.Integer(),
+  identical: Type.Integer(),
+  differing: Type.Integer(),
+  failedOnlyInCandidate: Type.Integer(),
+  dropsDiffer: Type.Integer(),
+  notCompared: Type.Integer({ description: 'Events of batches whose candidate tried fetch or fetchV2, which a shadow does not make' }),
+  shedBatches: Type.Integer({ description: 'Copies not run because the queue was full' }),
+  diffs: Type.Array(Type.Object({ input: Type.String(), live: Type.String(), candidate: Type.String() }), { description: 'A bounded sample: JSON text, or "failed" / "dropped"' }),
+});
+
 export async function releaseRoutes(app: App): Promise<void> {
-  const { store, canaries, workspaceConfigs } = app.services;
+  const { store, canaries, shadows, workspaceConfigs } = app.services;
 
   app.post(
     '/transformations/:id/canary',
@@ -122,6 +144,53 @@ export async function releaseRoutes(app: App): Promise<void> {
       await canaries.reload();
       return answer(canary);
     },
+  );
+
+  app.post(
+    '/transformations/:id/shadow',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: "Shadow a version: run it on a sampled copy of the published version's live batches and compare (ext)",
+        description: 'The copy runs after the live answer is computed, never changes or delays it, and makes no fetch or fetchV2 call. Copies are shed when the queue is full.',
+        tags: Tags,
+        params: IdParams,
+        body: Type.Object({ versionId: Type.String({ minLength: 1, maxLength: 64 }), percent: Type.Integer({ minimum: 1, maximum: 100 }) }),
+        response: { 200: Type.Object({ shadow: ShadowSchema }), ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+      },
+    },
+    async (request) => {
+      const shadow = await startShadow(store, workspaceIdOf(request), actorOf(request), request.params.id, request.body);
+      await shadows.reload();
+      return { shadow };
+    },
+  );
+
+  app.delete(
+    '/transformations/:id/shadow',
+    {
+      config: { auth: 'access' },
+      schema: { summary: 'Stop the running shadow (ext)', tags: Tags, params: IdParams, response: { 200: Type.Object({ shadow: ShadowSchema }), ...errors(401, 403, 404, 409, 429) } },
+    },
+    async (request) => {
+      const shadow = await stopShadow(store, workspaceIdOf(request), actorOf(request), request.params.id);
+      await shadows.reload();
+      return { shadow };
+    },
+  );
+
+  app.get(
+    '/transformations/:id/shadow',
+    {
+      config: { auth: 'access' },
+      schema: {
+        summary: 'The latest shadow and its comparison report, summed over every instance (ext)',
+        tags: Tags,
+        params: IdParams,
+        response: { 200: Type.Object({ shadow: Nullable(ShadowSchema), report: Nullable(ShadowReportSchema) }), ...errors(401, 403, 404, 429) },
+      },
+    },
+    async (request) => shadowState(store, workspaceIdOf(request), request.params.id, shadows),
   );
 
   app.get(

@@ -88,6 +88,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
     workspaceCredentials: (workspaceId: string, options: { secrets: boolean }) => credentials.valuesFor(workspaceId, options),
     stats: services.liveStats,
     canaries: services.canaries,
+    shadows: services.shadows,
   };
   parseEventBodies(app);
 
@@ -96,7 +97,7 @@ export async function runtimeRoutes(app: App, options: { surface: Surface }): Pr
   // twice, so no fetch or fetchV2 is made: a batch whose code tries one answers 297 (spec 7.6),
   // which rudder-server treats as "not compared" on its mirror URL only; /customTransform itself
   // never answers 297. Mirror traffic counts in no stats and takes no part in a canary.
-  const mirrorDeps = { ...wireDeps, stats: undefined, canaries: undefined };
+  const mirrorDeps = { ...wireDeps, stats: undefined, canaries: undefined, shadows: undefined };
 
   for (const path of ['/customTransform', '/mirror/customTransform'] as const) {
     const mirror = path === '/mirror/customTransform';

@@ -10,6 +10,7 @@ import * as instanceSettings from './008_instance_settings.js';
 import * as auditNames from './009_audit_names.js';
 import * as transformationStats from './010_transformation_stats.js';
 import * as canaries from './011_canaries.js';
+import * as shadows from './012_shadows.js';
 
 // Listed explicitly (not read from the folder) so the same code runs from src/ and from dist/.
 // Append new migrations; never edit or reorder one that has shipped.
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '009_audit_names': auditNames,
   '010_transformation_stats': transformationStats,
   '011_canaries': canaries,
+  '012_shadows': shadows,
 };
 
 export const migrationProvider: MigrationProvider = {
