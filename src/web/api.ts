@@ -480,6 +480,50 @@ export async function abortCanary(id: string): Promise<CanaryState> {
   return (await request<CanaryAnswer>('access', 'DELETE', `/transformations/${encodeURIComponent(id)}/canary`)).canary;
 }
 
+export interface ShadowState {
+  transformationId: string;
+  stableVersionId: string;
+  candidateVersionId: string;
+  percent: number;
+  status: 'running' | 'stopped';
+  startedAt: string;
+  endedAt: string | null;
+}
+
+interface ShadowReport {
+  compared: number;
+  identical: number;
+  differing: number;
+  failedOnlyInCandidate: number;
+  dropsDiffer: number;
+  notCompared: number;
+  shedBatches: number;
+  /** JSON text, or "failed" / "dropped". */
+  diffs: Array<{ input: string; live: string; candidate: string }>;
+}
+
+export interface ShadowAnswer {
+  shadow: ShadowState | null;
+  report: ShadowReport | null;
+}
+
+export interface StartShadowInput {
+  versionId: string;
+  percent: number;
+}
+
+export async function getShadow(id: string): Promise<ShadowAnswer> {
+  return request<ShadowAnswer>('access', 'GET', `/transformations/${encodeURIComponent(id)}/shadow`);
+}
+
+export async function startShadow(id: string, input: StartShadowInput): Promise<void> {
+  await request<unknown>('access', 'POST', `/transformations/${encodeURIComponent(id)}/shadow`, { body: input });
+}
+
+export async function stopShadow(id: string): Promise<void> {
+  await request<unknown>('access', 'DELETE', `/transformations/${encodeURIComponent(id)}/shadow`);
+}
+
 export async function getTransformationErrors(id: string): Promise<RecentError[]> {
   return (await request<RecentErrors>('access', 'GET', `/transformations/${encodeURIComponent(id)}/errors`, { query: { limit: 20 } })).errors;
 }

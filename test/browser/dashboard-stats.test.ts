@@ -124,6 +124,33 @@ describe.skipIf(!hasChromium)('dashboard: stats and recent errors', () => {
     await page.getByRole('form', { name: 'Start a canary' }).waitFor();
   });
 
+  it('shadows a version from the Release tab and shows the report and a sampled difference', async () => {
+    const { page } = watched;
+    const headers = { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json' };
+    const created = (await (await fetch(`${server.url}/transformations?publish=true`, { method: 'POST', headers, body: JSON.stringify({ name: 'Shadowed', code: 'export function transformEvent(e) { e.v = 1; return e; }' }) })).json()) as { id: string; versionId: string };
+    await fetch(`${server.url}/transformations/${created.id}?publish=false`, { method: 'POST', headers, body: JSON.stringify({ code: 'export function transformEvent(e) { e.v = 2; return e; }' }) });
+    await page.goto(`${server.url}/#/transformations/${created.id}?tab=release`);
+    const form = page.getByRole('form', { name: 'Start a shadow' });
+    await form.waitFor();
+    await form.getByLabel('Share of live batches copied (%)').fill('100');
+    await form.getByRole('button', { name: 'Start shadow' }).click();
+    await expect.poll(() => page.getByTestId('shadow-status').textContent()).toBe('running');
+
+    const events = Array.from({ length: 10 }, (_, n) => wireEvent(n, { versionId: created.versionId, message: trackEvent(n) }));
+    expect((await fetch(`${server.url}/customTransform`, { method: 'POST', headers, body: JSON.stringify(events) })).status).toBe(200);
+    const runner = server.server.services.shadows;
+    for (let i = 0; i < 100 && runner.pending > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await page.reload();
+    const report = page.getByLabel('Shadow report');
+    await report.waitFor();
+    expect(await report.textContent()).toContain('Compared10');
+    expect(await report.textContent()).toContain('Differing10');
+    await page.getByText('Difference 1 of 10 sampled').waitFor();
+    await screenshot(page, 'release-shadow');
+    await page.getByRole('button', { name: 'Stop shadow' }).click();
+    await expect.poll(() => page.getByTestId('shadow-status').textContent()).toBe('stopped');
+  });
+
   it('fits a 390 px wide screen', async () => {
     const narrow = await openPage(browser, server.url, 390, 844);
     try {

@@ -7,6 +7,7 @@ import { formatDateSeconds } from '../../format.js';
 import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
 import { useLoaded } from '../../use-loaded.js';
+import { ShadowSection } from './ShadowSection.js';
 import type { VersionEntry } from './VersionsPanel.js';
 
 // A transformation's release: start a canary of one of its versions on a share of live traffic,
@@ -159,6 +160,7 @@ export function ReleasePanel({ transformationId, versions, canWrite, onChanged }
           </form>
         )
       ) : null}
+      <ShadowSection transformationId={transformationId} versions={versions} publishedVersionId={data.stableVersionId} canWrite={canWrite} />
     </div>
   );
 }

@@ -1,0 +1,148 @@
+import { useCallback, useEffect, useId, useState } from 'react';
+import { getShadow, startShadow, stopShadow } from '../../api.js';
+import { DiffView } from '../../components/DiffView.js';
+import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
+import { formatJson } from '../../format.js';
+import { READ_ONLY_REASON } from '../../session.js';
+import { useAction } from '../../use-action.js';
+import { useLoaded } from '../../use-loaded.js';
+import type { VersionEntry } from './VersionsPanel.js';
+
+// A shadow of a candidate version on a sampled copy of live batches: start and stop it, read the
+// comparison, and see each sampled difference in the diff view the Versions tab uses.
+
+const REFRESH_MS = 5000;
+
+/** A diff sample side as readable text: pretty JSON, or the word the server sent (failed, dropped). */
+function readable(text: string): string {
+  try {
+    return formatJson(JSON.parse(text));
+  } catch {
+    return text;
+  }
+}
+
+export function ShadowSection({ transformationId, versions, publishedVersionId, canWrite }: { transformationId: string; versions: VersionEntry[]; publishedVersionId: string | null; canWrite: boolean }) {
+  const fetcher = useCallback(() => getShadow(transformationId), [transformationId]);
+  const { data, error, reload } = useLoaded(fetcher);
+  const { notify } = useToast();
+  const ids = { version: useId(), percent: useId() };
+  const [versionId, setVersionId] = useState('');
+  const [percent, setPercent] = useState(10);
+  const [shown, setShown] = useState(0);
+  const running = data?.shadow?.status === 'running';
+  const candidates = versions.filter((entry) => entry.version.versionId !== publishedVersionId);
+  const labelOf = (id: string | undefined) => versions.find((entry) => entry.version.versionId === id)?.label ?? id ?? '—';
+  const reason = !canWrite ? READ_ONLY_REASON : null;
+
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setInterval(() => void reload(), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [running, reload]);
+
+  const change = useAction(async (what: 'start' | 'stop') => {
+    if (what === 'start') await startShadow(transformationId, { versionId: versionId || candidates[0]!.version.versionId, percent });
+    else await stopShadow(transformationId);
+    notify(what === 'start' ? `Shadowing ${percent}% of live batches.` : 'Shadow stopped.');
+    await reload();
+  });
+
+  if (error && !data) return <ErrorAlert error={error} title="Could not load the shadow." onRetry={() => void reload()} />;
+  if (!data) return <Loading label="Loading the shadow…" />;
+  const { shadow, report } = data;
+  const diff = report?.diffs[Math.min(shown, Math.max(0, (report?.diffs.length ?? 1) - 1))];
+
+  return (
+    <section className="stack" aria-label="Shadow">
+      <h3>Shadow</h3>
+      <ErrorAlert error={change.error} title="Could not change the shadow." />
+      <p className="hint">
+        A shadow runs a version on a copy of some live batches after their answer is computed and compares the two. It never changes or delays the live answer, and makes no
+        fetch or fetchV2 call.
+      </p>
+      {shadow ? (
+        <p>
+          <strong>{labelOf(shadow.candidateVersionId)}</strong> on {shadow.percent}% of the live batches of <strong>{labelOf(shadow.stableVersionId)}</strong>:{' '}
+          <span className={`badge ${running ? 'badge-warn' : 'badge-ok'}`} data-testid="shadow-status">
+            {shadow.status}
+          </span>
+        </p>
+      ) : null}
+      {report ? (
+        <dl className="stats-totals" aria-label="Shadow report">
+          {(
+            [
+              ['Compared', report.compared],
+              ['Identical', report.identical],
+              ['Differing', report.differing],
+              ['Failed only in the shadow', report.failedOnlyInCandidate],
+              ['Drops differ', report.dropsDiffer],
+              ['Not compared (outbound calls)', report.notCompared],
+              ['Batches shed', report.shedBatches],
+            ] as const
+          ).map(([label, value]) => (
+            <div key={label}>
+              <dt>{label}</dt>
+              <dd>{value.toLocaleString('en')}</dd>
+            </div>
+          ))}
+        </dl>
+      ) : null}
+      {report && diff ? (
+        <div className="stack">
+          <div className="row" style={{ display: 'flex', gap: 8, alignItems: 'center', flexWrap: 'wrap' }}>
+            <span>
+              Difference {Math.min(shown, report.diffs.length - 1) + 1} of {report.diffs.length} sampled
+            </span>
+            <button type="button" className="small" disabled={shown <= 0} onClick={() => setShown((n) => Math.max(0, n - 1))}>
+              Previous
+            </button>
+            <button type="button" className="small" disabled={shown >= report.diffs.length - 1} onClick={() => setShown((n) => Math.min(report.diffs.length - 1, n + 1))}>
+              Next
+            </button>
+          </div>
+          <details>
+            <summary>Input event</summary>
+            <pre className="recent-error-text">{readable(diff.input)}</pre>
+          </details>
+          <DiffView original={readable(diff.live)} modified={readable(diff.candidate)} originalLabel="Live answer" modifiedLabel="Shadow answer" />
+        </div>
+      ) : null}
+      {running ? (
+        <div>
+          <button type="button" disabled={reason !== null || change.busy} title={reason ?? undefined} onClick={() => void change.run('stop')}>
+            Stop shadow
+          </button>
+        </div>
+      ) : publishedVersionId && candidates.length > 0 ? (
+        <form
+          className="inline-fields"
+          aria-label="Start a shadow"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void change.run('start');
+          }}
+        >
+          <div className="field">
+            <label htmlFor={ids.version}>Version to shadow</label>
+            <select id={ids.version} value={versionId || candidates[0]!.version.versionId} onChange={(event) => setVersionId(event.target.value)}>
+              {candidates.map((entry) => (
+                <option key={entry.version.versionId} value={entry.version.versionId}>
+                  {entry.label}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={ids.percent}>Share of live batches copied (%)</label>
+            <input id={ids.percent} type="number" min={1} max={100} step={1} value={percent} onChange={(event) => setPercent(Number(event.target.value))} />
+          </div>
+          <button type="submit" disabled={reason !== null || change.busy} title={reason ?? undefined}>
+            Start shadow
+          </button>
+        </form>
+      ) : null}
+    </section>
+  );
+}
