@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo } from 'react';
 import { abortCanary, getReleaseState, promoteCanary, startCanary, type ReleaseState } from '../../api.js';
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
 import { formatRate } from '../../components/StatsSummary.js';
@@ -8,6 +8,7 @@ import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
 import { useLoaded } from '../../use-loaded.js';
 import { ShadowSection } from './ShadowSection.js';
+import { VersionShareForm } from './VersionShareForm.js';
 import type { VersionEntry } from './VersionsPanel.js';
 
 // A transformation's release: start a canary of one of its versions on a share of live traffic,
@@ -26,11 +27,8 @@ export function ReleasePanel({ transformationId, versions, canWrite, onChanged }
   const fetcher = useCallback(() => getReleaseState(transformationId), [transformationId]);
   const { data, error, reload } = useLoaded(fetcher);
   const { notify } = useToast();
-  const ids = { version: useId(), percent: useId() };
   const running = data?.canary?.status === 'running';
   const candidates = versions.filter((entry) => entry.version.versionId !== data?.stableVersionId);
-  const [versionId, setVersionId] = useState('');
-  const [percent, setPercent] = useState(5);
   const labelOf = (id: string | null | undefined) => versions.find((entry) => entry.version.versionId === id)?.label ?? id ?? '—';
 
   useEffect(() => {
@@ -39,11 +37,11 @@ export function ReleasePanel({ transformationId, versions, canWrite, onChanged }
     return () => clearInterval(timer);
   }, [running, reload]);
 
-  const change = useAction(async (what: 'start' | 'promote' | 'abort') => {
-    if (what === 'start') await startCanary(transformationId, { versionId: versionId || candidates[0]!.version.versionId, percent });
+  const change = useAction(async (what: 'promote' | 'abort' | { versionId: string; percent: number }) => {
+    if (typeof what === 'object') await startCanary(transformationId, what);
     else if (what === 'promote') await promoteCanary(transformationId);
     else await abortCanary(transformationId);
-    notify(what === 'start' ? `Canary started on ${percent}% of live traffic.` : what === 'promote' ? 'Canary promoted: it is the published version now.' : 'Canary aborted.');
+    notify(typeof what === 'object' ? `Canary started on ${what.percent}% of live traffic.` : what === 'promote' ? 'Canary promoted: it is the published version now.' : 'Canary aborted.');
     await reload();
     onChanged();
   });
@@ -132,32 +130,18 @@ export function ReleasePanel({ transformationId, versions, canWrite, onChanged }
         candidates.length === 0 ? (
           <p className="empty">Save another version to try it as a canary.</p>
         ) : (
-          <form
-            className="inline-fields"
-            aria-label="Start a canary"
-            onSubmit={(event) => {
-              event.preventDefault();
-              void change.run('start');
-            }}
-          >
-            <div className="field">
-              <label htmlFor={ids.version}>Version</label>
-              <select id={ids.version} value={versionId || candidates[0]!.version.versionId} onChange={(event) => setVersionId(event.target.value)}>
-                {candidates.map((entry) => (
-                  <option key={entry.version.versionId} value={entry.version.versionId}>
-                    {entry.label}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field">
-              <label htmlFor={ids.percent}>Share of live traffic (%)</label>
-              <input id={ids.percent} type="number" min={1} max={99} step={1} value={percent} onChange={(event) => setPercent(Number(event.target.value))} />
-            </div>
-            <button type="submit" disabled={reason !== null || change.busy} title={reason ?? undefined}>
-              Start canary
-            </button>
-          </form>
+          <VersionShareForm
+            name="Start a canary"
+            versionLabel="Version"
+            shareLabel="Share of live traffic (%)"
+            maxPercent={99}
+            initialPercent={5}
+            submitLabel="Start canary"
+            candidates={candidates}
+            reason={reason}
+            busy={change.busy}
+            onSubmit={(versionId, percent) => void change.run({ versionId, percent })}
+          />
         )
       ) : null}
       <ShadowSection transformationId={transformationId} versions={versions} publishedVersionId={data.stableVersionId} canWrite={canWrite} />

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { getShadow, startShadow, stopShadow } from '../../api.js';
 import { DiffView } from '../../components/DiffView.js';
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
@@ -6,6 +6,7 @@ import { formatJson } from '../../format.js';
 import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
 import { useLoaded } from '../../use-loaded.js';
+import { VersionShareForm } from './VersionShareForm.js';
 import type { VersionEntry } from './VersionsPanel.js';
 
 // A shadow of a candidate version on a sampled copy of live batches: start and stop it, read the
@@ -26,9 +27,6 @@ export function ShadowSection({ transformationId, versions, publishedVersionId, 
   const fetcher = useCallback(() => getShadow(transformationId), [transformationId]);
   const { data, error, reload } = useLoaded(fetcher);
   const { notify } = useToast();
-  const ids = { version: useId(), percent: useId() };
-  const [versionId, setVersionId] = useState('');
-  const [percent, setPercent] = useState(10);
   const [shown, setShown] = useState(0);
   const running = data?.shadow?.status === 'running';
   const candidates = versions.filter((entry) => entry.version.versionId !== publishedVersionId);
@@ -41,10 +39,10 @@ export function ShadowSection({ transformationId, versions, publishedVersionId, 
     return () => clearInterval(timer);
   }, [running, reload]);
 
-  const change = useAction(async (what: 'start' | 'stop') => {
-    if (what === 'start') await startShadow(transformationId, { versionId: versionId || candidates[0]!.version.versionId, percent });
+  const change = useAction(async (what: 'stop' | { versionId: string; percent: number }) => {
+    if (typeof what === 'object') await startShadow(transformationId, what);
     else await stopShadow(transformationId);
-    notify(what === 'start' ? `Shadowing ${percent}% of live batches.` : 'Shadow stopped.');
+    notify(typeof what === 'object' ? `Shadowing ${what.percent}% of live batches.` : 'Shadow stopped.');
     await reload();
   });
 
@@ -116,32 +114,18 @@ export function ShadowSection({ transformationId, versions, publishedVersionId, 
           </button>
         </div>
       ) : publishedVersionId && candidates.length > 0 ? (
-        <form
-          className="inline-fields"
-          aria-label="Start a shadow"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void change.run('start');
-          }}
-        >
-          <div className="field">
-            <label htmlFor={ids.version}>Version to shadow</label>
-            <select id={ids.version} value={versionId || candidates[0]!.version.versionId} onChange={(event) => setVersionId(event.target.value)}>
-              {candidates.map((entry) => (
-                <option key={entry.version.versionId} value={entry.version.versionId}>
-                  {entry.label}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor={ids.percent}>Share of live batches copied (%)</label>
-            <input id={ids.percent} type="number" min={1} max={100} step={1} value={percent} onChange={(event) => setPercent(Number(event.target.value))} />
-          </div>
-          <button type="submit" disabled={reason !== null || change.busy} title={reason ?? undefined}>
-            Start shadow
-          </button>
-        </form>
+        <VersionShareForm
+          name="Start a shadow"
+          versionLabel="Version to shadow"
+          shareLabel="Share of live batches copied (%)"
+          maxPercent={100}
+          initialPercent={10}
+          submitLabel="Start shadow"
+          candidates={candidates}
+          reason={reason}
+          busy={change.busy}
+          onSubmit={(versionId, percent) => void change.run({ versionId, percent })}
+        />
       ) : null}
     </section>
   );
