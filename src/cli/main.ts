@@ -23,6 +23,9 @@ Commands:
   workspace list            list workspaces
   migrate                   apply database migrations and exit
 
+Remote commands (a client of a running server; README, "Transformations in git"):
+  login, pull, push, test, publish, rollback, status, transformations, libraries, tokens
+
 Run "tiller <command> --help" for a command's options.`,
   serve: `Usage: tiller serve [--port P] [--host H] [--data-dir D]
 
@@ -80,7 +83,14 @@ const OPTIONS = {
 
 class UsageError extends Error {}
 
+// The remote commands (src/cli/remote) talk to a server over HTTP; loaded only when used.
+const REMOTE_COMMANDS = new Set(['login', 'pull', 'push', 'test', 'publish', 'rollback', 'status', 'transformations', 'libraries', 'tokens']);
+
 export async function runCli(argv: string[]): Promise<number> {
+  if (argv[0] !== undefined && REMOTE_COMMANDS.has(argv[0])) {
+    const { runRemote } = await import('./remote/index.js');
+    return runRemote(argv);
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
