@@ -5,6 +5,7 @@ import { DomainError } from '../domain/errors.js';
 import { startServer } from '../main.js';
 import { openStore } from '../store/db.js';
 import { prepareStore } from '../store/start-checks.js';
+import { REMOTE_COMMANDS } from './remote/commands.js';
 
 const COMMON_FLAGS = `Settings (flags override the environment):
   --data-dir D        TILLER_DATA_DIR   where SQLite, the pepper and the credentials key live (default ./data)
@@ -83,8 +84,6 @@ const OPTIONS = {
 
 class UsageError extends Error {}
 
-// The remote commands (src/cli/remote) talk to a server over HTTP; loaded only when used.
-const REMOTE_COMMANDS = new Set(['login', 'pull', 'push', 'test', 'publish', 'rollback', 'status', 'transformations', 'libraries', 'tokens']);
 
 export async function runCli(argv: string[]): Promise<number> {
   if (argv[0] !== undefined && REMOTE_COMMANDS.has(argv[0])) {

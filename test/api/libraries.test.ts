@@ -247,6 +247,27 @@ describe('scopes and workspaces', () => {
     expectEnvelope(await stranger.post('/transformations/test', { code, libraries: [lib.versionId], events: [{}] }), 404, 'not_found');
   });
 
+  it('tests unsaved library code inline, over a saved version of the same import name, and names a broken one', async () => {
+    await createLibrary(api, { name: 'Inline Override', code: 'export const v = "saved";' });
+    const code = 'import { v } from "inlineOverride";\nexport function transformEvent(e) { e.v = v; return e; }';
+    const inline = await api.post('/transformations/test', { code, libraries: [{ name: 'Inline Override', code: 'export const v = "local";' }], events: [{ a: 1 }] });
+    expect(inline.status).toBe(200);
+    expect((inline.body as { results: { output: unknown }[] }).results[0]!.output).toEqual({ a: 1, v: 'local' });
+    // Without the inline code the saved (latest) version links.
+    const saved = await api.post('/transformations/test', { code, events: [{ a: 1 }] });
+    expect((saved.body as { results: { output: unknown }[] }).results[0]!.output).toEqual({ a: 1, v: 'saved' });
+    // An explicit importName links a library whose name is not saved anywhere; no events only compiles.
+    const fresh = await api.post('/transformations/test', { code: 'import { w } from "brandNew";\nexport function transformEvent(e) { return e; }', libraries: [{ name: 'Whatever', importName: 'brandNew', code: 'export const w = 1;' }], events: [] });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({ results: [], dropped: [] });
+    // Every unsaved library is checked, imported or not, and the error names it with its line.
+    const broken = await api.post('/transformations/test', { code: 'export function transformEvent(e) { return e; }', libraries: [{ name: 'Fine', code: 'export const a = 1;' }, { name: 'Broken Lib', code: 'export const a = 1;\nexport const b = ;' }], events: [] });
+    expectEnvelope(broken, 400);
+    const error = (broken.body as { error: { message: string } }).error;
+    expect(error).toMatchObject({ field: 'libraries[1].code', library: 'Broken Lib', line: 2 });
+    expect(error.message).toContain('library "Broken Lib"');
+  });
+
   it('records library create, update, publish and delete in the audit log', async () => {
     const lib = await createLibrary(api, { name: 'Audited Lib', code: 'export const v = 1;' });
     await api.post(`/libraries/${lib.id}?publish=true`, { code: 'export const v = 2;' });

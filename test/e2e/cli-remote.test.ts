@@ -144,6 +144,29 @@ describe('pull, push, test, publish, rollback', () => {
     writeFileSync(join(dir(), 'expected.json'), JSON.stringify([{ userId: 'u1', type: 'track', event: 'Order Completed', tagged: true, source: 'git' }]));
   });
 
+  it('test runs local library edits that are not pushed, and saves nothing', async () => {
+    const libraryFile = join(dir(), 'libraries/sharedUtils.js');
+    const libraryBefore = await api<{ versionId: string }>('GET', `/libraries/${libraryId}`);
+    writeFileSync(libraryFile, LIBRARY_CODE.replace('tagged: true', 'tagged: "local"'));
+    const result = await tiller(['test', dir(), '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { pass: boolean; tests: { actualOutput: { tagged: unknown }[] }[] };
+    expect(report.tests[0]!.actualOutput[0]!.tagged).toBe('local');
+    expect((await api<{ versionId: string }>('GET', `/libraries/${libraryId}`)).versionId).toBe(libraryBefore.versionId);
+    writeFileSync(libraryFile, LIBRARY_CODE);
+  });
+
+  it('status in text says what differs locally', async () => {
+    const file = join(dir(), 'transformations/add-tag.js');
+    const code = readFileSync(file, 'utf8');
+    writeFileSync(file, code + '\n// edited\n');
+    const result = await tiller(['status', dir()]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/local changes\s+transformation "Add Tag"/);
+    expect(result.stdout).toMatch(/library "Shared Utils"/);
+    writeFileSync(file, code);
+  });
+
   it('publish publishes the pushed versions; status agrees; rollback publishes the first version again', async () => {
     const result = await tiller(['publish', dir()]);
     expect(result.code, result.stderr).toBe(0);
@@ -207,6 +230,30 @@ describe('errors', () => {
     expect((await versionsOf(transformationId)).length).toBe(before);
   });
 
+  it('a syntax error in a library exits 4 naming the library file, and saves neither it nor an edited transformation', async () => {
+    const dir = copy('library-syntax');
+    writeFileSync(join(dir, 'libraries/sharedUtils.js'), 'export function tag(event) {\n  return { ...event, tagged: true };\n}\nexport const broken = ;\n');
+    writeFileSync(join(dir, 'transformations/add-tag.js'), TRANSFORMATION_CODE.replace('return tag(event);', 'return { ...tag(event), v: 4 };'));
+    const versions = (await versionsOf(transformationId)).length;
+    const library = await api<{ versionId: string }>('GET', `/libraries/${libraryId}`);
+    const result = await tiller(['push', dir]);
+    expect(result.code).toBe(4);
+    expect(errorLines(result.stderr)).toEqual([expect.stringMatching(/sharedUtils\.js:4:\d+: .*Shared Utils/)]);
+    expect((await versionsOf(transformationId)).length).toBe(versions);
+    expect((await api<{ versionId: string }>('GET', `/libraries/${libraryId}`)).versionId).toBe(library.versionId);
+  });
+
+  it('a transformation without transformEvent or transformBatch exits 4 naming its file, and saves nothing', async () => {
+    const dir = copy('no-export');
+    writeFileSync(join(dir, 'libraries/sharedUtils.js'), LIBRARY_CODE.replace('tagged: true', 'tagged: 2'));
+    writeFileSync(join(dir, 'transformations/add-tag.js'), 'export function transform(event) {\n  return event;\n}\n');
+    const library = await api<{ versionId: string }>('GET', `/libraries/${libraryId}`);
+    const result = await tiller(['push', dir]);
+    expect(result.code).toBe(4);
+    expect(errorLines(result.stderr)).toEqual([expect.stringMatching(/add-tag\.js.*transformEvent/)]);
+    expect((await api<{ versionId: string }>('GET', `/libraries/${libraryId}`)).versionId).toBe(library.versionId);
+  });
+
   it('a missing events file exits 4 naming it', async () => {
     const dir = copy('no-events');
     rmSync(join(dir, 'events.json'));
@@ -229,6 +276,61 @@ describe('errors', () => {
     const result = await tiller(['rollback', transformationId]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('missing required argument');
+  });
+});
+
+describe('inspecting the server', () => {
+  it('transformations get and versions, libraries list and get, in text and JSON', async () => {
+    const got = await tiller(['transformations', 'get', transformationId]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toContain(`Add Tag (${transformationId})`);
+    expect(got.stdout).toContain('imports: sharedUtils');
+
+    const versions = await tiller(['transformations', 'versions', transformationId, '--count', '2', '--json']);
+    expect(versions.code, versions.stderr).toBe(0);
+    const list = JSON.parse(versions.stdout) as { versionId: string }[];
+    expect(list).toHaveLength(2);
+    expect(list.map((v) => v.versionId)).toEqual((await api<{ TransformationVersions: { versionId: string }[] }>('GET', `/transformations/${transformationId}/versions?count=2&orderBy=desc`)).TransformationVersions.map((v) => v.versionId));
+    const text = await tiller(['transformations', 'versions', transformationId]);
+    expect(text.stdout).toContain(`${firstVersionId}`);
+    expect(text.stdout).toMatch(/published/);
+
+    const libraries = await tiller(['libraries', 'list']);
+    expect(libraries.code, libraries.stderr).toBe(0);
+    expect(libraries.stdout).toMatch(new RegExp(`${libraryId}\\s+Shared Utils\\s+import "sharedUtils"`));
+    const library = await tiller(['libraries', 'get', libraryId, '--json']);
+    expect(JSON.parse(library.stdout)).toMatchObject({ id: libraryId, importName: 'sharedUtils', code: LIBRARY_CODE });
+
+    const missing = await tiller(['libraries', 'get', 'lib_nope']);
+    expect(missing.code).toBe(4);
+    expect(errorLines(missing.stderr)).toEqual([expect.stringContaining('library lib_nope not found')]);
+  });
+
+  it('pull into an existing project keeps its file names and test files', async () => {
+    const dir = project('repull');
+    cpSync(project('work'), dir, { recursive: true });
+    const manifest = readManifest(dir);
+    manifest.transformations[0]!.file = 'src/tag.js';
+    writeManifest(dir, manifest);
+    const result = await tiller(['pull', dir]);
+    expect(result.code, result.stderr).toBe(0);
+    const after = readManifest(dir);
+    expect(after.transformations[0]).toMatchObject({ id: transformationId, file: 'src/tag.js', testEvents: 'events.json', expectedOutput: 'expected.json' });
+    expect(readFileSync(join(dir, 'src/tag.js'), 'utf8')).toBe((await api<{ code: string }>('GET', `/transformations/${transformationId}`)).code);
+  });
+
+  it('login --workspace-token saves it for the tokens commands', async () => {
+    const config = join(root, 'config-ws');
+    const login = await tiller(['login', '--url', server.url, '--token', writeToken, '--workspace-token', server.workspaceToken], { XDG_CONFIG_HOME: config }, { connect: false });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout + login.stderr).not.toContain(server.workspaceToken);
+    const list = await tiller(['tokens', 'list', '--json'], { XDG_CONFIG_HOME: config }, { connect: false });
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((t) => t.name)).toContain('ci');
+
+    const wrong = await tiller(['login', '--url', server.url, '--token', writeToken, '--workspace-token', 'tlr_ws_wrong'], { XDG_CONFIG_HOME: join(root, 'config-ws-wrong') }, { connect: false });
+    expect(wrong.code).toBe(3);
+    expect(existsSync(join(root, 'config-ws-wrong', 'tiller', 'config.json'))).toBe(false);
   });
 });
 

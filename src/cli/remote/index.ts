@@ -90,7 +90,7 @@ function build(setExit: (code: number) => void): Command {
     });
 
   leaf(program, 'push [dir]')
-    .description('save local code as new versions (libraries first); unchanged code makes no version; nothing is published')
+    .description('save local code as new versions (libraries first); the server compiles every file before anything is saved; unchanged code makes no version; nothing is published')
     .addHelpText('after', examples('tiller push', 'TILLER_URL=https://tiller.example.com TILLER_TOKEN=tlr_at_... tiller push ./project'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
@@ -100,14 +100,13 @@ function build(setExit: (code: number) => void): Command {
     });
 
   leaf(program, 'test [dir]')
-    .description('run each transformation that has testEvents, with its local code, and compare with expectedOutput')
+    .description('run each transformation that has testEvents, with the local code of it and of every library (nothing is saved), and compare with expectedOutput')
     .addHelpText('after', examples('tiller test', 'tiller test ./project --json'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
       const report = await runTests(accessClient(opts), loadProject(dir));
       if (opts.json) json(report);
       else {
-        for (const note of report.notes) out(pc.yellow(`note: ${note}`));
         if (report.tests.length === 0) out('No transformation in tiller.yaml has testEvents: nothing to test.');
         for (const t of report.tests) {
           out(`${t.pass ? pc.green('PASS') : pc.red('FAIL')} ${t.name} (${t.file})`);

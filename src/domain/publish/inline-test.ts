@@ -1,17 +1,29 @@
 // The inline test (POST /transformations/test): unsaved code run on events; nothing is stored.
 
 import { createHash } from 'node:crypto';
-import { checkTransformationCode, type CatalogContext } from '../code-checks.js';
-import { invalid } from '../errors.js';
+import { checkLibraryCode, checkTransformationCode, type CatalogContext } from '../code-checks.js';
+import { DomainError, invalid } from '../errors.js';
+import { importNameOf } from '../import-name.js';
+import type { LibraryVersion } from '../versions.js';
 import { LibraryLinker } from '../serving/linking.js';
 import { credentialsForRun, runForDeveloper, secretsAllowed, type DeveloperRunAnswer, type RequestCredential } from '../serving/run-events.js';
 import { loadListedVersions } from './listed-versions.js';
 import { sampleEvents } from './test-runs.js';
 
+/** Unsaved library code, linked by its import name (given, else derived from the name). */
+export interface InlineLibrary {
+  name: string;
+  code: string;
+  importName?: string | undefined;
+}
+
 export interface InlineTestInput {
   code: string;
-  /** Library version ids to link; other imports use the published (else latest) version. */
-  libraries?: (string | { versionId: string })[] | undefined;
+  /**
+   * Libraries to link: saved version ids, or unsaved code (which wins over a saved version of the
+   * same import name). Other imports use the published (else latest) version.
+   */
+  libraries?: (string | { versionId: string } | InlineLibrary)[] | undefined;
   events?: unknown[] | undefined;
   metadata?: unknown[] | undefined;
   /** Shown in error frames: `at transformEvent (<name>:3:11)` (default "transformation"). */
@@ -30,10 +42,16 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
   if (input.metadata !== undefined && input.metadata.length > events.length) {
     throw invalid('invalid_field', `metadata has ${input.metadata.length} entries but there are only ${events.length} events`, { field: 'metadata' });
   }
+  const listed = input.libraries ?? [];
+  const inline = listed.filter((entry): entry is InlineLibrary => typeof entry !== 'string' && 'code' in entry);
+  const versionIds = listed.flatMap((entry) => (typeof entry === 'string' ? [entry] : 'versionId' in entry ? [entry.versionId] : []));
+  // Every unsaved library is checked, imported or not, so one call can vet a whole project.
+  const unsaved = await Promise.all(inline.map((library, i) => inlineLibraryVersion(ctx, workspaceId, library, i)));
   const imports = await checkTransformationCode(ctx, input.code);
-  const versionIds = (input.libraries ?? []).map((entry) => (typeof entry === 'string' ? entry : entry.versionId));
   const loaded = await loadListedVersions(ctx.store.db, workspaceId, { libraries: versionIds.map((versionId) => ({ versionId })) }, { publishing: false });
-  const link = await new LibraryLinker(ctx.store.db, workspaceId, loaded.libraries, 'test').link(imports);
+  const byImport = new Map(loaded.libraries.map((version) => [version.importName, version]));
+  for (const version of unsaved) byImport.set(version.importName, version);
+  const link = await new LibraryLinker(ctx.store.db, workspaceId, [...byImport.values()], 'test').link(imports);
   if (!link.ok) throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
 
   // The same code of one workspace reuses its warm sandbox; workspaces never share one.
@@ -48,4 +66,19 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
     ...(credentials ? { credentials } : {}),
   });
+}
+
+/** Checks unsaved library code and gives it a version id of its own (its code's digest). */
+async function inlineLibraryVersion(ctx: CatalogContext, workspaceId: string, library: InlineLibrary, index: number): Promise<LibraryVersion> {
+  const field = `libraries[${index}].code`;
+  try {
+    await checkLibraryCode(ctx, library.code);
+  } catch (error) {
+    // Name the library, so a caller with many can point at the right file.
+    if (error instanceof DomainError && error.kind === 'invalid') throw invalid(error.code, `library "${library.name}": ${error.message}`, { ...error.details, field, library: library.name });
+    throw error;
+  }
+  const importName = library.importName ?? importNameOf(library.name);
+  const digest = createHash('sha256').update(workspaceId).update('\0').update(importName).update('\0').update(library.code).digest('hex').slice(0, 40);
+  return { versionId: `inline-lib-${digest}`, libraryId: `inline-lib-${digest}`, workspaceId, seq: 0, name: library.name, importName, description: '', code: library.code, language: 'javascript', createdAt: new Date().toISOString() };
 }

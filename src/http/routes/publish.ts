@@ -184,11 +184,23 @@ export async function publishRoutes(app: App): Promise<void> {
       schema: {
         summary: 'Run unsaved code on events (ext)',
         description:
-          'Runs `code` on `events` (a sample track event when absent), linking the given library version ids and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints: per-event outcomes with the logs, or 400 with the error code and logs when the whole batch failed (a limit was hit, transformBatch threw).',
+          'Runs `code` on `events` (a sample track event when absent; none with `events: []`, which only compiles and links), linking the given library versions or unsaved library code and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints: per-event outcomes with the logs, or 400 with the error code and logs when the whole batch failed (a limit was hit, transformBatch threw).',
         tags: Tags,
         body: Type.Object({
           code: Type.String(),
-          libraries: Type.Optional(Type.Array(Type.Union([VersionId, Type.Object({ versionId: VersionId })]), { maxItems: 100, description: 'Library version ids, as strings or { versionId }' })),
+          libraries: Type.Optional(
+            Type.Array(
+              Type.Union([
+                VersionId,
+                Type.Object({ versionId: VersionId }),
+                Type.Object(
+                  { name: Type.String({ minLength: 1, maxLength: 200 }), code: Type.String(), importName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
+                  { description: 'Unsaved library code, checked and linked by importName (default: derived from name, as on save)' },
+                ),
+              ]),
+              { maxItems: 100, description: 'Libraries to link: version ids (strings or { versionId }), or unsaved { name, code }, which wins over a saved library of the same import name' },
+            ),
+          ),
           events: Type.Optional(EventsSchema),
           metadata: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10_000, description: 'metadata[i] is what metadata(events[i]) returns' })),
           name: Type.Optional(Type.String({ maxLength: 200, description: 'The name error frames show for this code: `at transformEvent (<name>:3:11)` (default "transformation")' })),
