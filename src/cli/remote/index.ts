@@ -2,15 +2,33 @@
 // libraries|tokens`, a client of a Tiller server's HTTP API (README, "Transformations in git").
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
+import yoctoSpinner from 'yocto-spinner';
 import { ApiError, accessClient, workspaceClient, type GlobalOptions, type RemoteLibrary, type RemoteTransformation } from './client.js';
 import { CliError, EXIT, inputError, usageError } from './errors.js';
-import { listLibraries, listTransformations, publish, pull, push, rollback, runTests, status, type PushedItem } from './operations.js';
+import { listLibraries, listTransformations, publish, pull, push, rollback, runTests, status, type Progress, type PushedItem } from './operations.js';
 import { loadProject } from './project.js';
 import { writeProfile } from './profile.js';
 
 const out = (text: string) => process.stdout.write(text + '\n');
 const json = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+/**
+ * Runs a long step with a spinner on stderr, for a person at a terminal only: never with --json,
+ * when stderr is not a terminal, or in CI, so scripts and logs see nothing of it.
+ */
+async function withProgress<T>(opts: GlobalOptions, work: (progress: Progress) => Promise<T>): Promise<T> {
+  if (opts.json || !process.stderr.isTTY || process.env.CI !== undefined) return work(() => {});
+  const spinner = yoctoSpinner({ stream: process.stderr, handleSignals: false });
+  try {
+    return await work((step) => {
+      if (spinner.isSpinning) spinner.text = step;
+      else spinner.start(step);
+    });
+  } finally {
+    spinner.stop();
+  }
+}
 
 function pushLine(item: PushedItem): string {
   const word = item.action.padEnd(10);
@@ -84,7 +102,7 @@ function build(setExit: (code: number) => void): Command {
     .addHelpText('after', examples('tiller pull', 'tiller pull ./transformations --json'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
-      const result = await pull(accessClient(opts), dir);
+      const result = await withProgress(opts, (progress) => pull(accessClient(opts), dir, progress));
       if (opts.json) json(result);
       else out(`Wrote ${result.transformations.length} transformation(s) and ${result.libraries.length} librar${result.libraries.length === 1 ? 'y' : 'ies'} and ${result.manifest}.`);
     });
@@ -94,7 +112,7 @@ function build(setExit: (code: number) => void): Command {
     .addHelpText('after', examples('tiller push', 'TILLER_URL=https://tiller.example.com TILLER_TOKEN=tlr_at_... tiller push ./project'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
-      const result = await push(accessClient(opts), loadProject(dir));
+      const result = await withProgress(opts, (progress) => push(accessClient(opts), loadProject(dir), progress));
       if (opts.json) json(result);
       else for (const item of [...result.libraries, ...result.transformations]) out(pushLine(item));
     });
@@ -104,7 +122,7 @@ function build(setExit: (code: number) => void): Command {
     .addHelpText('after', examples('tiller test', 'tiller test ./project --json'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
-      const report = await runTests(accessClient(opts), loadProject(dir));
+      const report = await withProgress(opts, (progress) => runTests(accessClient(opts), loadProject(dir), progress));
       if (opts.json) json(report);
       else {
         if (report.tests.length === 0) out('No transformation in tiller.yaml has testEvents: nothing to test.');
@@ -123,7 +141,7 @@ function build(setExit: (code: number) => void): Command {
     .addHelpText('after', examples('tiller publish', 'npx tiller push && npx tiller test && npx tiller publish'))
     .action(async (dir: string | undefined, _opts: unknown, cmd: Command) => {
       const opts = g(cmd);
-      const result = await publish(accessClient(opts), loadProject(dir));
+      const result = await withProgress(opts, (progress) => publish(accessClient(opts), loadProject(dir), progress));
       if (opts.json) json(result);
       else {
         for (const item of [...result.push.libraries, ...result.push.transformations]) out(pushLine(item));

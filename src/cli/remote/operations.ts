@@ -22,6 +22,10 @@ import {
   writeProjectFile,
 } from './project.js';
 
+/** Says what a long command is doing now (a spinner at a terminal; nothing in CI or with --json). */
+export type Progress = (step: string) => void;
+const quiet: Progress = () => {};
+
 export const listTransformations = async (client: Client) => (await client.get<{ transformations: RemoteTransformation[] }>('/transformations')).transformations;
 export const listLibraries = async (client: Client) => (await client.get<{ libraries: RemoteLibrary[] }>('/libraries')).libraries;
 
@@ -34,7 +38,8 @@ export interface PullResult {
   libraries: { id: string; name: string; file: string }[];
 }
 
-export async function pull(client: Client, dirArg: string | undefined): Promise<PullResult> {
+export async function pull(client: Client, dirArg: string | undefined, progress: Progress = quiet): Promise<PullResult> {
+  progress('Reading transformations and libraries');
   const [transformations, libraries] = await Promise.all([listTransformations(client), listLibraries(client)]);
   const dir = dirArg ?? '.';
   // Keep what people wrote in an existing manifest (file names, test files) for known ids.
@@ -146,8 +151,9 @@ const STUB_TRANSFORMATION = 'export function transformEvent(event) { return even
  * Asks the server to compile every library and transformation of the project, linked as they would
  * be, before anything is saved: one broken file then saves nothing.
  */
-async function checkProject(client: Client, local: LocalProject): Promise<void> {
+async function checkProject(client: Client, local: LocalProject, progress: Progress): Promise<void> {
   const { manifest } = local.project;
+  progress(`Compiling ${manifest.libraries.length + manifest.transformations.length} file(s) on the server`);
   if (manifest.libraries.length > 0) await inlineTest(client, local, { code: STUB_TRANSFORMATION, events: [] }, MANIFEST);
   for (const [i, entry] of manifest.transformations.entries()) {
     await inlineTest(client, local, { code: local.transformationCode[i]!, name: entry.name, events: [] }, shown(local.project, entry.file));
@@ -168,13 +174,13 @@ export interface PushResult {
   transformations: PushedItem[];
 }
 
-export async function push(client: Client, project: Project): Promise<PushResult> {
+export async function push(client: Client, project: Project, progress: Progress = quiet): Promise<PushResult> {
   const { manifest } = project;
   const [remoteTransformations, remoteLibraries] = await Promise.all([listTransformations(client), listLibraries(client)]);
   const local = readLocal(project, remoteLibraries.map((l) => l.importName));
   const libraryMatches = manifest.libraries.map((e, i) => matchRemote(e, remoteLibraries, `libraries[${i}]`));
   const transformationMatches = manifest.transformations.map((e, i) => matchRemote(e, remoteTransformations, `transformations[${i}]`));
-  await checkProject(client, local);
+  await checkProject(client, local, progress);
 
   // Libraries first: the transformations that import them are checked against them.
   const libraries: PushedItem[] = [];
@@ -192,6 +198,7 @@ export async function push(client: Client, project: Project): Promise<PushResult
       action = 'unchanged';
     } else {
       const body = { code, ...(entry.description !== undefined ? { description: entry.description } : {}) };
+      progress(`Saving library "${entry.name}"`);
       try {
         saved = remote ? await client.post<RemoteLibrary>(`/libraries/${encodeURIComponent(remote.id)}`, body) : await client.post<RemoteLibrary>('/libraries', { name: entry.name, ...body });
       } catch (err) {
@@ -214,6 +221,7 @@ export async function push(client: Client, project: Project): Promise<PushResult
       action = 'unchanged';
     } else {
       const body = { name: entry.name, code, ...(entry.description !== undefined ? { description: entry.description } : {}) };
+      progress(`Saving transformation "${entry.name}"`);
       try {
         saved = remote ? await client.post<RemoteTransformation>(`/transformations/${encodeURIComponent(remote.id)}`, body) : await client.post<RemoteTransformation>('/transformations', body);
       } catch (err) {
@@ -251,7 +259,7 @@ export interface TestReport {
   tests: TestOutcome[];
 }
 
-export async function runTests(client: Client, project: Project): Promise<TestReport> {
+export async function runTests(client: Client, project: Project, progress: Progress = quiet): Promise<TestReport> {
   const { manifest } = project;
   const remoteLibraries = await listLibraries(client);
   const local = readLocal(project, remoteLibraries.map((l) => l.importName));
@@ -266,6 +274,7 @@ export async function runTests(client: Client, project: Project): Promise<TestRe
   for (const { entry, code, events, expected } of cases) {
     const file = shown(project, entry.file);
     let answer: InlineAnswer;
+    progress(`Testing "${entry.name}" on ${events.length} event(s)`);
     try {
       // The local code of every library, pushed or not: the test shows what a push would serve.
       answer = await inlineTest<InlineAnswer>(client, local, { code, events, name: entry.name }, file);
@@ -302,13 +311,14 @@ export interface PublishResult {
   libraries: { name: string; id: string; versionId: string }[];
 }
 
-export async function publish(client: Client, project: Project): Promise<PublishResult> {
+export async function publish(client: Client, project: Project, progress: Progress = quiet): Promise<PublishResult> {
   // Events first: a missing file stops the command before anything is saved.
   const events = project.manifest.transformations.map((entry, i) => (entry.testEvents ? readEvents(project, entry.testEvents, `transformations[${i}].testEvents`) : undefined));
-  const pushed = await push(client, project);
+  const pushed = await push(client, project, progress);
   const transformations = pushed.transformations.map((t) => ({ name: t.name, id: t.id, versionId: t.versionId }));
   const libraries = pushed.libraries.map((l) => ({ name: l.name, id: l.id, versionId: l.versionId }));
   if (transformations.length === 0 && libraries.length === 0) return { published: false, push: pushed, transformations, libraries };
+  progress(`Publishing ${transformations.length} transformation(s) and ${libraries.length} librar${libraries.length === 1 ? 'y' : 'ies'} (their test events run first)`);
   try {
     await client.post('/transformations/libraries/publish', {
       transformations: pushed.transformations.map((t, i) => ({ versionId: t.versionId, ...(events[i] ? { testInput: events[i] } : {}) })),
