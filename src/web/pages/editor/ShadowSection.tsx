@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { getShadow, startShadow, stopShadow } from '../../api.js';
-import { DiffView } from '../../components/DiffView.js';
+import { LazyDiffView } from '../../components/LazyDiffView.js';
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
 import { formatJson } from '../../format.js';
 import { READ_ONLY_REASON } from '../../session.js';
@@ -104,7 +104,7 @@ export function ShadowSection({ transformationId, versions, publishedVersionId, 
             <summary>Input event</summary>
             <pre className="recent-error-text">{readable(diff.input)}</pre>
           </details>
-          <DiffView original={readable(diff.live)} modified={readable(diff.candidate)} originalLabel="Live answer" modifiedLabel="Shadow answer" />
+          <LazyDiffView original={readable(diff.live)} modified={readable(diff.candidate)} originalLabel="Live answer" modifiedLabel="Shadow answer" />
         </div>
       ) : null}
       {running ? (

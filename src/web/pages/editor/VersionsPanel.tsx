@@ -1,10 +1,8 @@
-import { lazy, Suspense, useEffect, useId, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import { getVersion, type ResourceVersion, type ResourceKind } from '../../api.js';
 import { ErrorAlert, Loading } from '../../components/Feedback.js';
+import { LazyDiffView } from '../../components/LazyDiffView.js';
 import { formatDateSeconds, shortId } from '../../format.js';
-
-// The merge view is only needed once someone compares versions.
-const DiffView = lazy(() => import('../../components/DiffView.js').then((module) => ({ default: module.DiffView })));
 
 export interface VersionEntry {
   version: ResourceVersion;
@@ -149,9 +147,7 @@ export function VersionsPanel({ kind, resourceId, entries, error, complete, publ
           </div>
           <ErrorAlert error={diffError} title="Could not load a version." />
           {typeof leftCode === 'string' && typeof rightCode === 'string' ? (
-            <Suspense fallback={<Loading label="Loading the comparison view…" />}>
-              <DiffView original={leftCode} modified={rightCode} originalLabel={labelOf(left)} modifiedLabel={labelOf(right)} />
-            </Suspense>
+            <LazyDiffView original={leftCode} modified={rightCode} originalLabel={labelOf(left)} modifiedLabel={labelOf(right)} />
           ) : (
             <Loading label="Loading the versions to compare…" />
           )}
