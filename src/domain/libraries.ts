@@ -7,6 +7,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.js';
 import type { Database, LibrariesTable, LibraryVersionsTable } from '../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from './audit.js';
+import { advanceLatestVersion, findLiveRow, firstVersionColumns, markRowDeleted } from './catalog-rows.js';
 import { assertLanguage, checkLibraryCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
@@ -50,7 +51,10 @@ export interface UpdateLibraryInput {
 
 export type VersionOrder = 'asc' | 'desc';
 
-function libraryView(library: LibrariesTable, version: LibraryVersionsTable): LibraryView {
+type LibraryFields = Pick<LibrariesTable, 'id' | 'import_name' | 'created_at' | 'updated_at' | 'published_version_id'>;
+type VersionFields = Pick<LibraryVersionsTable, 'id' | 'name' | 'description' | 'code' | 'language'>;
+
+function libraryView(library: LibraryFields, version: VersionFields): LibraryView {
   return {
     id: library.id,
     versionId: version.id,
@@ -75,10 +79,8 @@ function versionView(library: LibrariesTable, version: LibraryVersionsTable): Li
   };
 }
 
-async function findLiveLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibrariesTable> {
-  const library = await db.selectFrom('libraries').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null).executeTakeFirst();
-  if (!library) throw notFound('library');
-  return library;
+function findLiveLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibrariesTable> {
+  return findLiveRow(db, 'libraries', workspaceId, id);
 }
 
 export async function listLibraries(db: Kysely<Database>, workspaceId: string): Promise<LibraryView[]> {
@@ -92,18 +94,7 @@ export async function listLibraries(db: Kysely<Database>, workspaceId: string): 
     .orderBy('l.created_at', 'asc')
     .orderBy('l.id', 'asc')
     .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    versionId: row.latest_version_id,
-    name: row.name,
-    description: row.description,
-    code: row.code,
-    language: row.language,
-    importName: row.import_name,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    publishedVersionId: row.published_version_id,
-  }));
+  return rows.map((row) => libraryView(row, { ...row, id: row.latest_version_id }));
 }
 
 export async function getLibrary(db: Kysely<Database>, workspaceId: string, id: string): Promise<LibraryView> {
@@ -153,12 +144,7 @@ export async function createLibrary(ctx: CatalogContext, workspaceId: string, ac
     import_name: importName,
     description,
     language,
-    created_at: now,
-    updated_at: now,
-    latest_version_id: versionId,
-    published_version_id: options.publish ? versionId : null,
-    version_count: 1,
-    deleted_at: null,
+    ...firstVersionColumns(versionId, now, options.publish),
   };
   const version: LibraryVersionsTable = { id: versionId, library_id: id, workspace_id: workspaceId, seq: 1, name, import_name: importName, description, code: input.code, language, created_at: now, created_by: actor.id };
   try {
@@ -200,22 +186,7 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
   const saved = await db.transaction().execute(async (trx) => {
     // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
     if (options.publish) await announceServedConfigChange(trx, ctx.store, workspaceId);
-    // The increment happens in the database, so concurrent saves each get their own seq.
-    const bumped = await trx
-      .updateTable('libraries')
-      .set((eb) => ({
-        version_count: eb('version_count', '+', 1),
-        latest_version_id: versionId,
-        description,
-        updated_at: now,
-        ...(options.publish ? { published_version_id: versionId } : {}),
-      }))
-      .where('id', '=', id)
-      .where('workspace_id', '=', workspaceId)
-      .where('deleted_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    if (!bumped) throw notFound('library');
+    const bumped = await advanceLatestVersion(trx, 'libraries', workspaceId, id, { versionId, now, publish: options.publish }, { description });
     const version: LibraryVersionsTable = {
       id: versionId,
       library_id: id,
@@ -259,15 +230,7 @@ async function transformationsImporting(trx: Kysely<Database>, workspaceId: stri
  */
 export async function deleteLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (trx) => {
-    const deleted = await trx
-      .updateTable('libraries')
-      .set({ deleted_at: nowIso() })
-      .where('id', '=', id)
-      .where('workspace_id', '=', workspaceId)
-      .where('deleted_at', 'is', null)
-      .returning(['import_name', 'name'])
-      .executeTakeFirst();
-    if (!deleted) throw notFound('library');
+    const deleted = await markRowDeleted(trx, 'libraries', workspaceId, id, nowIso());
     const users = await transformationsImporting(trx, workspaceId, deleted.import_name);
     if (users.length > 0) {
       throw conflict(
@@ -278,6 +241,29 @@ export async function deleteLibrary(ctx: CatalogContext, workspaceId: string, ac
     }
     await recordAudit(trx, workspaceId, actor, { action: 'library.delete', target: id });
   });
+}
+
+/**
+ * The live libraries of the workspace that `imports` name, as import name to published version id
+ * (null when unpublished). With `lock`, the rows are locked for share until the transaction ends.
+ */
+async function liveLibrariesImported(db: Kysely<Database>, workspaceId: string, imports: string[], options: { lock: boolean }): Promise<Map<string, string | null>> {
+  let query = db
+    .selectFrom('libraries')
+    .select(['import_name', 'published_version_id'])
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .where('import_name', 'in', [...new Set(imports)]);
+  if (options.lock) query = query.forShare();
+  const rows = await query.execute();
+  return new Map(rows.map((row) => [row.import_name, row.published_version_id]));
+}
+
+/** The imports that name no live library of the workspace, in the order given. */
+export async function unknownLibraryImports(db: Kysely<Database>, workspaceId: string, imports: string[]): Promise<string[]> {
+  if (imports.length === 0) return [];
+  const live = await liveLibrariesImported(db, workspaceId, imports, { lock: false });
+  return imports.filter((name) => !live.has(name));
 }
 
 /**
@@ -293,15 +279,7 @@ export async function lockImportedLibraries(
   options: { requirePublished: boolean; allowMissing?: boolean },
 ): Promise<void> {
   if (imports.length === 0) return;
-  let query = trx
-    .selectFrom('libraries')
-    .select(['import_name', 'published_version_id'])
-    .where('workspace_id', '=', workspaceId)
-    .where('deleted_at', 'is', null)
-    .where('import_name', 'in', [...new Set(imports)]);
-  if (dialect === 'postgres') query = query.forShare();
-  const rows = await query.execute();
-  const live = new Map(rows.map((row) => [row.import_name, row.published_version_id]));
+  const live = await liveLibrariesImported(trx, workspaceId, imports, { lock: dialect === 'postgres' });
   const missing = imports.filter((name) => !live.has(name));
   if (missing.length > 0 && !options.allowMissing) {
     throw invalid('unknown_import', unknownImportsMessage(missing), { imports: missing });

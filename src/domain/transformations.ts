@@ -6,13 +6,14 @@ import type { Kysely } from 'kysely';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from './audit.js';
 import { supersedeCanary } from './release/canary.js';
+import { advanceLatestVersion, findLiveRow, firstVersionColumns, markRowDeleted } from './catalog-rows.js';
 import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { checkConnections, connectionChange, destinationNamesFor, destinationViews, type DestinationNames, type DestinationView } from './connections.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { activeQuarantines, type ActiveQuarantines } from './quarantines.js';
-import { lockImportedLibraries, type VersionOrder } from './libraries.js';
+import { lockImportedLibraries, unknownLibraryImports, type VersionOrder } from './libraries.js';
 import { describeFailure, runBatch, sampleEvents } from './publish/test-runs.js';
 import { announceServedConfigChange } from './served-config.js';
 import { LibraryLinker } from './serving/linking.js';
@@ -75,7 +76,9 @@ function destinationsOf(json: string, names: DestinationNames): DestinationView[
   return json === '[]' ? [] : destinationViews(destinationIdsOf(json), names);
 }
 
-function transformationView(t: TransformationsTable, v: VersionFields, names: DestinationNames, quarantinedUntil: string | null = null): TransformationView {
+type TransformationFields = Pick<TransformationsTable, 'id' | 'workspace_id' | 'created_at' | 'updated_at' | 'destination_ids' | 'published_version_id'>;
+
+function transformationView(t: TransformationFields, v: Omit<VersionFields, 'created_at'>, names: DestinationNames, quarantinedUntil: string | null = null): TransformationView {
   return {
     id: t.id,
     versionId: v.id,
@@ -99,10 +102,8 @@ function versionView(t: TransformationsTable, v: VersionFields, quarantines: Act
   return { ...transformationView(t, v, names, quarantines.byVersion.get(v.id) ?? null), createdAt: v.created_at, updatedAt: v.created_at, isPublished: t.published_version_id === v.id };
 }
 
-async function findLiveTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationsTable> {
-  const row = await db.selectFrom('transformations').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null).executeTakeFirst();
-  if (!row) throw notFound('transformation');
-  return row;
+function findLiveTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationsTable> {
+  return findLiveRow(db, 'transformations', workspaceId, id);
 }
 
 /** Every live transformation of the workspace at its latest version, oldest first. */
@@ -120,22 +121,7 @@ export async function listTransformations(db: Kysely<Database>, workspaceId: str
     .execute();
   const { byTransformation } = await activeQuarantines(db, workspaceId);
   const names = await destinationNamesFor(db, workspaceId, rows.some((row) => row.destination_ids !== '[]'));
-  return rows.map((row) => ({
-    id: row.id,
-    versionId: row.latest_version_id,
-    name: row.name,
-    description: row.description,
-    code: row.code,
-    codeVersion: row.code_version,
-    language: row.language,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    workspaceId: row.workspace_id,
-    destinations: destinationsOf(row.destination_ids, names),
-    imports: JSON.parse(row.imports) as string[],
-    publishedVersionId: row.published_version_id,
-    quarantinedUntil: byTransformation.get(row.id) ?? null,
-  }));
+  return rows.map((row) => transformationView(row, { ...row, id: row.latest_version_id }, names, byTransformation.get(row.id) ?? null));
 }
 
 export async function getTransformation(db: Kysely<Database>, workspaceId: string, id: string): Promise<TransformationView> {
@@ -195,7 +181,7 @@ async function validateForSave(
     // explicit publish=false and no events. Such a draft may name a library that the same run
     // creates next; test and publish refuse it until the library exists.
     if (draft && events === undefined && link.code === 'unknown_import') {
-      const missing = await unresolvedImports(ctx, workspaceId, imports);
+      const missing = await unknownLibraryImports(ctx.store.db, workspaceId, imports);
       if (missing.length > 0) return { imports, unresolved: missing };
     }
     throw invalid(link.code, link.message, { field: 'code', imports: link.imports });
@@ -214,19 +200,6 @@ async function validateForSave(
     });
   }
   return { imports, unresolved: [] };
-}
-
-async function unresolvedImports(ctx: CatalogContext, workspaceId: string, imports: string[]): Promise<string[]> {
-  if (imports.length === 0) return [];
-  const rows = await ctx.store.db
-    .selectFrom('libraries')
-    .select('import_name')
-    .where('workspace_id', '=', workspaceId)
-    .where('deleted_at', 'is', null)
-    .where('import_name', 'in', [...new Set(imports)])
-    .execute();
-  const live = new Set(rows.map((row) => row.import_name));
-  return imports.filter((name) => !live.has(name));
 }
 
 function withWarnings<T extends object>(view: T, unresolved: string[]): T & { warnings?: { code: string; message: string; imports: string[] }[] } {
@@ -267,12 +240,7 @@ export async function createTransformation(
     description,
     language,
     destination_ids: JSON.stringify(destinationIds),
-    created_at: now,
-    updated_at: now,
-    latest_version_id: versionId,
-    published_version_id: options.publish ? versionId : null,
-    version_count: 1,
-    deleted_at: null,
+    ...firstVersionColumns(versionId, now, options.publish),
     live_events_until: null,
   };
   const version: TransformationVersionsTable = {
@@ -341,24 +309,14 @@ export async function updateTransformation(
       const before = await trx.selectFrom('transformations').select('destination_ids').where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
       connectedBefore = destinationIdsOf(before?.destination_ids ?? '[]');
     }
-    // The increment happens in the database, so concurrent updates each get their own seq.
-    const bumped = await trx
-      .updateTable('transformations')
-      .set((eb) => ({
-        version_count: eb('version_count', '+', 1),
-        latest_version_id: versionId,
-        name,
-        description,
-        updated_at: now,
-        ...(options.publish ? { published_version_id: versionId } : {}),
-        ...(destinationIds !== undefined ? { destination_ids: JSON.stringify(destinationIds) } : {}),
-      }))
-      .where('id', '=', id)
-      .where('workspace_id', '=', workspaceId)
-      .where('deleted_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    if (!bumped) throw notFound('transformation');
+    const bumped = await advanceLatestVersion(
+      trx,
+      'transformations',
+      workspaceId,
+      id,
+      { versionId, now, publish: options.publish },
+      { name, description, ...(destinationIds !== undefined ? { destination_ids: JSON.stringify(destinationIds) } : {}) },
+    );
     const version: TransformationVersionsTable = {
       id: versionId,
       transformation_id: id,
@@ -403,14 +361,7 @@ export async function deleteTransformation(ctx: CatalogContext, workspaceId: str
         { destinationIds: connected },
       );
     }
-    const deleted = await trx
-      .updateTable('transformations')
-      .set({ deleted_at: nowIso() })
-      .where('id', '=', id)
-      .where('workspace_id', '=', workspaceId)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(deleted.numUpdatedRows) === 0) throw notFound('transformation');
+    await markRowDeleted(trx, 'transformations', workspaceId, id, nowIso());
     // Its live-event samples are users' events: they go with it rather than wait for a prune that never comes.
     await trx.deleteFrom('live_event_samples').where('transformation_id', '=', id).where('workspace_id', '=', workspaceId).execute();
     await supersedeCanary(trx, ctx.store, workspaceId, actor, id, 'the transformation was deleted');

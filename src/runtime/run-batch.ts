@@ -11,6 +11,7 @@ import { RunError, type RunInput, type OutboundTally, type RunOutput, type Runti
 /** The serialized batch `send` carries to a sandbox. */
 export interface SerializedBatch {
   eventsJson: string;
+  /** How many events eventsJson holds. */
   eventCount: number;
   metadataJson: string | null;
   captureLogs: boolean;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, TransformationErrorsTable, TransformationStatsTable } from '../../store/schema.js';
+import type { BatchReport } from '../../runtime/types.js';
 import { newId, nowIso } from '../ids.js';
 import { maskedEventJson } from './mask.js';
 
@@ -26,18 +27,9 @@ export function bucketQuantile(histogram: readonly number[], q: number): number 
 /** Whole-batch failure codes that mean a limit stopped the code. */
 const LIMIT_KILLS = new Set(['cpu_limit', 'wall_limit', 'memory_limit', 'output_limit', 'sandbox_crashed']);
 
-export interface LiveBatch {
-  workspaceId: string;
+/** The runtime's figures of one batch (BatchReport), credited to the transformation it served. */
+export interface LiveBatch extends Omit<BatchReport, 'outbound'> {
   transformationId: string;
-  versionId: string;
-  eventsIn: number;
-  eventsOut: number;
-  dropped: number;
-  failed: number;
-  durationMs: number;
-  coldStart: boolean;
-  /** 'ok', or the RunError code of a whole-batch failure. */
-  outcome: string;
 }
 
 /** A failed event as the errors list keeps it; `event` is masked and bounded when it is recorded. */

@@ -12,7 +12,7 @@ import { MAX_ERROR_CHARS, decodeBatchOutput, outputCountMessage, outputSizeMessa
 import { SandboxCache, type Lease } from '../cache.js';
 import { WorkspaceGate } from '../fairness.js';
 import { engineSettingsOf, type EngineSettings } from '../options.js';
-import { runBatch } from '../run-batch.js';
+import { runBatch, type SerializedBatch } from '../run-batch.js';
 import { findLibrary, Sandbox, type SandboxSettings } from '../sandbox.js';
 import { HostCapabilities } from './capabilities.js';
 import { RunError, type LibrarySource, type OutboundTally, type RunInput, type RunOutput, type RuntimeMetricsSink, type RuntimeOptions, type RuntimeStats, type SandboxRuntime, type TransformationSource } from '../types.js';
@@ -29,17 +29,10 @@ interface KnownVersion {
 }
 
 /** A batch already serialized to the JSON text that crosses into the sandbox. */
-export interface EncodedBatch {
+export interface EncodedBatch extends Omit<SerializedBatch, 'skipOutbound'> {
   workspaceId: string;
   transformation: TransformationSource;
   libraries: LibrarySource[];
-  eventsJson: string;
-  /** How many events eventsJson holds. */
-  eventCount: number;
-  metadataJson: string | null;
-  captureLogs: boolean;
-  credentialsJson: string | null;
-  namesJson: string | null;
   /** Make no fetch or fetchV2 call (mirror and shadow runs). */
   skipOutbound?: boolean;
   /** Passed to onCatastrophicError should this batch make V8 give up on its isolate. */
