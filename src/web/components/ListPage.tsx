@@ -1,4 +1,4 @@
-import { useId, useMemo, useState, type ReactNode } from 'react';
+import { useId, useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import { plural } from '../format.js';
 import { Empty, ErrorAlert, Loading } from './Feedback.js';
 import { SortHeader, type SortState } from './SortableTable.js';
@@ -55,7 +55,35 @@ export interface Column<K extends string> {
   sortKey?: K;
 }
 
-/** A responsive data table whose last column holds each row's actions. */
+/**
+ * A responsive data table (on narrow screens each row becomes a card labelled by its cells'
+ * data-label). `columns` are the header cells: a string is a plain column header.
+ */
+export function DataTable({ label, columns, children, after }: { label: string; columns: (string | ReactElement)[]; children: ReactNode; after?: ReactNode }) {
+  return (
+    <div className="table-wrap">
+      <table className="data responsive" aria-label={label}>
+        <thead>
+          <tr>
+            {columns.map((column) =>
+              typeof column === 'string' ? (
+                <th key={column} scope="col">
+                  {column}
+                </th>
+              ) : (
+                column
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+      {after}
+    </div>
+  );
+}
+
+/** A sortable data table whose last column holds each row's actions. */
 export function ListTable<T, K extends string>({
   label,
   columns,
@@ -74,28 +102,28 @@ export function ListTable<T, K extends string>({
   /** Shown under the table inside its scroll box (a "no match" line). */
   after?: ReactNode;
 }) {
+  const headers = columns.map((column) =>
+    column.sortKey ? <SortHeader key={column.label} label={column.label} sortKey={column.sortKey} sort={sort} onSort={onSort} /> : column.label,
+  );
+  const actions = (
+    <th key="actions" scope="col">
+      <span className="visually-hidden">Actions</span>
+    </th>
+  );
   return (
-    <div className="table-wrap">
-      <table className="data responsive" aria-label={label}>
-        <thead>
-          <tr>
-            {columns.map((column) =>
-              column.sortKey ? (
-                <SortHeader key={column.label} label={column.label} sortKey={column.sortKey} sort={sort} onSort={onSort} />
-              ) : (
-                <th key={column.label} scope="col">
-                  {column.label}
-                </th>
-              ),
-            )}
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>{rows.map(children)}</tbody>
-      </table>
-      {after}
+    <DataTable label={label} columns={[...headers, actions]} after={after}>
+      {rows.map(children)}
+    </DataTable>
+  );
+}
+
+/** A page head's Refresh button, which loads the page's data again. */
+export function RefreshToolbar({ onRefresh }: { onRefresh: () => void }) {
+  return (
+    <div className="toolbar">
+      <button type="button" onClick={onRefresh}>
+        Refresh
+      </button>
     </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useId, useMemo, useState } from 'react';
 import { listAuditEvents, type AuditEvent } from '../api.js';
 import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
-import { PageHead } from '../components/ListPage.js';
+import { DataTable, PageHead, RefreshToolbar } from '../components/ListPage.js';
 import { formatDateSeconds, formatRelative, plural } from '../format.js';
 import { useAction } from '../use-action.js';
 
@@ -95,13 +95,7 @@ export function AuditLogPage() {
       <PageHead
         id="audit-title"
         title="Audit log"
-        actions={
-          <div className="toolbar">
-            <button type="button" onClick={() => void load()}>
-              Refresh
-            </button>
-          </div>
-        }
+        actions={<RefreshToolbar onRefresh={() => void load()} />}
       >
         Every token issued, rotated or deleted and every refused credential in this workspace, newest first. Secrets never appear here.
       </PageHead>
@@ -130,68 +124,56 @@ export function AuditLogPage() {
           <p className="small muted" aria-live="polite">
             {filtering ? `${plural(filtered.length, 'event')} of ${events.length} loaded match.` : `${plural(events.length, 'event')} loaded.`}
           </p>
-          <div className="table-wrap">
-            <table className="data responsive" aria-label="Audit events">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">IP</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {filtered.map((event) => (
-                  <tr key={event.id}>
-                    <td data-label="Time" className="nowrap">
-                      <time dateTime={event.at} title={formatRelative(event.at)}>
-                        {formatDateSeconds(event.at)}
-                      </time>
-                    </td>
-                    <td data-label="Action">
-                      <code>{event.action}</code>
-                      {event.action.endsWith('.rollback') ? (
-                        <span className="badge badge-warn" style={{ marginLeft: 6 }}>
-                          rollback
-                        </span>
-                      ) : null}
-                    </td>
-                    <td data-label="Outcome">{outcomeBadge(event.outcome)}</td>
-                    <td data-label="Actor">{actorText(event)}</td>
-                    <td data-label="Target">
-                      {event.target ? (
-                        event.targetName ? (
-                          <div>
-                            {event.targetName}
-                            <div className="small muted">{event.target}</div>
-                          </div>
-                        ) : (
-                          <span style={{ wordBreak: 'break-all' }}>{event.target}</span>
-                        )
+          <DataTable
+            label="Audit events"
+            columns={['Time', 'Action', 'Outcome', 'Actor', 'Target', 'IP', 'Reason']}
+            after={filtered.length === 0 ? <p className="empty">No loaded event matches these filters.</p> : null}
+          >
+              {filtered.map((event) => (
+                <tr key={event.id}>
+                  <td data-label="Time" className="nowrap">
+                    <time dateTime={event.at} title={formatRelative(event.at)}>
+                      {formatDateSeconds(event.at)}
+                    </time>
+                  </td>
+                  <td data-label="Action">
+                    <code>{event.action}</code>
+                    {event.action.endsWith('.rollback') ? (
+                      <span className="badge badge-warn" style={{ marginLeft: 6 }}>
+                        rollback
+                      </span>
+                    ) : null}
+                  </td>
+                  <td data-label="Outcome">{outcomeBadge(event.outcome)}</td>
+                  <td data-label="Actor">{actorText(event)}</td>
+                  <td data-label="Target">
+                    {event.target ? (
+                      event.targetName ? (
+                        <div>
+                          {event.targetName}
+                          <div className="small muted">{event.target}</div>
+                        </div>
                       ) : (
-                        <span className="muted">—</span>
-                      )}
-                    </td>
-                    <td data-label="IP">
-                      <div>
-                        {event.ip || <span className="muted">—</span>}
-                        {event.userAgent ? (
-                          <div className="small muted" title={event.userAgent}>
-                            {event.userAgent.length > 40 ? `${event.userAgent.slice(0, 40)}…` : event.userAgent}
-                          </div>
-                        ) : null}
-                      </div>
-                    </td>
-                    <td data-label="Reason">{event.reason || <span className="muted">—</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {filtered.length === 0 ? <p className="empty">No loaded event matches these filters.</p> : null}
-          </div>
+                        <span style={{ wordBreak: 'break-all' }}>{event.target}</span>
+                      )
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                  <td data-label="IP">
+                    <div>
+                      {event.ip || <span className="muted">—</span>}
+                      {event.userAgent ? (
+                        <div className="small muted" title={event.userAgent}>
+                          {event.userAgent.length > 40 ? `${event.userAgent.slice(0, 40)}…` : event.userAgent}
+                        </div>
+                      ) : null}
+                    </div>
+                  </td>
+                  <td data-label="Reason">{event.reason || <span className="muted">—</span>}</td>
+                </tr>
+              ))}
+          </DataTable>
           {hasMore ? (
             <div style={{ marginTop: 12 }}>
               <button type="button" onClick={() => void load(cursor)} disabled={loadingMore}>

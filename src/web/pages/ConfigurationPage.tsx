@@ -1,6 +1,6 @@
 import { getWorkspaceConfigSummary, type WorkspaceConfigSummary } from '../api.js';
 import { Empty, ErrorAlert, Loading } from '../components/Feedback.js';
-import { PageHead } from '../components/ListPage.js';
+import { DataTable, PageHead, RefreshToolbar } from '../components/ListPage.js';
 import { RelativeTime } from '../components/RelativeTime.js';
 import { plural } from '../format.js';
 import { useLoaded } from '../use-loaded.js';
@@ -46,13 +46,7 @@ export function ConfigurationPage() {
       <PageHead
         id="configuration-title"
         title="Configuration"
-        actions={
-          <div className="toolbar">
-            <button type="button" onClick={() => void reload()}>
-              Refresh
-            </button>
-          </div>
-        }
+        actions={<RefreshToolbar onRefresh={() => void reload()} />}
       >
         The rudder-server configuration this workspace serves at <code>/workspaceConfig</code>: its sources and their destinations, read-only. Destination
         settings, which may hold API keys, are not shown.
@@ -87,42 +81,29 @@ export function ConfigurationPage() {
               {source.destinations.length === 0 ? (
                 <p className="muted">No destinations.</p>
               ) : (
-                <div className="table-wrap">
-                  <table className="data responsive" aria-label={`Destinations of ${entryName(source)}`}>
-                    <thead>
-                      <tr>
-                        <th scope="col">Destination</th>
-                        <th scope="col">Id</th>
-                        <th scope="col">Type</th>
-                        <th scope="col">Enabled</th>
-                        <th scope="col">Transformation</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {source.destinations.map((destination) => (
-                        <tr key={destination.id}>
-                          <td data-label="Destination">{entryName(destination)}</td>
-                          <td data-label="Id">
-                            <code>{destination.id}</code>
-                          </td>
-                          <td data-label="Type">{destination.type ?? <span className="muted">—</span>}</td>
-                          <td data-label="Enabled">
-                            <EnabledBadge enabled={destination.enabled} />
-                          </td>
-                          <td data-label="Transformation">
-                            {destination.transformationId ? (
-                              <a href={`#/transformations/${encodeURIComponent(destination.transformationId)}`}>
-                                <code>{destination.transformationId}</code>
-                              </a>
-                            ) : (
-                              <span className="muted">none</span>
-                            )}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable label={`Destinations of ${entryName(source)}`} columns={['Destination', 'Id', 'Type', 'Enabled', 'Transformation']}>
+                  {source.destinations.map((destination) => (
+                    <tr key={destination.id}>
+                      <td data-label="Destination">{entryName(destination)}</td>
+                      <td data-label="Id">
+                        <code>{destination.id}</code>
+                      </td>
+                      <td data-label="Type">{destination.type ?? <span className="muted">—</span>}</td>
+                      <td data-label="Enabled">
+                        <EnabledBadge enabled={destination.enabled} />
+                      </td>
+                      <td data-label="Transformation">
+                        {destination.transformationId ? (
+                          <a href={`#/transformations/${encodeURIComponent(destination.transformationId)}`}>
+                            <code>{destination.transformationId}</code>
+                          </a>
+                        ) : (
+                          <span className="muted">none</span>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </DataTable>
               )}
             </div>
           ))}

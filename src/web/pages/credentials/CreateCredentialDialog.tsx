@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import { createCredential, type CreateCredentialInput, type WorkspaceCredential } from '../../api.js';
 import { ActionDialog } from '../../components/ActionDialog.js';
+import { TextField } from '../../components/TextField.js';
 import { useFormDialog, type Validation } from '../../use-form-dialog.js';
 import { KEY_PATTERN, KEY_RULE, SecretCheck, ValueField, valueProblem } from './ValueField.js';
 
@@ -44,25 +45,18 @@ export function CreateCredentialDialog({ open, onClose, onCreated }: { open: boo
       failureTitle="The credential was not saved."
       form
     >
-      <div className="field">
-        <label htmlFor={ids.key}>Key</label>
-        <input
-          id={ids.key}
-          type="text"
-          value={fields.key}
-          maxLength={100}
-          onChange={(event) => set({ key: event.target.value })}
-          aria-invalid={errors.key ? true : undefined}
-          aria-describedby={`${ids.key}-note`}
-          spellCheck={false}
-          autoComplete="off"
-          data-autofocus
-          required
-        />
-        <div className={errors.key ? 'field-error' : 'hint'} id={`${ids.key}-note`}>
-          {errors.key ?? `For example API_KEY. ${KEY_RULE.charAt(0).toUpperCase()}${KEY_RULE.slice(1)}; it cannot change later.`}
-        </div>
-      </div>
+      <TextField
+        id={ids.key}
+        label="Key"
+        value={fields.key}
+        maxLength={100}
+        onChange={(key) => set({ key })}
+        error={errors.key}
+        hint={`For example API_KEY. ${KEY_RULE.charAt(0).toUpperCase()}${KEY_RULE.slice(1)}; it cannot change later.`}
+        spellCheck={false}
+        data-autofocus
+        required
+      />
       <SecretCheck checked={fields.isSecret} onChange={(isSecret) => set({ isSecret })} note="stored encrypted, and never shown again after you save it" />
       <ValueField
         id={ids.value}

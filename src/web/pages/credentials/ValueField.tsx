@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { FieldNote, noteId } from '../../components/TextField.js';
 
 /** The API's limits, checked here first so the dialog can say which field to fix. */
 export const KEY_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -46,16 +47,14 @@ export function ValueField({
         rows={3}
         onChange={(event) => onChange(event.target.value)}
         aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-note`}
+        aria-describedby={noteId(id, error, hint)}
         spellCheck={false}
         autoComplete="off"
         autoCapitalize="off"
         autoCorrect="off"
         data-testid="credential-value"
       />
-      <div className={error ? 'field-error' : 'hint'} id={`${id}-note`}>
-        {error ?? hint}
-      </div>
+      <FieldNote fieldId={id} error={error} hint={hint} />
       {secret ? (
         <label className="check">
           <input type="checkbox" checked={shown} onChange={(event) => setShown(event.target.checked)} />

@@ -1,6 +1,7 @@
 import { useCallback, useState } from 'react';
 import { getWorkspaceConfigSummary, setTransformationDestinations } from '../../api.js';
 import { ErrorAlert, Loading, useToast } from '../../components/Feedback.js';
+import { DataTable } from '../../components/ListPage.js';
 import { href } from '../../router.js';
 import { READ_ONLY_REASON } from '../../session.js';
 import { useAction } from '../../use-action.js';
@@ -77,50 +78,37 @@ export function DestinationsPanel({ transformationId, published, canWrite, onCha
           {reason}
         </div>
       ) : null}
-      <div className="table-wrap">
-        <table className="data responsive" aria-label="Destinations">
-          <thead>
-            <tr>
-              <th scope="col">Destination</th>
-              <th scope="col">Type</th>
-              <th scope="col">Sources</th>
-              <th scope="col">Status</th>
-              <th scope="col">Connection</th>
+      <DataTable label="Destinations" columns={['Destination', 'Type', 'Sources', 'Status', 'Connection']}>
+        {rows.map((row) => {
+          const mine = row.transformationId === transformationId;
+          const heldElsewhere = row.transformationId !== null && !mine;
+          return (
+            <tr key={row.id}>
+              <td data-label="Destination">
+                {row.name} <code className="small">{row.id}</code>
+              </td>
+              <td data-label="Type">{row.type ?? <span className="muted">—</span>}</td>
+              <td data-label="Sources">{row.sources.join(', ')}</td>
+              <td data-label="Status">{row.enabled === false ? <span className="badge badge-warn">disabled</span> : <span className="badge badge-ok">enabled</span>}</td>
+              <td data-label="Connection">
+                {heldElsewhere ? (
+                  <span>
+                    Runs <a href={href(`/transformations/${encodeURIComponent(row.transformationId ?? '')}`)}>another transformation</a>
+                  </span>
+                ) : mine ? (
+                  <button type="button" className="small" disabled={!canWrite || pending !== null} aria-label={`Disconnect ${row.name}`} onClick={() => void change.run(row, false)}>
+                    {pending === row.id ? 'Disconnecting…' : 'Disconnect'}
+                  </button>
+                ) : (
+                  <button type="button" className="small primary" disabled={reason !== null || pending !== null} aria-label={`Connect ${row.name}`} onClick={() => void change.run(row, true)}>
+                    {pending === row.id ? 'Connecting…' : 'Connect'}
+                  </button>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => {
-              const mine = row.transformationId === transformationId;
-              const heldElsewhere = row.transformationId !== null && !mine;
-              return (
-                <tr key={row.id}>
-                  <td data-label="Destination">
-                    {row.name} <code className="small">{row.id}</code>
-                  </td>
-                  <td data-label="Type">{row.type ?? <span className="muted">—</span>}</td>
-                  <td data-label="Sources">{row.sources.join(', ')}</td>
-                  <td data-label="Status">{row.enabled === false ? <span className="badge badge-warn">disabled</span> : <span className="badge badge-ok">enabled</span>}</td>
-                  <td data-label="Connection">
-                    {heldElsewhere ? (
-                      <span>
-                        Runs <a href={href(`/transformations/${encodeURIComponent(row.transformationId ?? '')}`)}>another transformation</a>
-                      </span>
-                    ) : mine ? (
-                      <button type="button" className="small" disabled={!canWrite || pending !== null} aria-label={`Disconnect ${row.name}`} onClick={() => void change.run(row, false)}>
-                        {pending === row.id ? 'Disconnecting…' : 'Disconnect'}
-                      </button>
-                    ) : (
-                      <button type="button" className="small primary" disabled={reason !== null || pending !== null} aria-label={`Connect ${row.name}`} onClick={() => void change.run(row, true)}>
-                        {pending === row.id ? 'Connecting…' : 'Connect'}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </DataTable>
     </div>
   );
 }

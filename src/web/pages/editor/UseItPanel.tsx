@@ -21,6 +21,18 @@ function IdLine({ label, value }: { label: string; value: string }) {
   );
 }
 
+/** Settings lines to paste into another service's environment, with a button that copies them. */
+function SettingsSnippet({ testId, text, copyLabel }: { testId: string; text: string; copyLabel: string }) {
+  return (
+    <div className="import-snippet">
+      <pre className="code-sample" style={{ flex: 1 }} data-testid={testId}>
+        {text}
+      </pre>
+      <CopyButton text={text} label={copyLabel} />
+    </div>
+  );
+}
+
 export function UseItPanel({ transformationId, publishedVersionId, destinations }: { transformationId: string; publishedVersionId: string | null | undefined; destinations: unknown[] | undefined }) {
   if (!publishedVersionId) {
     return <p className="muted">Publish a version first: rudder-server runs the published version of a transformation connected to a destination.</p>;
@@ -56,20 +68,10 @@ export function UseItPanel({ transformationId, publishedVersionId, destinations 
         In the backend service&apos;s environment (Helm: <code>backend.extraEnvVars</code>). The runtime URL is Tiller&apos;s runtime listener (TILLER_RUNTIME_PORT), or this URL
         when it has none; DEST_TRANSFORM_URL stays on rudder-transformer.
       </p>
-      <div className="import-snippet">
-        <pre className="code-sample" style={{ flex: 1 }} data-testid="use-rudder-server">
-          {serverLines}
-        </pre>
-        <CopyButton text={serverLines} label="Copy rudder-server settings" />
-      </div>
+      <SettingsSnippet testId="use-rudder-server" text={serverLines} copyLabel="Copy rudder-server settings" />
       <h3>Or keep rudder-transformer running user code</h3>
       <p className="small muted">Leave USER_TRANSFORM_URL on rudder-transformer and point its config backend at Tiller: it fetches each version&apos;s code by id.</p>
-      <div className="import-snippet">
-        <pre className="code-sample" style={{ flex: 1 }} data-testid="use-rudder-transformer">
-          {transformerLine}
-        </pre>
-        <CopyButton text={transformerLine} label="Copy rudder-transformer setting" />
-      </div>
+      <SettingsSnippet testId="use-rudder-transformer" text={transformerLine} copyLabel="Copy rudder-transformer setting" />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import { generateAccessToken, type GenerateTokenInput, type IssuedToken } from '../../api.js';
 import { ActionDialog } from '../../components/ActionDialog.js';
+import { TextField } from '../../components/TextField.js';
 import { useFormDialog, type Validation } from '../../use-form-dialog.js';
 
 const expiryChoices = [
@@ -62,26 +63,7 @@ export function GenerateTokenDialog({ open, onClose, onIssued }: { open: boolean
       failureTitle="The token was not generated."
       form
     >
-      <div className="field">
-        <label htmlFor={ids.name}>Name</label>
-        <input
-          id={ids.name}
-          type="text"
-          value={name}
-          maxLength={100}
-          onChange={(event) => set({ name: event.target.value })}
-          aria-invalid={errors.name ? true : undefined}
-          aria-describedby={errors.name ? `${ids.name}-error` : undefined}
-          data-autofocus
-          autoComplete="off"
-          required
-        />
-        {errors.name ? (
-          <div className="field-error" id={`${ids.name}-error`}>
-            {errors.name}
-          </div>
-        ) : null}
-      </div>
+      <TextField id={ids.name} label="Name" value={name} maxLength={100} onChange={(next) => set({ name: next })} error={errors.name} data-autofocus required />
       <div className="field">
         <label htmlFor={ids.description}>Description (optional)</label>
         <textarea
