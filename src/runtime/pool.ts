@@ -57,7 +57,10 @@ function hostEntry(): { file: string; execArgv: string[] } {
   const file = fileURLToPath(new URL(fromSource ? './host/main.ts' : './host/main.js', import.meta.url));
   // --expose-gc lets the host and its bootstrap collect old batch strings early (host/main.ts,
   // bootstrap.ts): without it each host held 450-520 MB at full load instead of about 160 MB.
-  const execArgv = ['--no-node-snapshot', '--expose-gc'];
+  // A 2 MB young generation (V8's default is 16 MB per semi-space): a host's own objects are
+  // short-lived batch messages, so a small nursery costs no measurable CPU and keeps each host
+  // about 25 MB smaller after load (bench/runtime: 120 -> 95 MB per host; 1 MB cost CPU).
+  const execArgv = ['--no-node-snapshot', '--expose-gc', '--max-semi-space-size=2'];
   if (fromSource) execArgv.push('--import', createRequire(import.meta.url).resolve('tsx/esm'));
   return { file, execArgv };
 }
