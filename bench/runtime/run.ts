@@ -76,7 +76,8 @@ async function startServer(): Promise<{ child: ChildProcess; info: BenchServerIn
     const { ensureBuilt } = (await import(pathToFileURL(join(here, '..', '..', 'scripts', 'build.mjs')).href)) as { ensureBuilt: () => void };
     ensureBuilt();
   }
-  const execArgv = ['--no-node-snapshot', '--import', require.resolve('tsx/esm')];
+  // The V8 flags bin/tiller.mjs gives a production server.
+  const execArgv = ['--no-node-snapshot', '--max-semi-space-size=4', '--import', require.resolve('tsx/esm')];
   if (process.env.BENCH_PROFILE === '1') execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(here, 'profiles')}`);
   const child = fork(join(here, 'server.ts'), [], {
     execArgv,
