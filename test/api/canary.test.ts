@@ -109,6 +109,24 @@ describe('a canary on /customTransform', () => {
   });
 });
 
+describe('canary figures', () => {
+  it('are kept per instance for the running canary and dropped when a new canary replaces an ended one', async () => {
+    const t = await transformationWithDraft('figures kept', tagging('canary'));
+    const figuresOf = () => catalog.server.server.services.store.db.selectFrom('canary_figures').select(['started_at', 'side']).where('transformation_id', '=', t.id).execute();
+    const first = (await api.post(`/transformations/${t.id}/canary`, { versionId: t.candidate, percent: 50 })).body as { canary: { startedAt: string } };
+    await send(t.stable, 0, 40);
+    await catalog.server.server.services.canaries.sync();
+    const kept = await figuresOf();
+    expect(kept.map((row) => row.side).sort()).toEqual(['canary', 'stable']);
+    expect(new Set(kept.map((row) => row.started_at))).toEqual(new Set([first.canary.startedAt]));
+
+    expect((await api.del(`/transformations/${t.id}/canary`)).status).toBe(200);
+    const next = await api.post(`/transformations/${t.id}/canary`, { versionId: t.candidate, percent: 10 });
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    expect((await figuresOf()).filter((row) => row.started_at === first.canary.startedAt)).toEqual([]);
+  });
+});
+
 describe('a canary ends when its transformation moves on', () => {
   it('publishing another version or deleting the transformation ends it, audited', async () => {
     const t = await transformationWithDraft('superseded', tagging('canary'));

@@ -108,6 +108,25 @@ describe('a shadow of a candidate version', () => {
   });
 });
 
+describe('shadow reports', () => {
+  it('are dropped when a new shadow replaces a stopped one', async () => {
+    const t = await withDraft('reports dropped', 'export function transformEvent(e) { e.tag = "candidate"; return e; }');
+    const reportsOf = () => catalog.server.server.services.store.db.selectFrom('shadow_reports').select('started_at').where('transformation_id', '=', t.id).execute();
+    const first = await api.post(`/transformations/${t.id}/shadow`, { versionId: t.candidate, percent: 100 });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect((await send(t.stable)).status).toBe(200);
+    await drained();
+    await catalog.server.server.services.shadows.sync();
+    const kept = await reportsOf();
+    expect(kept).toHaveLength(1);
+
+    expect((await api.del(`/transformations/${t.id}/shadow`)).status).toBe(200);
+    const next = await api.post(`/transformations/${t.id}/shadow`, { versionId: t.candidate, percent: 10 });
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    expect((await reportsOf()).filter((row) => row.started_at === kept[0]!.started_at)).toEqual([]);
+  });
+});
+
 describe('shadow refusals change nothing', () => {
   it('refuses a bad share, the published version, an unknown version, a second shadow, a stop with none, and another workspace', async () => {
     const t = await withDraft('shadow-refusals', 'export function transformEvent(e) { return e; }');

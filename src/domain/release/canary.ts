@@ -128,7 +128,11 @@ export async function startCanary(store: Store, workspaceId: string, actor: Acto
       ended_at: null,
       end_reason: null,
     };
-    if (existing) await trx.deleteFrom('transformation_canaries').where('transformation_id', '=', transformationId).execute();
+    if (existing) {
+      await trx.deleteFrom('transformation_canaries').where('transformation_id', '=', transformationId).execute();
+      // The figures of the canary this one replaces can no longer be read: drop them with it.
+      await trx.deleteFrom('canary_figures').where('transformation_id', '=', transformationId).execute();
+    }
     await trx.insertInto('transformation_canaries').values(row).execute();
     const stableSeq = await seqOf(trx, transformation.published_version_id);
     await recordAudit(trx, workspaceId, actor, {

@@ -94,7 +94,11 @@ export async function startShadow(store: Store, workspaceId: string, actor: Acto
       started_at: nowIso(),
       ended_at: null,
     };
-    if (existing) await trx.deleteFrom('transformation_shadows').where('transformation_id', '=', transformationId).execute();
+    if (existing) {
+      await trx.deleteFrom('transformation_shadows').where('transformation_id', '=', transformationId).execute();
+      // The reports of the shadow this one replaces can no longer be read: drop them with it.
+      await trx.deleteFrom('shadow_reports').where('transformation_id', '=', transformationId).execute();
+    }
     await trx.insertInto('transformation_shadows').values(row).execute();
     await recordAudit(trx, workspaceId, actor, {
       action: 'transformation.shadow_start',
