@@ -262,6 +262,11 @@ describe('scopes and workspaces', () => {
     expect(fresh.body).toMatchObject({ results: [], dropped: [] });
     // Every unsaved library is checked, imported or not, and the error names it with its line.
     const broken = await api.post('/transformations/test', { code: 'export function transformEvent(e) { return e; }', libraries: [{ name: 'Fine', code: 'export const a = 1;' }, { name: 'Broken Lib', code: 'export const a = 1;\nexport const b = ;' }], events: [] });
+    // Its place counts saved versions listed before it too.
+    const listedFirst = (await createLibrary(api, { name: 'Listed First', code: 'export const s = 1;' })).versionId;
+    const mixed = await api.post('/transformations/test', { code: 'export function transformEvent(e) { return e; }', libraries: [listedFirst, { name: 'Broken Again', code: 'export const b = ;' }], events: [] });
+    expectEnvelope(mixed, 400);
+    expect((mixed.body as { error: unknown }).error).toMatchObject({ field: 'libraries[1].code', library: 'Broken Again' });
     expectEnvelope(broken, 400);
     const error = (broken.body as { error: { message: string } }).error;
     expect(error).toMatchObject({ field: 'libraries[1].code', library: 'Broken Lib', line: 2 });

@@ -144,17 +144,18 @@ async function inlineTest<T>(client: Client, local: LocalProject, body: { code: 
   }
 }
 
-// Compiles and links without running: a test call with no events.
+// Carries the libraries of a project without transformations through the check.
 const STUB_TRANSFORMATION = 'export function transformEvent(event) { return event; }';
 
 /**
  * Asks the server to compile every library and transformation of the project, linked as they would
- * be, before anything is saved: one broken file then saves nothing.
+ * be, before anything is saved: one broken file then saves nothing. A test call with no events
+ * compiles and links without running, and checks every library it carries.
  */
 async function checkProject(client: Client, local: LocalProject, progress: Progress): Promise<void> {
   const { manifest } = local.project;
   progress(`Compiling ${manifest.libraries.length + manifest.transformations.length} file(s) on the server`);
-  if (manifest.libraries.length > 0) await inlineTest(client, local, { code: STUB_TRANSFORMATION, events: [] }, MANIFEST);
+  if (manifest.transformations.length === 0 && manifest.libraries.length > 0) await inlineTest(client, local, { code: STUB_TRANSFORMATION, events: [] }, MANIFEST);
   for (const [i, entry] of manifest.transformations.entries()) {
     await inlineTest(client, local, { code: local.transformationCode[i]!, name: entry.name, events: [] }, shown(local.project, entry.file));
   }

@@ -43,10 +43,10 @@ export async function testInlineCode(ctx: CatalogContext, workspaceId: string, i
     throw invalid('invalid_field', `metadata has ${input.metadata.length} entries but there are only ${events.length} events`, { field: 'metadata' });
   }
   const listed = input.libraries ?? [];
-  const inline = listed.filter((entry): entry is InlineLibrary => typeof entry !== 'string' && 'code' in entry);
   const versionIds = listed.flatMap((entry) => (typeof entry === 'string' ? [entry] : 'versionId' in entry ? [entry.versionId] : []));
-  // Every unsaved library is checked, imported or not, so one call can vet a whole project.
-  const unsaved = await Promise.all(inline.map((library, i) => inlineLibraryVersion(ctx, workspaceId, library, i)));
+  // Every unsaved library is checked, imported or not, so one call can vet a whole project; an
+  // error names its place in the request's list.
+  const unsaved = await Promise.all(listed.flatMap((entry, i) => (typeof entry !== 'string' && 'code' in entry ? [inlineLibraryVersion(ctx, workspaceId, entry, i)] : [])));
   const imports = await checkTransformationCode(ctx, input.code);
   const loaded = await loadListedVersions(ctx.store.db, workspaceId, { libraries: versionIds.map((versionId) => ({ versionId })) }, { publishing: false });
   const byImport = new Map(loaded.libraries.map((version) => [version.importName, version]));
