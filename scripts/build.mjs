@@ -2,7 +2,7 @@
 // Builds what is missing or older than its sources: the server (tsc -> dist/server) and the
 // dashboard (vite -> dist/web). `npm start` calls this, so a fresh clone needs no extra step.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,14 @@ const targets = [
     exclude: join(root, 'src', 'web'),
     stamp: join(root, 'dist', 'server', '.built'),
     args: () => [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    // The Python interpreter's files are not TypeScript: plain JavaScript (it starts without a
+    // TypeScript loader) and Python, copied next to the compiled engine that starts them.
+    after: () => {
+      const from = join(root, 'src', 'runtime', 'python');
+      const to = join(root, 'dist', 'server', 'runtime', 'python');
+      mkdirSync(to, { recursive: true });
+      for (const entry of readdirSync(from)) if (entry.endsWith('.mjs') || entry.endsWith('.py')) copyFileSync(join(from, entry), join(to, entry));
+    },
   },
   {
     label: 'the dashboard',
@@ -57,6 +65,7 @@ export function ensureBuilt({ force = false } = {}) {
     const newest = Math.max(...target.sources.map((s) => (s === join(root, 'src') ? newestServerSource(s, target.exclude) : newestMtime(s))));
     if (!force && stampTime(target.stamp) >= newest) continue;
     run(target.label, target.args());
+    target.after?.();
     mkdirSync(dirname(target.stamp), { recursive: true });
     writeFileSync(target.stamp, new Date().toISOString() + '\n');
   }

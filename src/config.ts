@@ -52,6 +52,7 @@ export interface Config {
     processMaxRssMb: number;
     /** First quarantine of a version that crashed a host; doubles on repeat, up to 60 times this. */
     quarantineSeconds: number;
+    pythonInterpretersPerProcess: number;
   };
   /** fetch, fetchV2 and geolocation in user code (spec 7.5). */
   outbound: OutboundOptions;
@@ -165,6 +166,13 @@ export function loadConfig(env: Source = process.env, flags: Source = {}): Confi
       processes: integer('TILLER_SANDBOX_PROCESSES', get('sandbox-processes', 'TILLER_SANDBOX_PROCESSES'), Math.max(2, availableParallelism()), 1, 256),
       processMaxRssMb: integer('TILLER_SANDBOX_PROCESS_MAX_RSS_MB', get('sandbox-process-max-rss-mb', 'TILLER_SANDBOX_PROCESS_MAX_RSS_MB'), 1024, 64, 65_536),
       quarantineSeconds: integer('TILLER_SANDBOX_QUARANTINE_SECONDS', get('sandbox-quarantine-seconds', 'TILLER_SANDBOX_QUARANTINE_SECONDS'), 60, 1, 86_400),
+      pythonInterpretersPerProcess: integer(
+        'TILLER_PYTHON_INTERPRETERS_PER_PROCESS',
+        get('python-interpreters-per-process', 'TILLER_PYTHON_INTERPRETERS_PER_PROCESS'),
+        3,
+        2,
+        64,
+      ),
     },
     outbound: {
       allow: addressRanges('TILLER_OUTBOUND_ALLOW', get('outbound-allow', 'TILLER_OUTBOUND_ALLOW')),

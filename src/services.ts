@@ -112,6 +112,7 @@ export async function createServices(
     processes: config.runtime.processes,
     processMaxRssMb: config.runtime.processMaxRssMb,
     quarantine: { baseMs: config.runtime.quarantineSeconds * 1000, maxMs: config.runtime.quarantineSeconds * 60 * 1000 },
+    python: { interpretersPerProcess: config.runtime.pythonInterpretersPerProcess },
     outbound: config.outbound,
     metrics: runtimeMetrics,
     onHostEvent: (event) => {

@@ -98,6 +98,8 @@ export class RuntimeMetrics implements RuntimeMetricsSink {
     stat('tiller_runtime_heap_used_bytes', 'Heap used by all isolates, as last measured', (s) => s.heapUsedBytes);
     stat('tiller_runtime_running_batches', 'Batches running now', (s) => s.runningBatches);
     stat('tiller_runtime_queued_batches', 'Batches waiting for their workspace turn or an isolate', (s) => s.queuedBatches);
+    stat('tiller_runtime_python_interpreters', 'Python interpreter processes alive (warm ones and spares), across sandbox host processes', (s) => s.pythonInterpreters ?? 0);
+    stat('tiller_runtime_python_resident_bytes', 'Resident memory of all Python interpreter processes, as last measured', (s) => s.pythonRssBytes ?? 0);
     new Gauge({
       name: 'tiller_runtime_limit_kills',
       help: 'Isolates disposed because a run broke a limit, since start',

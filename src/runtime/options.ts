@@ -7,6 +7,7 @@ import {
   RunError,
   type RunInput,
   type OutboundOptions,
+  type PythonOptions,
   type RuntimeCacheOptions,
   type RuntimeLimits,
   type RuntimeOptions,
@@ -31,6 +32,7 @@ export interface EngineSettings {
   workspaceQueueLimit: number;
   logs: { maxLines: number; maxChars: number };
   outbound: OutboundOptions;
+  python: PythonOptions;
 }
 
 export const defaultOutboundOptions: OutboundOptions = {
@@ -68,6 +70,7 @@ export function engineSettingsOf(options: RuntimeOptions): EngineSettings {
       maxChars: positiveNumber(options.logs?.maxChars, 64 * 1024, 'logs.maxChars'),
     },
     outbound: outboundOptionsOf(options.outbound ?? {}),
+    python: { interpretersPerProcess: Math.max(2, Math.floor(positiveNumber(options.python?.interpretersPerProcess, 3, 'python.interpretersPerProcess'))) },
   };
 }
 

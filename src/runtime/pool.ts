@@ -30,6 +30,7 @@ import {
   type CodeAnalysis,
   type RunInput,
   type RunOutput,
+  type RuntimeLanguage,
   type RuntimeOptions,
   type RuntimeStats,
   type SandboxHostEvent,
@@ -268,10 +269,10 @@ class SandboxPool implements SandboxRuntime {
           });
           host.runs++;
           // Only plain fields cross: the host needs nothing else, and a stray property cannot break the copy.
-          const { versionId, code, codeVersion } = source.transformation;
+          const { versionId, code, codeVersion, language } = source.transformation;
           const batch = {
             workspaceId: source.workspaceId,
-            transformation: codeVersion === undefined ? { versionId, code } : { versionId, code, codeVersion },
+            transformation: { versionId, code, ...(codeVersion !== undefined ? { codeVersion } : {}), ...(language === 'pythonfaas' ? { language } : {}) },
             libraries: source.libraries.map((library) => ({ versionId: library.versionId, importName: library.importName, code: library.code })),
             ...serialized,
           };
@@ -283,13 +284,13 @@ class SandboxPool implements SandboxRuntime {
     });
   }
 
-  async analyze(code: string, kind: 'transformation' | 'library'): Promise<CodeAnalysis> {
+  async analyze(code: string, kind: 'transformation' | 'library', language?: RuntimeLanguage): Promise<CodeAnalysis> {
     if (this.closed) throw new RunError('shutting_down', 'the runtime is shutting down');
     const host = await this.hostFor(undefined);
     return new Promise<CodeAnalysis>((resolve, reject) => {
       const id = ++this.nextId;
       host.pending.set(id, { kind: 'analyze', resolve, reject });
-      if (!host.send({ t: 'analyze', id, code, kind })) this.settle(host, id)?.reject(new RunError('sandbox_lost', 'the sandbox process ended before it took the request; try again'));
+      if (!host.send({ t: 'analyze', id, code, kind, ...(language === 'pythonfaas' ? { language } : {}) })) this.settle(host, id)?.reject(new RunError('sandbox_lost', 'the sandbox process ended before it took the request; try again'));
     });
   }
 
@@ -317,6 +318,8 @@ class SandboxPool implements SandboxRuntime {
       totals.limitKills.memory += engine.limitKills.memory;
       totals.heapUsedBytes += engine.heapUsedBytes;
       totals.queuedBatches += engine.queuedBatches;
+      totals.pythonInterpreters = (totals.pythonInterpreters ?? 0) + (engine.pythonInterpreters ?? 0);
+      totals.pythonRssBytes = (totals.pythonRssBytes ?? 0) + (engine.pythonRssBytes ?? 0);
     }
     totals.runningBatches = this.gate.running;
     totals.queuedBatches += this.gate.queued + this.waitingForHost;

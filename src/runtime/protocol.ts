@@ -4,16 +4,17 @@
 // string, measured at about 0.2 ms of server CPU for a 75 KB round trip.
 
 import type { EncodedAnswer, EncodedBatch } from './host/engine.js';
-import type { CodeAnalysis, RuntimeStats } from './types.js';
+import type { CodeAnalysis, RuntimeLanguage, RuntimeStats } from './types.js';
 
 export type ToHost =
   | { t: 'run'; id: number; batch: EncodedBatch }
-  | { t: 'analyze'; id: number; code: string; kind: 'transformation' | 'library' }
+  | { t: 'analyze'; id: number; code: string; kind: 'transformation' | 'library'; language?: RuntimeLanguage }
   /** Finish nothing new, dispose every isolate and exit. */
   | { t: 'close' };
 
 /** What a host says about itself with every answer and once a second. */
 export interface HostReport {
+  /** Its Python interpreters are counted in engine.pythonInterpreters and pythonRssBytes, not here. */
   engine: RuntimeStats;
   rssBytes: number;
   /** The host's own V8 heap (not its isolates') and memory outside any V8 heap that Node tracks. */

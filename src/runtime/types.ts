@@ -2,10 +2,18 @@
 // test/publish calls, the run endpoints and /customTransform). Callers depend only on this file;
 // how isolates are created, cached and pooled stays inside src/runtime/.
 
+/**
+ * The languages the runtime runs: JavaScript in isolated-vm isolates, Python ("pythonfaas", the
+ * name RudderStack's API uses) in Pyodide interpreters, each in a process of its own.
+ */
+export type RuntimeLanguage = 'javascript' | 'pythonfaas';
+
 /** One immutable transformation version, as stored. */
 export interface TransformationSource {
   versionId: string;
   code: string;
+  /** Default javascript. Its libraries are in the same language (the API enforces it). */
+  language?: RuntimeLanguage;
   /** Always "1" today; kept so later contracts can be told apart. */
   codeVersion?: string;
   /**
@@ -156,8 +164,11 @@ export class RunError extends Error {
 export const RETRYABLE_RUN_ERRORS: ReadonlySet<string> = new Set(['overloaded', 'shutting_down', 'sandbox_lost', 'sandbox_unavailable']);
 
 export interface Runtime {
-  /** Compile-checks a transformation (entry point required) or a library (no imports allowed). */
-  analyze(code: string, kind: 'transformation' | 'library'): CodeAnalysis | Promise<CodeAnalysis>;
+  /**
+   * Compile-checks a transformation (entry point required) or a library (no imports allowed), in
+   * JavaScript unless `language` says otherwise. No user code runs.
+   */
+  analyze(code: string, kind: 'transformation' | 'library', language?: RuntimeLanguage): CodeAnalysis | Promise<CodeAnalysis>;
   /** Runs a batch. Per-event failures are outcomes; whole-batch failures throw RunError. */
   run(input: RunInput): Promise<RunOutput>;
   /** Disposes every isolate. */
@@ -231,6 +242,15 @@ export interface OutboundOptions {
   geolocationDatabase: string | null;
 }
 
+/** Python transformations (python/engine.ts). */
+export interface PythonOptions {
+  /**
+   * Python interpreters one sandbox host process may hold, the spare included (default 3, at least
+   * 2). Each is a process of its own of about 160 MB; a version with no free interpreter waits.
+   */
+  interpretersPerProcess: number;
+}
+
 /** Lets the HTTP layer export per-version counters without the runtime depending on prom-client. */
 export interface RuntimeMetricsSink {
   onBatch?(report: BatchReport): void;
@@ -255,6 +275,9 @@ export interface RuntimeStats {
   heapUsedBytes: number;
   runningBatches: number;
   queuedBatches: number;
+  /** Python interpreter processes (each a child of a sandbox host process) and their resident memory. */
+  pythonInterpreters?: number;
+  pythonRssBytes?: number;
   /** The sandbox host processes (absent for an engine running in the caller's own process). */
   hosts?: SandboxHostStats;
 }
@@ -310,6 +333,7 @@ export interface RuntimeOptions {
   quarantine?: Partial<import('./quarantine.js').QuarantineOptions>;
   /** fetch, fetchV2 and geolocation inside transformations. */
   outbound?: Partial<OutboundOptions>;
+  python?: Partial<PythonOptions>;
   /** Host lifecycle events, for the log. */
   onHostEvent?: (event: SandboxHostEvent) => void;
   /** A version was quarantined (services.ts records it in the store and the audit log). */

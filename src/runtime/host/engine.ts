@@ -55,6 +55,8 @@ export interface EngineHooks {
 
 export interface IsolateEngine extends SandboxRuntime {
   runEncoded(batch: EncodedBatch): Promise<EncodedAnswer>;
+  /** fetch, fetchV2 and geolocation, shared with the host's Python interpreters. */
+  readonly capabilities: HostCapabilities;
   /** External memory the engine holds for good (the geolocation database): not garbage. */
   residentBytes(): number;
 }
@@ -197,6 +199,7 @@ export function createIsolateEngine(options: RuntimeOptions = {}, hooks: EngineH
     },
     run,
     runEncoded,
+    capabilities,
     residentBytes: () => capabilities.residentBytes,
     stats: (): RuntimeStats => ({
       isolates: cache.isolateCount,

@@ -6,6 +6,8 @@
 import { writeSync } from 'node:fs';
 import { LAST_WORDS_FD, type FromHost, type HostReport, type LastWords, type ToHost } from '../protocol.js';
 import { RunError, type RuntimeOptions } from '../types.js';
+import { createPythonEngine, type PythonEngine } from '../python/engine.js';
+import { engineSettingsOf } from '../options.js';
 import { createIsolateEngine } from './engine.js';
 
 const REPORT_INTERVAL_MS = 1000;
@@ -34,6 +36,10 @@ const engine = createIsolateEngine(settings, {
   },
 });
 
+// Python interpreters are processes of their own, started only once a Python batch or check arrives.
+let python: PythonEngine | undefined;
+const pythonEngine = (): PythonEngine => (python ??= createPythonEngine(engineSettingsOf(settings), engine.capabilities));
+
 const send = (message: FromHost): void => {
   if (!process.connected) return;
   try {
@@ -53,7 +59,18 @@ const collectGarbage = (globalThis as { gc?: () => void }).gc;
 const report = (): HostReport => {
   const memory = process.memoryUsage();
   if (collectGarbage && memory.external - engine.residentBytes() > HOST_EXTERNAL_COLLECT_BYTES) collectGarbage();
-  return { engine: engine.stats(), rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, externalBytes: memory.external };
+  const stats = engine.stats();
+  if (python) {
+    const own = python.stats();
+    stats.pythonInterpreters = own.interpreters;
+    stats.pythonRssBytes = own.rssBytes;
+    stats.busyIsolates += own.busy;
+    stats.cacheMisses += own.coldLoads;
+    stats.limitKills.cpu += own.limitKills.cpu;
+    stats.limitKills.wall += own.limitKills.wall;
+    stats.limitKills.memory += own.limitKills.memory;
+  }
+  return { engine: stats, rssBytes: memory.rss, heapTotalBytes: memory.heapTotal, externalBytes: memory.external };
 };
 
 const wireError = (error: unknown) =>
@@ -65,7 +82,8 @@ process.on('message', (message: ToHost) => {
   switch (message.t) {
     case 'run': {
       const { id, batch } = message;
-      engine.runEncoded({ ...batch, runTag: String(id) }).then(
+      const running = batch.transformation.language === 'pythonfaas' ? pythonEngine().runEncoded(batch) : engine.runEncoded({ ...batch, runTag: String(id) });
+      running.then(
         (answer) => send({ t: 'ran', id, answer, report: report() }),
         (error: unknown) => send({ t: 'failed', id, error: wireError(error), report: report() }),
       );
@@ -73,7 +91,8 @@ process.on('message', (message: ToHost) => {
     }
     case 'analyze': {
       const { id } = message;
-      Promise.resolve(engine.analyze(message.code, message.kind)).then(
+      const analysis = message.language === 'pythonfaas' ? pythonEngine().analyze(message.code, message.kind) : engine.analyze(message.code, message.kind);
+      Promise.resolve(analysis).then(
         (analysis) => send({ t: 'analyzed', id, analysis }),
         (error: unknown) => send({ t: 'analyzeFailed', id, error: wireError(error) }),
       );
@@ -81,7 +100,7 @@ process.on('message', (message: ToHost) => {
     }
     case 'close':
       closing = true;
-      void engine.close().finally(() => process.exit(0));
+      void Promise.all([engine.close(), python?.close()]).finally(() => process.exit(0));
       return;
   }
 });
