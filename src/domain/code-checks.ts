@@ -1,8 +1,9 @@
 // Save-time checks shared by transformations, libraries and the inline test call: text fields that
-// both databases can store unchanged, a supported language, and code that compiles as an ES module
-// with the right exports. Compiling never runs user code (see Runtime.analyze).
+// both databases can store unchanged, a supported language (javascript, or pythonfaas with its alias
+// python), and code that compiles in that language with the right entry point. Compiling never
+// runs user code (see Runtime.analyze).
 
-import { RunError, type Runtime } from '../runtime/types.js';
+import { RunError, type Runtime, type RuntimeLanguage } from '../runtime/types.js';
 import type { Store } from '../store/db.js';
 import { invalid, runFailureOf } from './errors.js';
 import { codePoints } from './names.js';
@@ -22,7 +23,12 @@ export interface CatalogContext {
   onServedConfigChange?: ((workspaceId: string) => void) | undefined;
 }
 
-export const SUPPORTED_LANGUAGE = 'javascript';
+/** The languages Tiller stores and answers, by RudderStack's names; javascript is the default. */
+export const SUPPORTED_LANGUAGES: readonly RuntimeLanguage[] = ['javascript', 'pythonfaas'];
+export const DEFAULT_LANGUAGE: RuntimeLanguage = 'javascript';
+/** Other names accepted on input for a supported language (stored and answered by its own name). */
+export const LANGUAGE_ALIASES: Readonly<Record<string, RuntimeLanguage>> = Object.freeze({ python: 'pythonfaas' });
+
 export const MAX_DESCRIPTION_CHARS = 5000;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -36,12 +42,38 @@ export function assertStorableText(field: string, value: string): void {
   if (LONE_SURROGATE.test(value)) throw invalid('invalid_field', `${field} must be valid Unicode text (it has an unpaired surrogate)`, { field });
 }
 
-export function assertLanguage(language: string | undefined): string {
-  const value = language ?? SUPPORTED_LANGUAGE;
-  if (value !== SUPPORTED_LANGUAGE) {
-    throw invalid('unsupported_language', `language "${value}" is not supported; the only supported language is ${SUPPORTED_LANGUAGE}`, { field: 'language' });
+/** The supported language a client's value names (an alias gives its language), else undefined. */
+export function normalizeLanguage(language: string): RuntimeLanguage | undefined {
+  if ((SUPPORTED_LANGUAGES as readonly string[]).includes(language)) return language as RuntimeLanguage;
+  return Object.hasOwn(LANGUAGE_ALIASES, language) ? LANGUAGE_ALIASES[language] : undefined;
+}
+
+/** The language of a new transformation or library: the default when omitted, 400 when not supported. */
+export function assertLanguage(language: string | undefined): RuntimeLanguage {
+  const value = language ?? DEFAULT_LANGUAGE;
+  const normalized = normalizeLanguage(value);
+  if (normalized === undefined) {
+    const aliases = Object.entries(LANGUAGE_ALIASES).map(([alias, of]) => `"${alias}" for ${of}`);
+    throw invalid(
+      'unsupported_language',
+      `language ${JSON.stringify(value)} is not supported; the supported languages are ${SUPPORTED_LANGUAGES.join(' and ')} (default ${DEFAULT_LANGUAGE}${aliases.length > 0 ? `; also accepted: ${aliases.join(', ')}` : ''})`,
+      { field: 'language', supported: [...SUPPORTED_LANGUAGES] },
+    );
   }
-  return value;
+  return normalized;
+}
+
+/**
+ * Whether an update's language differs from the stored one: an alias of the stored language is
+ * the same language; an unknown value is a change (refused as such).
+ */
+export function languageChanges(requested: string | undefined, stored: string): boolean {
+  return requested !== undefined && normalizeLanguage(requested) !== stored;
+}
+
+/** A stored language as the runtime takes it: JavaScript is the runtime's default, so it is left out. */
+export function runtimeLanguage(stored: string): { language?: RuntimeLanguage } {
+  return stored === DEFAULT_LANGUAGE ? {} : { language: stored as RuntimeLanguage };
 }
 
 /** Clients send null or omit the field when there is none; both mean the empty description. */
@@ -60,10 +92,10 @@ function assertCodeText(code: string, maxCodeBytes: number): void {
 }
 
 /** Turns a failed analysis into a 400 whose error object carries line and column when known. */
-async function analyzeOrThrow(runtime: Runtime, code: string, kind: 'transformation' | 'library'): Promise<string[]> {
+async function analyzeOrThrow(runtime: Runtime, code: string, kind: 'transformation' | 'library', language: RuntimeLanguage): Promise<string[]> {
   let analysis;
   try {
-    analysis = await runtime.analyze(code, kind);
+    analysis = await runtime.analyze(code, kind, language);
   } catch (error) {
     // Compiling happens in a sandbox process; losing it is Tiller's trouble (503), not the code's.
     if (error instanceof RunError) throw runFailureOf(error);
@@ -76,13 +108,13 @@ async function analyzeOrThrow(runtime: Runtime, code: string, kind: 'transformat
   return analysis.imports;
 }
 
-/** Checks transformation code; returns the import names it uses. */
-export async function checkTransformationCode(ctx: CatalogContext, code: string): Promise<string[]> {
+/** Checks transformation code in its language; returns the import names it uses (library import names). */
+export async function checkTransformationCode(ctx: CatalogContext, code: string, language: RuntimeLanguage): Promise<string[]> {
   assertCodeText(code, ctx.maxCodeBytes);
-  return analyzeOrThrow(ctx.runtime, code, 'transformation');
+  return analyzeOrThrow(ctx.runtime, code, 'transformation', language);
 }
 
-export async function checkLibraryCode(ctx: CatalogContext, code: string): Promise<void> {
+export async function checkLibraryCode(ctx: CatalogContext, code: string, language: RuntimeLanguage): Promise<void> {
   assertCodeText(code, ctx.maxCodeBytes);
-  await analyzeOrThrow(ctx.runtime, code, 'library');
+  await analyzeOrThrow(ctx.runtime, code, 'library', language);
 }

@@ -4,17 +4,18 @@
 // is always its library's.
 
 import type { Kysely, Transaction } from 'kysely';
+import type { RuntimeLanguage } from '../runtime/types.js';
 import type { Dialect } from '../store/db.js';
 import type { Database, LibrariesTable, LibraryVersionsTable } from '../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from './audit.js';
 import { advanceLatestVersion, findLiveRow, firstVersionColumns, markRowDeleted } from './catalog-rows.js';
-import { assertLanguage, checkLibraryCode, normalizeDescription, type CatalogContext } from './code-checks.js';
+import { assertLanguage, checkLibraryCode, languageChanges, normalizeDescription, type CatalogContext } from './code-checks.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
 import { MAX_NAME_CHARS, validName } from './names.js';
 import { importNameOf } from './import-name.js';
 import { announceServedConfigChange } from './served-config.js';
-import { quoteList, unknownImportsMessage, unpublishedImportsMessage } from './serving/linking.js';
+import { languageMismatchMessage, quoteList, unknownImportsMessage, unpublishedImportsMessage } from './serving/linking.js';
 
 export interface LibraryView {
   id: string;
@@ -132,7 +133,7 @@ export async function createLibrary(ctx: CatalogContext, workspaceId: string, ac
   const importName = importNameOf(name);
   if (importName === '') throw invalid('invalid_field', 'name must contain at least one letter or digit, so that it gives an import name', { field: 'name' });
   const description = normalizeDescription(input.description);
-  await checkLibraryCode(ctx, input.code);
+  await checkLibraryCode(ctx, input.code, language);
 
   const id = newId();
   const versionId = newId();
@@ -171,7 +172,8 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
   const { db } = ctx.store;
   const current = await findLiveLibrary(db, workspaceId, id);
   const latest = await db.selectFrom('library_versions').selectAll().where('id', '=', current.latest_version_id).executeTakeFirstOrThrow();
-  if (input.language !== undefined && input.language !== current.language) {
+  // An alias of the stored language (python for pythonfaas) is no change.
+  if (languageChanges(input.language, current.language)) {
     throw invalid('language_immutable', `a library's language cannot change (it is ${current.language})`, { field: 'language' });
   }
   if (input.name !== undefined && input.name.trim() !== current.name) {
@@ -179,7 +181,7 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
   }
   const description = input.description === undefined ? latest.description : normalizeDescription(input.description);
   const code = input.code ?? latest.code;
-  await checkLibraryCode(ctx, code);
+  await checkLibraryCode(ctx, code, current.language as RuntimeLanguage);
 
   const versionId = newId();
   const now = nowIso();
@@ -209,14 +211,16 @@ export async function updateLibrary(ctx: CatalogContext, workspaceId: string, ac
   return saved;
 }
 
-/** Live transformations whose latest or published version imports `importName`. */
-async function transformationsImporting(trx: Kysely<Database>, workspaceId: string, importName: string): Promise<{ id: string; name: string }[]> {
+/** Live transformations in `language` whose latest or published version imports `importName`. */
+async function transformationsImporting(trx: Kysely<Database>, workspaceId: string, importName: string, language: string): Promise<{ id: string; name: string }[]> {
   const rows = await trx
     .selectFrom('transformations as t')
     .innerJoin('transformation_versions as v', (join) => join.on((eb) => eb.or([eb('v.id', '=', eb.ref('t.latest_version_id')), eb('v.id', '=', eb.ref('t.published_version_id'))])))
     .select(['t.id', 't.name', 'v.imports'])
     .where('t.workspace_id', '=', workspaceId)
     .where('t.deleted_at', 'is', null)
+    // Code in another language never links this library (a draft may name its import name while it is unresolved).
+    .where('v.language', '=', language)
     .execute();
   const found = new Map<string, string>();
   for (const row of rows) if ((JSON.parse(row.imports) as string[]).includes(importName)) found.set(row.id, row.name);
@@ -231,7 +235,7 @@ async function transformationsImporting(trx: Kysely<Database>, workspaceId: stri
 export async function deleteLibrary(ctx: CatalogContext, workspaceId: string, actor: Actor, id: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (trx) => {
     const deleted = await markRowDeleted(trx, 'libraries', workspaceId, id, nowIso());
-    const users = await transformationsImporting(trx, workspaceId, deleted.import_name);
+    const users = await transformationsImporting(trx, workspaceId, deleted.import_name, deleted.language);
     if (users.length > 0) {
       throw conflict(
         'library_in_use',
@@ -244,19 +248,25 @@ export async function deleteLibrary(ctx: CatalogContext, workspaceId: string, ac
 }
 
 /**
- * The live libraries of the workspace that `imports` name, as import name to published version id
- * (null when unpublished). With `lock`, the rows are locked for share until the transaction ends.
+ * The live libraries of the workspace that `imports` name, by import name: the published version id
+ * (null when unpublished) and language. With `lock`, the rows are locked for share until the
+ * transaction ends.
  */
-async function liveLibrariesImported(db: Kysely<Database>, workspaceId: string, imports: string[], options: { lock: boolean }): Promise<Map<string, string | null>> {
+async function liveLibrariesImported(
+  db: Kysely<Database>,
+  workspaceId: string,
+  imports: string[],
+  options: { lock: boolean },
+): Promise<Map<string, { publishedVersionId: string | null; language: string }>> {
   let query = db
     .selectFrom('libraries')
-    .select(['import_name', 'published_version_id'])
+    .select(['import_name', 'published_version_id', 'language'])
     .where('workspace_id', '=', workspaceId)
     .where('deleted_at', 'is', null)
     .where('import_name', 'in', [...new Set(imports)]);
   if (options.lock) query = query.forShare();
   const rows = await query.execute();
-  return new Map(rows.map((row) => [row.import_name, row.published_version_id]));
+  return new Map(rows.map((row) => [row.import_name, { publishedVersionId: row.published_version_id, language: row.language }]));
 }
 
 /** The imports that name no live library of the workspace, in the order given. */
@@ -267,16 +277,17 @@ export async function unknownLibraryImports(db: Kysely<Database>, workspaceId: s
 }
 
 /**
- * Inside a save or publish transaction: checks that every import names a live library (and, when
- * `requirePublished`, one with a published version), locking those rows on PostgreSQL so that a
- * concurrent delete waits for this transaction. SQLite runs one transaction at a time anyway.
+ * Inside a save or publish transaction: checks that every import names a live library in the
+ * code's `language` (and, when `requirePublished`, one with a published version), locking those
+ * rows on PostgreSQL so that a concurrent delete waits for this transaction. SQLite runs one
+ * transaction at a time anyway.
  */
 export async function lockImportedLibraries(
   trx: Transaction<Database>,
   dialect: Dialect,
   workspaceId: string,
   imports: string[],
-  options: { requirePublished: boolean; allowMissing?: boolean },
+  options: { requirePublished: boolean; allowMissing?: boolean; language?: string | undefined },
 ): Promise<void> {
   if (imports.length === 0) return;
   const live = await liveLibrariesImported(trx, workspaceId, imports, { lock: dialect === 'postgres' });
@@ -284,8 +295,16 @@ export async function lockImportedLibraries(
   if (missing.length > 0 && !options.allowMissing) {
     throw invalid('unknown_import', unknownImportsMessage(missing), { imports: missing });
   }
+  const otherLanguage = imports.flatMap((importName) => {
+    const library = live.get(importName);
+    return library !== undefined && options.language !== undefined && library.language !== options.language ? [{ importName, language: library.language }] : [];
+  });
+  if (otherLanguage.length > 0 && options.language !== undefined) {
+    const names = otherLanguage.map((entry) => entry.importName);
+    throw invalid('library_language_mismatch', languageMismatchMessage(otherLanguage, options.language), { field: 'code', imports: names });
+  }
   if (options.requirePublished) {
-    const unpublished = imports.filter((name) => live.get(name) === null);
+    const unpublished = imports.filter((name) => live.get(name)?.publishedVersionId === null);
     if (unpublished.length > 0) {
       throw invalid('unpublished_import', unpublishedImportsMessage(unpublished), { imports: unpublished });
     }

@@ -3,11 +3,12 @@
 // concurrent saves never share a seq and none is lost. Versions are never edited or removed.
 
 import type { Kysely } from 'kysely';
+import type { RuntimeLanguage } from '../runtime/types.js';
 import type { Database, TransformationsTable, TransformationVersionsTable } from '../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from './audit.js';
 import { supersedeCanary } from './release/canary.js';
 import { advanceLatestVersion, findLiveRow, firstVersionColumns, markRowDeleted } from './catalog-rows.js';
-import { assertLanguage, checkTransformationCode, normalizeDescription, type CatalogContext } from './code-checks.js';
+import { assertLanguage, checkTransformationCode, languageChanges, normalizeDescription, runtimeLanguage, type CatalogContext } from './code-checks.js';
 import { checkConnections, connectionChange, destinationNamesFor, destinationViews, type DestinationNames, type DestinationView } from './connections.js';
 import { conflict, invalid, notFound } from './errors.js';
 import { newId, nowIso } from './ids.js';
@@ -160,22 +161,22 @@ function normalizeDestinationIds(ids: string[] | undefined, publish: boolean): s
 }
 
 /**
- * Checks code before anything is saved: it compiles, every import names a live library, and it
- * runs without error on the given events. With publish, it must also pass the publish test (the
+ * Checks code before anything is saved: it compiles in its language, every import names a live
+ * library in the same language, and it runs without error on the given events. With publish, it must also pass the publish test (the
  * events, or the sample event) against published libraries only, as it will run once published.
  */
 async function validateForSave(
   ctx: CatalogContext,
   workspaceId: string,
-  version: { versionId: string; name: string; code: string },
+  version: { versionId: string; name: string; code: string; language: RuntimeLanguage },
   events: unknown[] | undefined,
   publish: boolean,
   draft: boolean,
 ): Promise<{ imports: string[]; unresolved: string[] }> {
-  const { versionId, name, code } = version;
-  const imports = await checkTransformationCode(ctx, code);
+  const { versionId, name, code, language } = version;
+  const imports = await checkTransformationCode(ctx, code, language);
   const linker = new LibraryLinker(ctx.store.db, workspaceId, [], publish ? 'publish' : 'test');
-  const link = await linker.link(imports);
+  const link = await linker.link(imports, language);
   if (!link.ok) {
     // Git-driven clients upsert transformations before the libraries they import, with an
     // explicit publish=false and no events. Such a draft may name a library that the same run
@@ -190,7 +191,7 @@ async function validateForSave(
 
   // The run uses the id the version will be saved under, so its sandbox stays warm for real runs.
   // The code is not saved yet, so a crash counts against the workspace's test calls (inline).
-  const run = await runBatch(ctx, workspaceId, { versionId, code, name, inline: true }, link.libraries, events ?? sampleEvents());
+  const run = await runBatch(ctx, workspaceId, { versionId, code, name, inline: true, ...runtimeLanguage(language) }, link.libraries, events ?? sampleEvents());
   if (!run.ok) {
     const what = events === undefined ? 'the sample event' : 'the test events';
     throw invalid(events === undefined ? 'test_failed' : 'events_failed', `the code failed on ${what}, so nothing was saved: ${describeFailure(run)}`, {
@@ -229,7 +230,7 @@ export async function createTransformation(
   const description = normalizeDescription(input.description);
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish) ?? [];
   const versionId = newId();
-  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code: input.code }, input.events, options.publish, options.draft ?? false);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code: input.code, language }, input.events, options.publish, options.draft ?? false);
 
   const id = newId();
   const now = nowIso();
@@ -260,7 +261,7 @@ export async function createTransformation(
   const names = await ctx.store.db.transaction().execute(async (trx) => {
     // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
     if (options.publish) await announceServedConfigChange(trx, ctx.store, workspaceId);
-    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0, language });
     const connected = destinationIds.length > 0 ? await checkConnections(trx, ctx.store.dialect, workspaceId, id, destinationIds) : null;
     await trx.insertInto('transformations').values(transformation).execute();
     await trx.insertInto('transformation_versions').values(version).execute();
@@ -284,9 +285,11 @@ export async function updateTransformation(
 ): Promise<TransformationView> {
   const { db } = ctx.store;
   const current = await findLiveTransformation(db, workspaceId, id);
-  if (input.language !== undefined && input.language !== current.language) {
+  // An alias of the stored language (python for pythonfaas) is no change.
+  if (languageChanges(input.language, current.language)) {
     throw invalid('language_immutable', `a transformation's language cannot change (it is ${current.language})`, { field: 'language' });
   }
+  const language = current.language as RuntimeLanguage;
   const latest = await db.selectFrom('transformation_versions').selectAll().where('id', '=', current.latest_version_id).executeTakeFirstOrThrow();
   // Omitted fields carry over from the latest version.
   const name = input.name === undefined ? latest.name : validName(input.name, MAX_NAME_CHARS);
@@ -294,14 +297,14 @@ export async function updateTransformation(
   const code = input.code ?? latest.code;
   const destinationIds = normalizeDestinationIds(input.destinationIds, options.publish);
   const versionId = newId();
-  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code }, input.events, options.publish, options.draft ?? false);
+  const { imports, unresolved } = await validateForSave(ctx, workspaceId, { versionId, name, code, language }, input.events, options.publish, options.draft ?? false);
 
   const now = nowIso();
   const servedChange = options.publish || destinationIds !== undefined;
   const saved = await db.transaction().execute(async (trx) => {
     // First, so every transaction takes the configuration's row lock before any catalog row (no deadlocks).
     if (servedChange) await announceServedConfigChange(trx, ctx.store, workspaceId);
-    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0 });
+    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: options.publish, allowMissing: unresolved.length > 0, language });
     let names: DestinationNames = null;
     let connectedBefore: string[] = [];
     if (destinationIds !== undefined) {
@@ -326,7 +329,7 @@ export async function updateTransformation(
       description,
       code,
       code_version: CODE_VERSION,
-      language: current.language,
+      language,
       imports: JSON.stringify(imports),
       created_at: now,
       created_by: actor.id,

@@ -46,7 +46,20 @@ export const NameField = (maxChars: number, more = '') =>
 
 /** The description field of a transformation or library body. */
 export const Description = Nullable(Type.String({ description: 'At most 5000 characters; null means none' }));
-export const Language = Type.String({ maxLength: 100, description: 'Only "javascript" is supported' });
+/**
+ * A language on input: checked by the domain (src/domain/code-checks.ts), so that an unsupported
+ * value answers 400 unsupported_language rather than a schema error.
+ */
+export const LanguageField = (more = '') =>
+  Type.String({
+    maxLength: 100,
+    description: `"javascript" (the default) or "pythonfaas" (Python; "python" is accepted as an alias and stored and answered as "pythonfaas"). Other values answer 400 unsupported_language.${more}`,
+    examples: ['javascript', 'pythonfaas'],
+  });
+export const Language = LanguageField();
+
+/** A stored language, as answers carry it. */
+export const StoredLanguage = Type.String({ description: '"javascript" or "pythonfaas"', examples: ['javascript', 'pythonfaas'] });
 
 /** An analytics event as clients send it; any properties, kept as given. */
 export const EventSchema = Type.Object({}, { additionalProperties: true, description: 'An event (the message), e.g. a track call' });

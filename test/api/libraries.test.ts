@@ -77,7 +77,7 @@ describe('POST /libraries', () => {
     expectEnvelope(await api.post('/libraries', { code: 'export const a = 1;' }), 400, 'missing_field');
     expectEnvelope(await api.post('/libraries', { name: 'No code' }), 400, 'missing_field');
     expectEnvelope(await api.post('/libraries', { name: 'Numeric', code: 7 }), 400, 'invalid_field');
-    expectEnvelope(await api.post('/libraries', { name: 'Python lib', code: 'def f(): pass', language: 'python' }), 400, 'unsupported_language');
+    expectEnvelope(await api.post('/libraries', { name: 'Ruby lib', code: 'def f; end', language: 'ruby' }), 400, 'unsupported_language');
     expectEnvelope(await api.post('/libraries?publish=perhaps', { name: 'Q', code: 'export const a = 1;' }), 400, 'invalid_field');
   });
 

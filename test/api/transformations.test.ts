@@ -130,8 +130,8 @@ describe('POST /transformations', () => {
     expect(answer.body.imports).toEqual(['recordedImportsLib']);
   });
 
-  it('answers 400 for a language other than javascript', async () => {
-    const answer = await api.post('/transformations', { name: 'Py', code: 'def transformEvent(event, metadata):\n    return event', language: 'pythonfaas' });
+  it('answers 400 for a language other than javascript and pythonfaas (alias python)', async () => {
+    const answer = await api.post('/transformations', { name: 'Rb', code: 'def transform_event(event)\n  event\nend', language: 'ruby' });
     expectEnvelope(answer, 400, 'unsupported_language');
   });
 

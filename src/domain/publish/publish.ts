@@ -33,7 +33,7 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
   // Fixed lock order (libraries, then transformations, each by id) so concurrent publishes cannot deadlock.
   const libraries = [...new Map(report.libraries.map((l) => [l.id, l])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   const transformations = [...new Map(report.transformations.map((t) => [t.transformationId, t])).values()].sort((a, b) => (a.transformationId < b.transformationId ? -1 : 1));
-  const imports = [...new Set((request.transformations ?? []).length === 0 ? [] : await importsOf(ctx.store.db, transformations.map((t) => t.versionId)))];
+  const importsByLanguage = (request.transformations ?? []).length === 0 ? new Map<string, string[]>() : await importsOf(ctx.store.db, transformations.map((t) => t.versionId));
 
   await ctx.store.db.transaction().execute(async (trx) => {
     // A publish or rollback reaches rudder-server through its next /workspaceConfig poll. First, so
@@ -42,8 +42,9 @@ export async function publishVersions(ctx: CatalogContext, workspaceId: string, 
     const move = (kind: 'library' | 'transformation', id: string, versionId: string) => movePublishedPointer(trx, ctx.store, workspaceId, actor, kind, id, versionId, commit);
     for (const library of libraries) await move('library', library.id, library.versionId);
     for (const transformation of transformations) await move('transformation', transformation.transformationId, transformation.versionId);
-    // What was tested must still hold at commit: every import is a live library with a published version.
-    await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: true });
+    // What was tested must still hold at commit: every import is a live library with a published
+    // version, in the language of the code that imports it.
+    for (const [language, imports] of importsByLanguage) await lockImportedLibraries(trx, ctx.store.dialect, workspaceId, imports, { requirePublished: true, language });
   });
   ctx.onServedConfigChange?.(workspaceId);
 }
@@ -72,8 +73,15 @@ async function movePublishedPointer(trx: Transaction<Database>, store: Store, wo
   if (kind === 'transformation') await supersedeCanary(trx, store, workspaceId, actor, id, `version ${seq} (${versionId}) was published`, versionId);
 }
 
-async function importsOf(db: Kysely<Database>, versionIds: string[]): Promise<string[]> {
-  if (versionIds.length === 0) return [];
-  const rows = await db.selectFrom('transformation_versions').select('imports').where('id', 'in', versionIds).execute();
-  return rows.flatMap((row) => JSON.parse(row.imports) as string[]);
+/** The distinct imports of the versions, by the language of the code importing them. */
+async function importsOf(db: Kysely<Database>, versionIds: string[]): Promise<Map<string, string[]>> {
+  const byLanguage = new Map<string, Set<string>>();
+  if (versionIds.length === 0) return new Map();
+  const rows = await db.selectFrom('transformation_versions').select(['imports', 'language']).where('id', 'in', versionIds).execute();
+  for (const row of rows) {
+    const names = byLanguage.get(row.language) ?? new Set<string>();
+    for (const name of JSON.parse(row.imports) as string[]) names.add(name);
+    byLanguage.set(row.language, names);
+  }
+  return new Map([...byLanguage].map(([language, names]) => [language, [...names]]));
 }

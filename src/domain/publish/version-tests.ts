@@ -2,7 +2,7 @@
 // suite, else the sample event) against the listed library versions, else the published ones, and
 // is judged against expectedOutput. Nothing is saved; publish runs the same tests first.
 
-import type { CatalogContext } from '../code-checks.js';
+import { runtimeLanguage, type CatalogContext } from '../code-checks.js';
 import { invalid } from '../errors.js';
 import { LibraryLinker, type LinkMode } from '../serving/linking.js';
 import { loadListedVersions, type LoadedTransformation, type TestRequest, type TransformationTestInput } from './listed-versions.js';
@@ -79,10 +79,11 @@ async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Prom
 
 async function testTransformation(ctx: CatalogContext, workspaceId: string, linker: LibraryLinker, loaded: LoadedTransformation): Promise<TransformationReport> {
   const { version, request } = loaded;
-  const link = await linker.link(version.imports);
+  const link = await linker.link(version.imports, version.language);
   const cases: CaseReport[] = [];
+  const source = { versionId: version.versionId, code: version.code, name: version.name, ...runtimeLanguage(version.language) };
   for (const testCase of casesOf(request)) {
-    const run = link.ok ? await runBatch(ctx, workspaceId, { versionId: version.versionId, code: version.code, name: version.name }, link.libraries, testCase.input) : linkFailure(link);
+    const run = link.ok ? await runBatch(ctx, workspaceId, source, link.libraries, testCase.input) : linkFailure(link);
     const mismatch = run.ok && testCase.expectedOutput !== undefined && !jsonEqual(run.outputs, testCase.expectedOutput);
     cases.push({ ...testCase, run, mismatch, pass: run.ok && !mismatch });
   }

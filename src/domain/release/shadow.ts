@@ -3,6 +3,7 @@ import type { EventOutcome, LibrarySource, RunOutput, Runtime } from '../../runt
 import type { Store } from '../../store/db.js';
 import type { Database, TransformationShadowsTable } from '../../store/schema.js';
 import { recordAudit, versionLabel, type Actor } from '../audit.js';
+import { runtimeLanguage } from '../code-checks.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import { newId, nowIso } from '../ids.js';
 import type { TransformationVersion } from '../versions.js';
@@ -262,7 +263,7 @@ export class ShadowRunner {
       if (!version) return;
       candidate = await this.#options.runtime.run({
         workspaceId: copy.shadow.workspaceId,
-        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },
+        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name, ...runtimeLanguage(version.language) },
         libraries: copy.libraries,
         events: copy.events,
         metadata: copy.metadata,

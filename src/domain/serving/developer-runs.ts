@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { LibrarySource, Runtime } from '../../runtime/types.js';
 import type { Database } from '../../store/schema.js';
 import { DomainError, conflict, invalid, notFound } from '../errors.js';
+import { runtimeLanguage } from '../code-checks.js';
 import { publishedLibraryVersions, publishedTransformationVersion, type TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
 import { credentialsForRun, runForDeveloper, secretsAllowed, type CredentialSource, type DeveloperRunAnswer, type RequestCredential } from './run-events.js';
@@ -44,7 +45,7 @@ export async function runStoredVersion(deps: DeveloperRunDeps, request: Develope
   const credentials = await credentialsForRun(deps.credentials, version.workspaceId, request.credentials, secretsAllowed(request.callerMayWrite, false, ownCredentials));
   return runForDeveloper(deps.runtime, {
     workspaceId: version.workspaceId,
-    transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },
+    transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name, ...runtimeLanguage(version.language) },
     libraries,
     events,
     ...(metadata !== undefined ? { metadata } : {}),

@@ -9,14 +9,16 @@ import { toLibraryVersion, type LibraryVersion, type TransformationVersion } fro
 
 /**
  * The library versions a run of `version` links: those of the version's own workspace (a
- * transformation never sees another workspace's code, whatever ids a caller lists) whose import
- * name the code imports. The first listed version of an import name wins.
+ * transformation never sees another workspace's code, whatever ids a caller lists) and language
+ * whose import name the code imports. The first listed version of an import name wins.
  */
 export function librariesForRun(version: TransformationVersion, candidates: Iterable<LibraryVersion>): LibraryVersion[] {
   if (version.imports.length === 0) return [];
   const chosen: LibraryVersion[] = [];
   for (const library of candidates) {
     if (library.workspaceId !== version.workspaceId) continue;
+    // Saves refuse a library of another language; an import name freed by a deletion may name one later.
+    if (library.language !== version.language) continue;
     if (!version.imports.includes(library.importName)) continue;
     if (chosen.some((c) => c.importName === library.importName)) continue;
     chosen.push(library);
@@ -55,20 +57,31 @@ export class LibraryLinker {
     this.listedByImport = new Map(listed.map((version) => [version.importName, version]));
   }
 
-  async link(imports: string[]): Promise<LinkResult> {
+  /** Links the imports of code in `language`: every library linked must be in that language too. */
+  async link(imports: string[], language: string): Promise<LinkResult> {
     await this.load(imports.filter((name) => !this.listedByImport.has(name)));
     const libraries: LibrarySource[] = [];
     const missing: string[] = [];
     const unpublished: string[] = [];
+    const otherLanguage: { importName: string; language: string }[] = [];
     for (const importName of imports) {
       const listed = this.listedByImport.get(importName);
       const live = this.live.get(importName);
+      // A library's language never changes, so its latest version's is the library's.
+      const libraryLanguage = listed?.language ?? live?.latest.language;
+      if (libraryLanguage !== undefined && libraryLanguage !== language) {
+        otherLanguage.push({ importName, language: libraryLanguage });
+        continue;
+      }
       const version = listed ?? live?.published ?? (this.mode === 'test' ? live?.latest : undefined);
       if (version) libraries.push({ versionId: version.versionId, importName, code: version.code, name: version.name });
       else if (live) unpublished.push(importName);
       else missing.push(importName);
     }
     if (missing.length > 0) return { ok: false, code: 'unknown_import', message: unknownImportsMessage(missing), imports: missing };
+    if (otherLanguage.length > 0) {
+      return { ok: false, code: 'library_language_mismatch', message: languageMismatchMessage(otherLanguage, language), imports: otherLanguage.map((entry) => entry.importName) };
+    }
     if (unpublished.length > 0) {
       const them = unpublished.length === 1 ? 'it' : 'them';
       return { ok: false, code: 'unpublished_import', message: `${unpublishedImportsMessage(unpublished)}; publish ${them} in the same request (list the version under "libraries")`, imports: unpublished };
@@ -104,6 +117,13 @@ export class LibraryLinker {
 /** Why imports of no live library cannot link. */
 export function unknownImportsMessage(names: string[]): string {
   return `the code imports ${quoteList(names)}, which ${names.length === 1 ? 'is not a library' : 'are not libraries'} of this workspace`;
+}
+
+/** Why imports of libraries in another language than the code cannot link. */
+export function languageMismatchMessage(libraries: { importName: string; language: string }[], language: string): string {
+  const described = libraries.map((library) => `"${library.importName}" (${library.language})`);
+  const list = described.length <= 1 ? (described[0] ?? '') : `${described.slice(0, -1).join(', ')} and ${described[described.length - 1]}`;
+  return `the code is ${language} but imports ${list}: a transformation can import only libraries in its own language`;
 }
 
 /** Why imports of never-published libraries cannot be published. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventOutcome, LibrarySource, Runtime } from '../../runtime/types.js';
 import { DomainError } from '../errors.js';
+import { runtimeLanguage, SUPPORTED_LANGUAGES } from '../code-checks.js';
 import type { LibraryVersion, TransformationVersion } from '../versions.js';
 import { librariesForRun } from './linking.js';
 import { mergeCredentials, runEvents, type EventsRun } from './run-events.js';
@@ -434,7 +435,8 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       for (const position of group.positions) response.failure(position, 404, message);
       return;
     }
-    if (version.language !== 'javascript') {
+    // rudder-server sends JavaScript and Python (PYTHON_TRANSFORM_URL) transformations here alike.
+    if (!(SUPPORTED_LANGUAGES as readonly string[]).includes(version.language)) {
       for (const position of group.positions) response.failure(position, 400, `language ${version.language} is not supported by this runtime`);
       return;
     }
@@ -448,7 +450,7 @@ export async function serveWireBatch(deps: WireServingDeps, entries: readonly un
       deps.runtime,
       {
         workspaceId: version.workspaceId,
-        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name },
+        transformation: { versionId: version.versionId, code: version.code, codeVersion: version.codeVersion, name: version.name, ...runtimeLanguage(version.language) },
         libraries,
         events: group.messages,
         eventsJson,

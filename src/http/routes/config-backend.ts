@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest, onSendHookHandler } fr
 import { DomainError, notFound } from '../../domain/errors.js';
 import type { App } from '../app.js';
 import { handleError } from '../errors.js';
-import { errors } from '../schemas.js';
+import { StoredLanguage, errors } from '../schemas.js';
 
 // What an external rudder-transformer fetches from its config backend (CONFIG_BACKEND_URL): a
 // transformation's code by version id, then each imported library's code by version id. Versions
@@ -29,7 +29,7 @@ const TransformationCode = Type.Object({
   description: Type.String({ description: 'ext' }),
   code: Type.String(),
   codeVersion: Type.String({ description: 'Always "1"' }),
-  language: Type.String(),
+  language: StoredLanguage,
   workspaceId: Type.String(),
   imports: Type.Array(Type.String(), { description: 'Import names of the libraries the code uses' }),
   createdAt: Type.String({ format: 'date-time', description: 'ext: when this version was created' }),
@@ -42,7 +42,7 @@ const LibraryCode = Type.Object({
   importName: Type.String({ description: 'What transformations import it as (lodash camelCase of name)' }),
   description: Type.String({ description: 'ext' }),
   code: Type.String(),
-  language: Type.String(),
+  language: StoredLanguage,
   workspaceId: Type.String({ description: 'ext' }),
   createdAt: Type.String({ format: 'date-time', description: 'ext: when this version was created' }),
 });

@@ -3,7 +3,7 @@ import { createLibrary, deleteLibrary, getLibrary, getLibraryVersion, listLibrar
 import { MAX_NAME_CHARS } from '../../domain/names.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { Description, IdParams, Language, NameField, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
+import { Description, IdParams, Language, NameField, StoredLanguage, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
 
 const LibraryFields = {
   id: Type.String(),
@@ -11,7 +11,7 @@ const LibraryFields = {
   name: Type.String(),
   description: Type.String(),
   code: Type.String(),
-  language: Type.String(),
+  language: StoredLanguage,
   importName: Type.String({ description: 'lodash-style camelCase of the name; transformations import the library by it' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),

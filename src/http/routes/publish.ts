@@ -6,7 +6,7 @@ import { testVersions } from '../../domain/publish/version-tests.js';
 import type { App } from '../app.js';
 import { actorOf, callerMayWrite, workspaceIdOf } from '../auth.js';
 import { parseEventBodies } from '../event-bodies.js';
-import { EventsSchema, Nullable, RequestCredentials, errors } from '../schemas.js';
+import { EventsSchema, LanguageField, Nullable, RequestCredentials, errors } from '../schemas.js';
 
 const VersionId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -184,10 +184,11 @@ export async function publishRoutes(app: App): Promise<void> {
       schema: {
         summary: 'Run unsaved code on events (ext)',
         description:
-          'Runs `code` on `events` (a sample track event when absent; none with `events: []`, which only compiles and links), linking the given library versions or unsaved library code and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints: per-event outcomes with the logs, or 400 with the error code and logs when the whole batch failed (a limit was hit, transformBatch threw).',
+          'Runs `code` (in `language`, default javascript) on `events` (a sample track event when absent; none with `events: []`, which only compiles and links), linking the given library versions or unsaved library code and, for other imports, the published (else latest) library versions. Nothing is saved. Answers like the run endpoints: per-event outcomes with the logs, or 400 with the error code and logs when the whole batch failed (a limit was hit, transformBatch threw).',
         tags: Tags,
         body: Type.Object({
           code: Type.String(),
+          language: Type.Optional(LanguageField(' Unsaved libraries in `libraries` are in the same language; linked saved libraries must be too (else 400 library_language_mismatch).')),
           libraries: Type.Optional(
             Type.Array(
               Type.Union([

@@ -13,7 +13,7 @@ import {
 import { lastDaySummaries } from '../../domain/stats/queries.js';
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
-import { Description, EventsSchema, IdParams, Language, NameField, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
+import { Description, EventsSchema, IdParams, Language, NameField, StoredLanguage, Nullable, PublishQuery, SuccessTrue, VersionParams, VersionsQuery, errors, versionsPage } from '../schemas.js';
 
 
 const TransformationFields = {
@@ -23,7 +23,7 @@ const TransformationFields = {
   description: Type.String(),
   code: Type.String(),
   codeVersion: Type.String({ description: 'Always "1"' }),
-  language: Type.String(),
+  language: StoredLanguage,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   workspaceId: Type.String(),

@@ -5,7 +5,7 @@ import { MAX_WORKSPACE_CONFIG_BYTES, exportWorkspaceConfig, importWorkspaceConfi
 import type { App } from '../app.js';
 import { actorOf, workspaceIdOf } from '../auth.js';
 import { handleError } from '../errors.js';
-import { Nullable, errors } from '../schemas.js';
+import { Nullable, StoredLanguage, errors } from '../schemas.js';
 
 // ext (spec section 8): the control plane of a self-hosted rudder-server. A workspace holds the
 // ConfigT that rudder-server would read from its file in file mode; rudder-server, pointed at
@@ -18,7 +18,7 @@ const TransformationEntry = Type.Object(
     id: Type.String({ description: 'The transformation id' }),
     versionId: Type.String({ description: 'Its published version: what rudder-server sends as destination.Transformations[0].VersionID' }),
     config: Type.Object({}, { ...Open, description: 'Always {} here' }),
-    language: Type.String(),
+    language: StoredLanguage,
   },
   Open,
 );

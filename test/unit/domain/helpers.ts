@@ -5,7 +5,7 @@ import type { Actor } from '../../../src/domain/audit.js';
 import type { CatalogContext } from '../../../src/domain/code-checks.js';
 import { createWorkspace } from '../../../src/domain/workspaces.js';
 import { afterEach, beforeEach } from 'vitest';
-import { RunError, type CodeAnalysis, type RunInput, type RunOutput, type Runtime } from '../../../src/runtime/types.js';
+import { RunError, type CodeAnalysis, type RunInput, type RunOutput, type Runtime, type RuntimeLanguage } from '../../../src/runtime/types.js';
 import { openStore, type Store } from '../../../src/store/db.js';
 
 // Domain tests run the rules on a real SQLite store in a temporary directory and a scripted
@@ -17,9 +17,12 @@ export const actor: Actor = { type: 'access_token', id: 'token-1' };
 /** The runtime double: records every run; imports are `import ... from "name"` specifiers. */
 export class ScriptedRuntime implements Pick<Runtime, 'analyze' | 'run'> {
   readonly runs: RunInput[] = [];
+  /** Every analyze call, with the language it was asked for. */
+  readonly analyses: { code: string; kind: 'transformation' | 'library'; language: RuntimeLanguage | undefined }[] = [];
   failWith: RunError | undefined;
 
-  analyze(code: string, kind: 'transformation' | 'library'): CodeAnalysis {
+  analyze(code: string, kind: 'transformation' | 'library', language?: RuntimeLanguage): CodeAnalysis {
+    this.analyses.push({ code, kind, language });
     const imports = [...code.matchAll(/from\s*["']([^"']+)["']/g)].map((match) => match[1]!);
     return { ok: true, entry: kind === 'transformation' ? 'transformEvent' : null, imports: [...new Set(imports)] };
   }

@@ -6,9 +6,10 @@ import { actor, useFixture } from './helpers.js';
 
 // Import linking: which library version each import of transformation code gets.
 
-const library = (versionId: string, importName: string, workspaceId = 'w1'): LibraryVersion =>
-  ({ versionId, libraryId: `lib-${importName}`, workspaceId, importName, name: importName, code: `export const v = "${versionId}";` }) as LibraryVersion;
-const transformation = (imports: string[], workspaceId = 'w1'): TransformationVersion => ({ versionId: 'tv', transformationId: 't', workspaceId, imports, code: '' }) as unknown as TransformationVersion;
+const library = (versionId: string, importName: string, workspaceId = 'w1', language = 'javascript'): LibraryVersion =>
+  ({ versionId, libraryId: `lib-${importName}`, workspaceId, importName, name: importName, code: `export const v = "${versionId}";`, language }) as LibraryVersion;
+const transformation = (imports: string[], workspaceId = 'w1', language = 'javascript'): TransformationVersion =>
+  ({ versionId: 'tv', transformationId: 't', workspaceId, imports, code: '', language }) as unknown as TransformationVersion;
 
 describe('librariesForRun (serving: versions the caller names)', () => {
   it('links only what the code imports, from its own workspace, the first listed version of each import name winning', () => {
@@ -31,13 +32,13 @@ describe('LibraryLinker (test, publish and save: libraries by import name)', () 
     const draft = await createLibrary(f.ctx, f.workspaceId, actor, { name: 'draft', code: 'export const d = 1;' }, { publish: false });
     const db = f.store.db;
 
-    const test = await new LibraryLinker(db, f.workspaceId, [], 'test').link(['pub', 'draft']);
+    const test = await new LibraryLinker(db, f.workspaceId, [], 'test').link(['pub', 'draft'], 'javascript');
     expect(test).toMatchObject({ ok: true, versionIds: [published.versionId, draft.versionId] });
 
-    const listed = (await db.selectFrom('library_versions').selectAll().where('id', '=', pubLatest.versionId).execute()).map((row) => ({ versionId: row.id, importName: row.import_name, code: row.code }) as LibraryVersion);
-    expect(await new LibraryLinker(db, f.workspaceId, listed, 'publish').link(['pub'])).toMatchObject({ ok: true, versionIds: [pubLatest.versionId] });
+    const listed = (await db.selectFrom('library_versions').selectAll().where('id', '=', pubLatest.versionId).execute()).map((row) => ({ versionId: row.id, importName: row.import_name, code: row.code, language: row.language }) as LibraryVersion);
+    expect(await new LibraryLinker(db, f.workspaceId, listed, 'publish').link(['pub'], 'javascript')).toMatchObject({ ok: true, versionIds: [pubLatest.versionId] });
 
-    expect(await new LibraryLinker(db, f.workspaceId, [], 'publish').link(['pub', 'draft'])).toEqual({
+    expect(await new LibraryLinker(db, f.workspaceId, [], 'publish').link(['pub', 'draft'], 'javascript')).toEqual({
       ok: false,
       code: 'unpublished_import',
       message: 'the code imports "draft", which has no published version; publish it in the same request (list the version under "libraries")',
@@ -48,7 +49,7 @@ describe('LibraryLinker (test, publish and save: libraries by import name)', () 
   it('refuses imports that name no live library of the workspace', async () => {
     const f = fixture.current;
     await createLibrary(f.ctx, f.workspaceId, actor, { name: 'mine', code: 'export const m = 1;' }, { publish: true });
-    const result = await new LibraryLinker(f.store.db, 'another-workspace', [], 'test').link(['mine', 'nope']);
+    const result = await new LibraryLinker(f.store.db, 'another-workspace', [], 'test').link(['mine', 'nope'], 'javascript');
     expect(result).toEqual({ ok: false, code: 'unknown_import', message: 'the code imports "mine" and "nope", which are not libraries of this workspace', imports: ['mine', 'nope'] });
   });
 });
