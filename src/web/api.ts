@@ -1,3 +1,4 @@
+import type { Language } from './language.js';
 import { navigate } from './router.js';
 import { clearSession, getSession } from './session.js';
 
@@ -54,6 +55,7 @@ export interface Transformation {
   description?: string;
   code: string;
   codeVersion?: string;
+  /** "javascript" or "pythonfaas"; read it through languageOf (older servers leave it out). */
   language?: string;
   createdAt?: string;
   updatedAt?: string;
@@ -119,6 +121,7 @@ export interface Library {
   name: string;
   description?: string;
   code: string;
+  /** "javascript" or "pythonfaas"; read it through languageOf (older servers leave it out). */
   language?: string;
   importName: string;
   createdAt?: string;
@@ -544,6 +547,8 @@ export interface SaveInput {
 
 export interface CreateInput extends SaveInput {
   name: string;
+  /** Fixed at creation: saves of later versions do not send it. */
+  language: Language;
 }
 
 export async function createResource(kind: ResourceKind, input: CreateInput): Promise<Resource> {
@@ -590,6 +595,8 @@ export interface InlineTestInput {
   metadata?: Record<string, unknown>[];
   /** What stack frames call the code (default "transformation"). */
   name?: string;
+  /** The language the unsaved code is written in (default "javascript"). */
+  language?: Language;
 }
 
 export async function testInlineCode(input: InlineTestInput): Promise<unknown> {

@@ -1,3 +1,5 @@
+import type { Language } from './language.js';
+
 // Realistic events in the RudderStack event spec, so a transformation can be tried before any
 // real traffic reaches it.
 
@@ -108,3 +110,29 @@ export function toCents(amount) {
   return Math.round(Number(amount ?? 0) * 100);
 }
 `;
+
+export const pythonTransformationCode = `# Runs once per event. Return the event (changed or not) to keep it,
+# a list to fan it out, or None to drop it.
+def transformEvent(event, metadata):
+    properties = event.get("properties")
+    if event.get("type") == "track" and properties is not None:
+        properties["revenue_cents"] = round((properties.get("revenue") or 0) * 100)
+    return event
+`;
+
+export const pythonLibraryCode = `# Define functions here and import them from a transformation by this library's import name,
+# for example: from priceTools import to_cents
+def to_cents(amount):
+    return round(float(amount or 0) * 100)
+`;
+
+/** The code a new transformation or library starts with. */
+export function sampleCode(kind: 'transformation' | 'library', language: Language): string {
+  if (language === 'pythonfaas') return kind === 'transformation' ? pythonTransformationCode : pythonLibraryCode;
+  return kind === 'transformation' ? defaultTransformationCode : defaultLibraryCode;
+}
+
+/** True while the code is still one of the starting samples, so switching language may replace it. */
+export function isUntouchedSample(kind: 'transformation' | 'library', code: string): boolean {
+  return code === sampleCode(kind, 'javascript') || code === sampleCode(kind, 'pythonfaas') || code.trim() === '';
+}

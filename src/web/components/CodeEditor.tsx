@@ -1,10 +1,11 @@
 import { useEffect, useImperativeHandle, useRef, type Ref } from 'react';
 import { basicSetup } from 'codemirror';
-import { javascript } from '@codemirror/lang-javascript';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
-import { EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
+import { Compartment, EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
 import { Decoration, EditorView, type DecorationSet } from '@codemirror/view';
+import type { Language } from '../language.js';
 import { useDarkScheme } from '../use-media-query.js';
+import { codeLanguage } from './code-language.js';
 import { codeTheme } from './code-theme.js';
 
 export interface EditorProblem {
@@ -64,6 +65,8 @@ function placeProblem(state: EditorState, problem: EditorProblem): { from: numbe
 
 interface CodeEditorProps {
   value: string;
+  /** Picks the syntax highlighting; the editor runs no linter of its own, for either language. */
+  language: Language;
   onChange?: (code: string) => void;
   label: string;
   /** A compile error: marked, and scrolled to. */
@@ -92,7 +95,7 @@ function showMarks(view: EditorView, problem: EditorProblem | null, runtimeError
   });
 }
 
-export function CodeEditor({ value, onChange, label, problem = null, runtimeError = null, readOnly, handleRef, describedBy }: CodeEditorProps) {
+export function CodeEditor({ value, language, onChange, label, problem = null, runtimeError = null, readOnly, handleRef, describedBy }: CodeEditorProps) {
   const parent = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
@@ -100,12 +103,16 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
   const marks = useRef({ problem, runtimeError });
   marks.current = { problem, runtimeError };
   const dark = useDarkScheme();
+  // Switching language while creating swaps the highlighting in place, keeping undo history.
+  const languageSlot = useRef(new Compartment());
+  const languageRef = useRef(language);
+  languageRef.current = language;
 
   useEffect(() => {
     if (!parent.current) return;
     const extensions: Extension[] = [
       basicSetup,
-      javascript(),
+      languageSlot.current.of(codeLanguage(languageRef.current)),
       lintGutter(),
       errorLineField,
       codeTheme(dark),
@@ -127,6 +134,10 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
     // The view is created once; later value changes are pushed in by the effect below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [readOnly, label, describedBy, dark]);
+
+  useEffect(() => {
+    view.current?.dispatch({ effects: languageSlot.current.reconfigure(codeLanguage(language)) });
+  }, [language]);
 
   useEffect(() => {
     const current = view.current;
@@ -159,5 +170,5 @@ export function CodeEditor({ value, onChange, label, problem = null, runtimeErro
     [],
   );
 
-  return <div ref={parent} className={`code-editor${readOnly ? ' read-only' : ''}`} data-testid="code-editor" />;
+  return <div ref={parent} className={`code-editor${readOnly ? ' read-only' : ''}`} data-testid="code-editor" data-language={language} />;
 }

@@ -1,14 +1,28 @@
 import { useEffect, useRef } from 'react';
 import { basicSetup } from 'codemirror';
-import { javascript } from '@codemirror/lang-javascript';
 import { MergeView, unifiedMergeView } from '@codemirror/merge';
 import { EditorState } from '@codemirror/state';
 import { EditorView } from '@codemirror/view';
+import type { Language } from '../language.js';
 import { useDarkScheme, useMediaQuery } from '../use-media-query.js';
+import { codeLanguage } from './code-language.js';
 import { codeTheme } from './code-theme.js';
 
 /** Two versions side by side (one column with inline changes on narrow screens), both read-only. */
-export function DiffView({ original, modified, originalLabel, modifiedLabel }: { original: string; modified: string; originalLabel: string; modifiedLabel: string }) {
+export function DiffView({
+  original,
+  modified,
+  originalLabel,
+  modifiedLabel,
+  language,
+}: {
+  original: string;
+  modified: string;
+  originalLabel: string;
+  modifiedLabel: string;
+  /** Both sides are versions of one resource, so one language. */
+  language: Language;
+}) {
   const parent = useRef<HTMLDivElement>(null);
   const narrow = useMediaQuery('(max-width: 700px)');
   const dark = useDarkScheme();
@@ -16,7 +30,7 @@ export function DiffView({ original, modified, originalLabel, modifiedLabel }: {
   useEffect(() => {
     const host = parent.current;
     if (!host) return;
-    const readOnly = [basicSetup, javascript(), codeTheme(dark), EditorState.readOnly.of(true), EditorView.editable.of(false)];
+    const readOnly = [basicSetup, codeLanguage(language), codeTheme(dark), EditorState.readOnly.of(true), EditorView.editable.of(false)];
     if (narrow) {
       const view = new EditorView({
         parent: host,
@@ -40,7 +54,7 @@ export function DiffView({ original, modified, originalLabel, modifiedLabel }: {
       collapseUnchanged: { margin: 3, minSize: 6 },
     });
     return () => view.destroy();
-  }, [original, modified, originalLabel, modifiedLabel, narrow, dark]);
+  }, [original, modified, originalLabel, modifiedLabel, language, narrow, dark]);
 
   const identical = original === modified;
   return (

@@ -4,7 +4,8 @@ import { CodeEditor, type CodeEditorHandle, type EditorProblem } from '../compon
 import { ErrorAlert, Loading, useToast } from '../components/Feedback.js';
 import { ReadOnlyNote } from '../components/ReadOnly.js';
 import { href, navigate, useHashQuery } from '../router.js';
-import { samples } from '../samples.js';
+import { languageLabel, type Language } from '../language.js';
+import { isUntouchedSample, samples } from '../samples.js';
 import { canWrite as sessionCanWrite } from '../session.js';
 import { useAction } from '../use-action.js';
 import { DestinationsPanel } from './editor/DestinationsPanel.js';
@@ -25,6 +26,18 @@ import { starterCode, useEditorData } from './editor/use-editor-data.js';
 import { useSaveShortcut, useUnsavedChangesGuard } from './editor/use-editor-keys.js';
 import { VersionsPanel } from './editor/VersionsPanel.js';
 
+/** What the code must define, under the editor. */
+function codeHint(isTransformation: boolean, python: boolean): string {
+  if (python) {
+    return isTransformation
+      ? 'Define transformEvent(event, metadata) or transformBatch(events, metadata). Import libraries by their import name: from priceTools import to_cents. log(...) and print(...) record log lines.'
+      : 'A Python module: define functions for Python transformations to import. Libraries may import only the standard library.';
+  }
+  return isTransformation
+    ? 'Export transformEvent(event, metadata) or transformBatch(events, metadata). Import libraries by their import name.'
+    : 'An ES module: export functions for transformations to import. Libraries cannot import other modules.';
+}
+
 type Tab = 'test' | 'versions' | 'usage' | 'destinations' | 'stats' | 'release' | 'live' | 'use';
 
 export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null }) {
@@ -36,7 +49,8 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
 
   const data = useEditorData(kind, id);
   const { resource, draft, setDraft, entries, publishedVersionId, loadResource, loadVersions, loadRelated } = data;
-  const { name, description, code } = draft;
+  const { name, description, code, language } = draft;
+  const python = language === 'pythonfaas';
   const [nameError, setNameError] = useState<string | null>(null);
   const [problem, setProblem] = useState<EditorProblem | null>(null);
   const [runtimeError, setRuntimeError] = useState<EditorProblem | null>(null);
@@ -46,20 +60,20 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
   const [testEvents, setTestEvents] = useState<unknown[] | null>(samples[0]?.events ?? null);
   const editorHandle = useRef<CodeEditorHandle>(null);
   const { notify } = useToast();
-  const ids = { name: useId(), description: useId(), problem: useId() };
+  const ids = { name: useId(), description: useId(), language: useId(), problem: useId() };
 
   const dirty = resource
     ? code !== resource.code || description !== (resource.description ?? '') || (isTransformation && name !== resource.name)
     : true;
   // A new page counts as work only once the user has typed something.
-  const hasUnsavedWork = resource ? dirty : name.trim() !== '' || description.trim() !== '' || code !== starterCode(kind);
+  const hasUnsavedWork = resource ? dirty : name.trim() !== '' || description.trim() !== '' || code !== starterCode(kind, language);
   useUnsavedChangesGuard(hasUnsavedWork && canWrite, noun);
 
   const saving = useAction(
     async (trimmed: string) => {
       setProblem(null);
       if (!id) {
-        const created = await createResource(kind, { name: trimmed, description: description.trim(), code });
+        const created = await createResource(kind, { name: trimmed, description: description.trim(), code, language });
         notify(`Created ${noun} “${created.name}”: version 1 saved.`);
         navigate(`${listPath}/${encodeURIComponent(created.id)}`, { replace: true, force: true });
         return;
@@ -82,6 +96,14 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
     void saving.run(trimmed);
   };
   useSaveShortcut(save);
+
+  const changeLanguage = (next: Language) => {
+    // Swap in the other language's sample only while the editor holds an untouched sample: typed
+    // code stays, even if it no longer fits the language.
+    setDraft({ language: next, ...(isUntouchedSample(kind, code) ? { code: starterCode(kind, next) } : {}) });
+    setProblem(null);
+    saving.reset();
+  };
 
   if (id && data.loadError) {
     return (
@@ -127,6 +149,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         publishedVersionId={publishedVersionId}
         latestPublished={latestPublished}
         importName={importName}
+        language={language}
         dirty={dirty}
         canWrite={canWrite}
         saving={saving.busy}
@@ -136,7 +159,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
 
       {!canWrite ? <ReadOnlyNote id="editor-read-only">Your access token is read only: you can view and test, but not save or publish.</ReadOnlyNote> : null}
 
-      <DetailsFields ids={ids} draft={draft} onChange={setDraft} isTransformation={isTransformation} saved={Boolean(resource)} canWrite={canWrite} nameError={nameError} />
+      <DetailsFields ids={ids} draft={draft} onChange={setDraft} onLanguageChange={changeLanguage} isTransformation={isTransformation} saved={Boolean(resource)} canWrite={canWrite} nameError={nameError} />
 
       <ProblemAlert id={ids.problem} saveError={saving.error} problem={problem} onGoTo={(placed) => editorHandle.current?.focusAt(placed.line, placed.column)} />
 
@@ -145,12 +168,19 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
           No library has the import name {data.unknownImports.map((entry) => `“${entry}”`).join(', ')}. <a href={href('/libraries')}>See libraries</a>.
         </div>
       ) : null}
+      {data.otherLanguageImports.length > 0 ? (
+        <div className="alert alert-warning">
+          {data.otherLanguageImports.map((entry) => `“${entry}”`).join(', ')} {data.otherLanguageImports.length === 1 ? 'is a library' : 'are libraries'} in{' '}
+          {python ? 'JavaScript' : 'Python'}: a {languageLabel(language)} transformation can only import {languageLabel(language)} libraries.
+        </div>
+      ) : null}
 
       <div>
         <CodeEditor
           value={code}
+          language={language}
           onChange={(next) => setDraft({ code: next })}
-          label={`${isTransformation ? 'Transformation' : 'Library'} code (JavaScript)`}
+          label={`${isTransformation ? 'Transformation' : 'Library'} code (${languageLabel(language)})`}
           problem={problem}
           runtimeError={runtimeError}
           readOnly={!canWrite}
@@ -158,9 +188,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
           describedBy={problem ? ids.problem : undefined}
         />
         <p className="small muted" style={{ margin: '4px 0 0' }}>
-          {isTransformation
-            ? 'Export transformEvent(event, metadata) or transformBatch(events, metadata). Import libraries by their import name. Tab moves focus out of the editor; Ctrl+S saves.'
-            : 'An ES module: export functions for transformations to import. Libraries cannot import other modules. Tab moves focus out of the editor; Ctrl+S saves.'}
+          {codeHint(isTransformation, python)} Tab moves focus out of the editor; Ctrl+S saves.
         </p>
       </div>
 
@@ -168,6 +196,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         {activeTab === 'test' ? (
           <TestPanel
             code={code}
+            language={language}
             savedVersionId={resource && !dirty ? resource.versionId : null}
             savedVersionLabel={latestEntry?.version.versionId === resource?.versionId ? latestEntry?.label : undefined}
             libraries={data.importedLibraries}
@@ -182,6 +211,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         {activeTab === 'versions' && id ? (
           <VersionsPanel
             kind={kind}
+            language={language}
             resourceId={id}
             entries={entries}
             error={data.versionsError}
@@ -225,7 +255,7 @@ export function EditorPage({ kind, id }: { kind: ResourceKind; id: string | null
         {activeTab === 'use' && id ? (
           <UseItPanel transformationId={id} publishedVersionId={publishedVersionId} destinations={resource && 'destinations' in resource ? resource.destinations : undefined} />
         ) : null}
-        {activeTab === 'usage' ? <UsagePanel importName={importName} code={code} usedBy={data.usedBy} /> : null}
+        {activeTab === 'usage' ? <UsagePanel importName={importName} code={code} language={language} usedBy={data.usedBy} /> : null}
       </EditorTabs>
 
       <PublishDialog

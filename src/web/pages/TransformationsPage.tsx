@@ -1,13 +1,16 @@
 import { listTransformationsWithStats, type TransformationWithStats } from '../api.js';
+import { LanguageBadge } from '../components/LanguageBadge.js';
 import { none, type Column } from '../components/ListPage.js';
 import { formatRate } from '../components/StatsSummary.js';
 import { formatDate } from '../format.js';
+import { languageLabel, languageOf } from '../language.js';
 import { PublishBadge } from './PublishState.js';
 import { ResourceListPage } from './ResourceList.js';
 
-type SortKey = 'name' | 'updatedAt' | 'published' | 'events' | 'errorRate';
+type SortKey = 'name' | 'updatedAt' | 'language' | 'published' | 'events' | 'errorRate';
 
 const columns: Column<SortKey>[] = [
+  { label: 'Language', sortKey: 'language' },
   { label: 'Description' },
   { label: 'Imports' },
   { label: 'Published', sortKey: 'published' },
@@ -47,6 +50,9 @@ function QuarantineBadge({ until }: { until: string | null | undefined }) {
 function Cells({ item }: { item: TransformationWithStats }) {
   return (
     <>
+      <td data-label="Language">
+        <LanguageBadge language={languageOf(item.language)} />
+      </td>
       <td data-label="Description">{item.description || none}</td>
       <td data-label="Imports">
         {item.imports && item.imports.length > 0 ? (
@@ -75,13 +81,15 @@ export function TransformationsPage() {
     <ResourceListPage<TransformationWithStats, SortKey>
       kind="transformation"
       fetch={listTransformationsWithStats}
-      intro="JavaScript that reshapes, enriches or drops events on their way to destinations. Every save is a new immutable version."
+      intro="JavaScript or Python code that reshapes, enriches or drops events on their way to destinations. Every save is a new immutable version."
       emptyText="Create one to reshape events in code, test it on sample events, then publish it."
       createLabel="Create a transformation"
       columns={columns}
       initialSort={{ key: 'updatedAt', direction: 'desc' }}
       sortValue={(item, key) =>
-        key === 'published'
+        key === 'language'
+          ? languageOf(item.language)
+          : key === 'published'
           ? item.publishedVersionId
             ? item.publishedVersionId === item.versionId
               ? 2
@@ -93,7 +101,7 @@ export function TransformationsPage() {
               ? (item.stats24h?.errorRate ?? 0)
               : item[key]
       }
-      searchedText={(item) => item.imports ?? []}
+      searchedText={(item) => [languageLabel(languageOf(item.language)), ...(item.imports ?? [])]}
       cells={(item) => <Cells item={item} />}
     />
   );

@@ -118,3 +118,45 @@ describe('topOwnFrame', () => {
     expect(topOwnFrame(parseErrorFrames('Error: x\n    at toCents (financeLib:2:9)', own))).toBeUndefined();
   });
 });
+
+describe('parseErrorFrames on Python tracebacks', () => {
+  // What the Python runner prints: outermost call first, a source line (and carets) under each frame.
+  const traceback = [
+    'Traceback (most recent call last):',
+    `  File "${own}", line 4, in transformEvent`,
+    '    return to_cents(event["properties"]["revenue"])',
+    '  File "financeLib", line 2, in to_cents',
+    '    return round(amount * 100)',
+    '                 ~~~~~~~^~~~~',
+    "TypeError: unsupported operand type(s) for *: 'NoneType' and 'int'",
+  ].join('\n');
+
+  it('reads the frames innermost first, with lines and no columns', () => {
+    expect(parseErrorFrames(traceback, own)).toEqual({
+      message: "TypeError: unsupported operand type(s) for *: 'NoneType' and 'int'",
+      frames: [
+        { fn: 'to_cents', file: 'financeLib', line: 2, own: false },
+        { fn: 'transformEvent', file: own, line: 4, own: true },
+      ],
+    });
+    expect(topOwnFrame(parseErrorFrames(traceback, own))).toMatchObject({ fn: 'transformEvent', line: 4 });
+  });
+
+  it('keeps the text before the traceback in the message and reads <module> as top-level code', () => {
+    const text = ['top-level code threw Traceback (most recent call last):', `  File "${own}", line 1, in <module>`, '    x = 1 / 0', 'ZeroDivisionError: division by zero'].join('\n');
+    expect(parseErrorFrames(text, own)).toEqual({
+      message: 'top-level code threw ZeroDivisionError: division by zero',
+      frames: [{ file: own, line: 1, own: true }],
+    });
+  });
+
+  it('reads file names holding quotes and commas from the right', () => {
+    const name = 'Orders "EU", v2';
+    const text = ['Traceback (most recent call last):', `  File "${name}", line 9, in transformEvent`, 'KeyError: \'x\''].join('\n');
+    expect(parseErrorFrames(text, name).frames).toEqual([{ fn: 'transformEvent', file: name, line: 9, own: true }]);
+  });
+
+  it('leaves a message without a traceback whole', () => {
+    expect(parseErrorFrames("SyntaxError: invalid syntax (My transformation, line 3)", own)).toEqual({ message: 'SyntaxError: invalid syntax (My transformation, line 3)', frames: [] });
+  });
+});

@@ -1,10 +1,13 @@
-import { TextField } from '../../components/TextField.js';
+import { FieldNote, noteId, TextField } from '../../components/TextField.js';
+import { languages, type Language } from '../../language.js';
 import type { Draft } from './use-editor-data.js';
 
 interface DetailsFieldsProps {
-  ids: { name: string; description: string };
+  ids: { name: string; description: string; language: string };
   draft: Draft;
   onChange: (change: Partial<Draft>) => void;
+  /** The user picked another language while creating (the page may swap the sample code). */
+  onLanguageChange: (language: Language) => void;
   isTransformation: boolean;
   /** The resource exists already (a library's name is then fixed). */
   saved: boolean;
@@ -13,10 +16,11 @@ interface DetailsFieldsProps {
 }
 
 /** Name and description above the code. */
-export function DetailsFields({ ids, draft, onChange, isTransformation, saved, canWrite, nameError }: DetailsFieldsProps) {
+export function DetailsFields({ ids, draft, onChange, onLanguageChange, isTransformation, saved, canWrite, nameError }: DetailsFieldsProps) {
   const fixedName = !isTransformation && saved;
+  const languageHint = saved ? 'Fixed when it was created.' : null;
   return (
-    <div className="editor-meta">
+    <div className="editor-meta with-language">
       <TextField
         id={ids.name}
         label="Name"
@@ -36,6 +40,24 @@ export function DetailsFields({ ids, draft, onChange, isTransformation, saved, c
         }
         style={{ marginBottom: 0 }}
       />
+      <div className="field" style={{ marginBottom: 0 }}>
+        <label htmlFor={ids.language}>Language</label>
+        <select
+          id={ids.language}
+          value={draft.language}
+          // The API refuses a language change, so only a new resource offers the choice.
+          disabled={saved || !canWrite}
+          onChange={(event) => onLanguageChange(event.target.value as Language)}
+          aria-describedby={noteId(ids.language, null, languageHint)}
+        >
+          {languages.map((entry) => (
+            <option key={entry.id} value={entry.id}>
+              {entry.label}
+            </option>
+          ))}
+        </select>
+        <FieldNote fieldId={ids.language} hint={languageHint} />
+      </div>
       <TextField
         id={ids.description}
         label="Description (optional)"

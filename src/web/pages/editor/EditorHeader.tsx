@@ -1,5 +1,7 @@
 import type { Resource } from '../../api.js';
 import { shortId } from '../../format.js';
+import { LanguageBadge } from '../../components/LanguageBadge.js';
+import type { Language } from '../../language.js';
 import { href } from '../../router.js';
 import type { VersionEntry } from './VersionsPanel.js';
 
@@ -29,6 +31,7 @@ interface EditorHeaderProps {
   publishedVersionId: string | null | undefined;
   latestPublished: boolean;
   importName: string | undefined;
+  language: Language;
   dirty: boolean;
   canWrite: boolean;
   saving: boolean;
@@ -49,6 +52,8 @@ export function EditorHeader(props: EditorHeaderProps) {
           <h1 id="editor-title">{resource ? resource.name : `New ${noun}`}</h1>
           {resource ? (
             <div className="editor-status" data-testid="editor-status">
+              <LanguageBadge language={props.language} />
+              <span aria-hidden="true">·</span>
               <span>
                 Latest: <strong>{latestEntry?.label ?? shortId(resource.versionId)}</strong>
               </span>

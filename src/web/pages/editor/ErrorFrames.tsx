@@ -17,9 +17,9 @@ const frameListStyle: CSSProperties = {
 // A link-looking button that keeps the frame's font instead of the buttons' own.
 const frameButtonStyle: CSSProperties = { font: 'inherit', padding: 0, whiteSpace: 'normal' };
 
-export type GoToCode = (line: number, column: number) => void;
+export type GoToCode = (line: number, column?: number) => void;
 
-const position = (frame: StackFrame) => `line ${frame.line}, column ${frame.column}`;
+const position = (frame: StackFrame) => (frame.column === undefined ? `line ${frame.line}` : `line ${frame.line}, column ${frame.column}`);
 
 /** The library a frame ran in, by the name or import name the runtime printed. */
 function libraryOf(frame: StackFrame, libraries: Library[]): Library | undefined {

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { ApiError, publish, type Library, type PublishInput, type ResourceKind, type Transformation } from '../../api.js';
 import { importedNames } from '../../code-analysis.js';
+import { languageOf } from '../../language.js';
 import { ActionDialog } from '../../components/ActionDialog.js';
 import { ErrorAlert } from '../../components/Feedback.js';
 import { formatDateSeconds, formatJson, plural } from '../../format.js';
@@ -94,8 +95,10 @@ export function PublishDialog({
   const imported = useMemo(() => {
     if (!target || !isTransformation) return [];
     const version = target.entry.version as Transformation;
-    const names = version.imports ?? importedNames(version.code ?? '');
-    return libraries.filter((library) => names.includes(library.importName));
+    const language = languageOf(version.language);
+    const names = version.imports ?? importedNames(version.code ?? '', language);
+    // Only libraries of the transformation's own language can be what it imports.
+    return libraries.filter((library) => names.includes(library.importName) && languageOf(library.language) === language);
   }, [target, isTransformation, libraries]);
 
   const action = useAction(async (chosen: PublishTarget) => {

@@ -104,7 +104,8 @@ export function ShadowSection({ transformationId, versions, publishedVersionId, 
             <summary>Input event</summary>
             <pre className="recent-error-text">{readable(diff.input)}</pre>
           </details>
-          <LazyDiffView original={readable(diff.live)} modified={readable(diff.candidate)} originalLabel="Live answer" modifiedLabel="Shadow answer" />
+          {/* Event JSON, whatever the transformation's language: JavaScript highlighting reads it well. */}
+          <LazyDiffView original={readable(diff.live)} modified={readable(diff.candidate)} originalLabel="Live answer" modifiedLabel="Shadow answer" language="javascript" />
         </div>
       ) : null}
       {running ? (

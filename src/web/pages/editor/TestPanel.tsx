@@ -3,6 +3,7 @@ import { ApiError, testInlineCode, testSavedVersion, type InlineTestInput, type 
 import type { EditorProblem } from '../../components/CodeEditor.js';
 import { CopyButton } from '../../components/CopyButton.js';
 import { formatJson, plural, shortId } from '../../format.js';
+import type { Language } from '../../language.js';
 import { samples } from '../../samples.js';
 import { useAction } from '../../use-action.js';
 import type { GoToCode } from './ErrorFrames.js';
@@ -14,6 +15,8 @@ import { BatchError, EventErrors, thrownAt } from './TestErrors.js';
 
 interface TestPanelProps {
   code: string;
+  /** The unsaved code's language: the inline test route needs it (a saved version knows its own). */
+  language: Language;
   /** The saved version to test, or null when the editor holds unsaved code. */
   savedVersionId: string | null;
   /** How the saved version is called on screen ("Version 3"). */
@@ -38,7 +41,7 @@ interface RunTarget {
   ownFileName: string;
 }
 
-export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, ownFileName, onProblem, onRuntimeError, onGoTo, onEventsChange, storageKey }: TestPanelProps) {
+export function TestPanel({ code, language, savedVersionId, savedVersionLabel, libraries, ownFileName, onProblem, onRuntimeError, onGoTo, onEventsChange, storageKey }: TestPanelProps) {
   const [input, setInput] = useState(() => loadTestInput(storageKey) ?? { events: formatJson(samples[0]?.events ?? []), metadata: '' });
   const { events: text, metadata: metadataText } = input;
   const [sampleId, setSampleId] = useState(samples[0]?.id ?? '');
@@ -69,7 +72,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
       const libraryVersions = libraries.map((library) => library.versionId);
       // The inline route names the code after `name` in stack frames, as the saved path names it after
       // the saved transformation.
-      const inline: InlineTestInput = { code, libraries: libraryVersions, events, name: ownFileName, ...(metadata ? { metadata } : {}) };
+      const inline: InlineTestInput = { code, language, libraries: libraryVersions, events, name: ownFileName, ...(metadata ? { metadata } : {}) };
       // The saved-version route (compat) takes no metadata; with metadata the saved code, which is
       // what the editor holds then, runs on the inline route instead.
       const answer = savedVersionId && !metadata
@@ -211,7 +214,7 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
               {eventErrors.length > 0 ? <EventErrors errors={eventErrors} {...links} /> : null}
               {dropped && dropped.length > 0 ? (
                 <div className="alert alert-info">
-                  Dropped (the code returned null or undefined): {dropped.map((index) => `event ${index + 1}`).join(', ')}.
+                  Dropped (the code returned {language === 'pythonfaas' ? 'None' : 'null or undefined'}): {dropped.map((index) => `event ${index + 1}`).join(', ')}.
                 </div>
               ) : null}
               <div>
@@ -242,7 +245,14 @@ export function TestPanel({ code, savedVersionId, savedVersionLabel, libraries, 
                 <h4 style={{ margin: '0 0 4px' }}>Logs</h4>
                 {outcome.logs.length === 0 ? (
                   <p className="muted small">
-                    No logs. Call <code>log(...)</code> in the code to record some.
+                    No logs. Call <code>log(...)</code>
+                    {language === 'pythonfaas' ? (
+                      <>
+                        {' '}
+                        or <code>print(...)</code>
+                      </>
+                    ) : null}{' '}
+                    in the code to record some.
                   </p>
                 ) : (
                   <ol className="log-lines">

@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useState, type ReactNode } from 'react';
 import { getVersion, type ResourceVersion, type ResourceKind } from '../../api.js';
 import { ErrorAlert, Loading } from '../../components/Feedback.js';
 import { LazyDiffView } from '../../components/LazyDiffView.js';
+import type { Language } from '../../language.js';
 import { formatDateSeconds, shortId } from '../../format.js';
 
 export interface VersionEntry {
@@ -42,6 +43,8 @@ function VersionSelect({ id, label, entries, value, onChange, children }: { id: 
 
 interface VersionsPanelProps {
   kind: ResourceKind;
+  /** The resource's language, for the comparison's highlighting. */
+  language: Language;
   resourceId: string;
   entries: VersionEntry[] | null;
   error: unknown;
@@ -57,7 +60,7 @@ interface VersionsPanelProps {
   onRetry: () => void;
 }
 
-export function VersionsPanel({ kind, resourceId, entries, error, complete, publishedVersionId, canWrite, compared, onCompare, unsavedCode, onPublish, onLoadIntoEditor, onRetry }: VersionsPanelProps) {
+export function VersionsPanel({ kind, language, resourceId, entries, error, complete, publishedVersionId, canWrite, compared, onCompare, unsavedCode, onPublish, onLoadIntoEditor, onRetry }: VersionsPanelProps) {
   const [codes, setCodes] = useState<Record<string, string>>({});
   const [diffError, setDiffError] = useState<unknown>(null);
   const ids = { left: useId(), right: useId() };
@@ -147,7 +150,7 @@ export function VersionsPanel({ kind, resourceId, entries, error, complete, publ
           </div>
           <ErrorAlert error={diffError} title="Could not load a version." />
           {typeof leftCode === 'string' && typeof rightCode === 'string' ? (
-            <LazyDiffView original={leftCode} modified={rightCode} originalLabel={labelOf(left)} modifiedLabel={labelOf(right)} />
+            <LazyDiffView original={leftCode} modified={rightCode} originalLabel={labelOf(left)} modifiedLabel={labelOf(right)} language={language} />
           ) : (
             <Loading label="Loading the versions to compare…" />
           )}

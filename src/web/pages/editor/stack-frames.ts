@@ -8,6 +8,17 @@
 // File names are transformation and library names, which may hold spaces, parentheses and colons,
 // so a frame is read from the right: the position is always last, the function name (which holds
 // no " (") first, and the file is whatever lies between.
+//
+// Python code fails with Python's own traceback instead, outermost call first and without columns:
+//
+//   Traceback (most recent call last):
+//     File "My transformation", line 4, in transformEvent
+//       return to_cents(event["properties"]["revenue"])
+//     File "financeLib", line 2, in to_cents
+//       return round(amount * 100)
+//   TypeError: unsupported operand type(s) for *: 'NoneType' and 'int'
+//
+// Both read into the same frames, innermost first.
 
 export interface StackFrame {
   /** The function, absent for top-level code. */
@@ -16,8 +27,8 @@ export interface StackFrame {
   file: string;
   /** 1-based. */
   line: number;
-  /** 1-based. */
-  column: number;
+  /** 1-based; absent in Python tracebacks, which give lines only. */
+  column?: number;
   /** In the code being tested (the editor's), not in a library. */
   own: boolean;
 }
@@ -59,6 +70,8 @@ function parseFrame(body: string, ownFileName: string): StackFrame | null {
  */
 export function parseErrorFrames(text: string, ownFileName: string): ParsedError {
   const lines = text.split(/\r\n|\r|\n/);
+  const python = parsePythonTraceback(lines, ownFileName);
+  if (python) return python;
   let end = lines.length;
   while (end > 0 && lines[end - 1]!.trim() === '') end -= 1;
   let start = end;
@@ -76,4 +89,36 @@ export function parseErrorFrames(text: string, ownFileName: string): ParsedError
 /** The innermost frame in the code being tested: where the editor should point. */
 export function topOwnFrame(parsed: ParsedError): StackFrame | undefined {
   return parsed.frames.find((frame) => frame.own);
+}
+
+const TRACEBACK_HEAD = /Traceback \(most recent call last\):\s*$/;
+const PYTHON_FRAME = /^\s+File "(.*)", line (\d+)(?:, in (.+?))?\s*$/;
+
+/**
+ * A Python traceback: what comes before its head ("top-level code threw "), the frames, and the
+ * exception lines after them make the message. Null when the text holds no traceback.
+ */
+function parsePythonTraceback(lines: string[], ownFileName: string): ParsedError | null {
+  const head = lines.findIndex((line) => TRACEBACK_HEAD.test(line));
+  if (head < 0) return null;
+  const before = [...lines.slice(0, head), lines[head]!.replace(TRACEBACK_HEAD, '')].join('\n').trim();
+  const frames: StackFrame[] = [];
+  let rest = head + 1;
+  for (; rest < lines.length; rest += 1) {
+    const line = lines[rest]!;
+    const frame = PYTHON_FRAME.exec(line);
+    if (frame) {
+      const fn = frame[3] && frame[3] !== '<module>' ? frame[3] : undefined;
+      const file = frame[1]!;
+      frames.push({ ...(fn ? { fn } : {}), file, line: Number(frame[2]), own: file === ownFileName });
+      continue;
+    }
+    // The source line and the carets under it are indented deeper than their frame line.
+    if (/^\s/.test(line) && frames.length > 0) continue;
+    break;
+  }
+  if (frames.length === 0) return null;
+  const exception = lines.slice(rest).join('\n').trim();
+  const message = [before, exception].filter(Boolean).join(' ');
+  return { message: message || 'Error', frames: frames.reverse() };
 }

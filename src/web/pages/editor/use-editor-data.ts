@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { getResource, listLibraries, listTransformations, listVersions, type Library, type Resource, type ResourceKind, type ResourceVersion, type Transformation } from '../../api.js';
 import { importedNames } from '../../code-analysis.js';
-import { defaultLibraryCode, defaultTransformationCode } from '../../samples.js';
+import { languageOf, type Language } from '../../language.js';
+import { sampleCode } from '../../samples.js';
 import { useAction } from '../../use-action.js';
 import { labelVersions } from './VersionsPanel.js';
 
@@ -11,10 +12,12 @@ export interface Draft {
   name: string;
   description: string;
   code: string;
+  /** Chosen while creating; a saved resource's language never changes. */
+  language: Language;
 }
 
-export function starterCode(kind: ResourceKind): string {
-  return kind === 'transformation' ? defaultTransformationCode : defaultLibraryCode;
+export function starterCode(kind: ResourceKind, language: Language): string {
+  return sampleCode(kind, language);
 }
 
 /**
@@ -24,7 +27,7 @@ export function starterCode(kind: ResourceKind): string {
 export function useEditorData(kind: ResourceKind, id: string | null) {
   const isTransformation = kind === 'transformation';
   const [resource, setResource] = useState<Resource | null>(null);
-  const [draft, setDraftState] = useState<Draft>({ name: '', description: '', code: starterCode(kind) });
+  const [draft, setDraftState] = useState<Draft>({ name: '', description: '', code: starterCode(kind, 'javascript'), language: 'javascript' });
   const [versions, setVersions] = useState<ResourceVersion[] | null>(null);
   const [libraries, setLibraries] = useState<Library[]>([]);
   const [librariesLoaded, setLibrariesLoaded] = useState(false);
@@ -36,7 +39,7 @@ export function useEditorData(kind: ResourceKind, id: string | null) {
     const loaded = await getResource(kind, id);
     setResource(loaded);
     // A publish refreshes what is live without throwing away edits in progress.
-    if (!options.keepEdits) setDraft({ name: loaded.name, description: loaded.description ?? '', code: loaded.code ?? '' });
+    if (!options.keepEdits) setDraft({ name: loaded.name, description: loaded.description ?? '', code: loaded.code ?? '', language: languageOf(loaded.language) });
   });
   const versionsLoad = useAction(async () => {
     if (id) setVersions(await listVersions(kind, id, VERSION_PAGE));
@@ -70,17 +73,26 @@ export function useEditorData(kind: ResourceKind, id: string | null) {
         ? (versions.find((version) => version.isPublished)?.versionId ?? null)
         : undefined;
 
-  const { code } = draft;
+  const { code, language } = draft;
+  // A transformation may import only libraries of its own language.
+  const sameLanguageLibraries = useMemo(() => libraries.filter((library) => languageOf(library.language) === language), [libraries, language]);
   const importedLibraries = useMemo(() => {
-    const names = importedNames(code);
-    return libraries.filter((library) => names.includes(library.importName));
-  }, [code, libraries]);
-  const unknownImports = useMemo(() => {
+    const names = importedNames(code, language);
+    return sameLanguageLibraries.filter((library) => names.includes(library.importName));
+  }, [code, language, sameLanguageLibraries]);
+  const { unknownImports, otherLanguageImports } = useMemo(() => {
     // Only once the workspace's libraries are known, so the warning never flashes while loading.
-    if (!isTransformation || !librariesLoaded) return [];
-    const known = new Set(libraries.map((library) => library.importName));
-    return importedNames(code).filter((name) => !known.has(name));
-  }, [code, libraries, isTransformation, librariesLoaded]);
+    if (!isTransformation || !librariesLoaded) return { unknownImports: [], otherLanguageImports: [] };
+    const names = importedNames(code, language);
+    const known = new Set(sameLanguageLibraries.map((library) => library.importName));
+    const otherLanguage = new Set(libraries.filter((library) => !known.has(library.importName)).map((library) => library.importName));
+    return {
+      // Python code imports standard-library modules the same way it imports libraries, and the
+      // dashboard cannot tell those apart: the server reports a missing library on save.
+      unknownImports: language === 'javascript' ? names.filter((name) => !known.has(name) && !otherLanguage.has(name)) : [],
+      otherLanguageImports: names.filter((name) => otherLanguage.has(name)),
+    };
+  }, [code, language, libraries, sameLanguageLibraries, isTransformation, librariesLoaded]);
 
   return {
     resource,
@@ -95,6 +107,8 @@ export function useEditorData(kind: ResourceKind, id: string | null) {
     libraries,
     importedLibraries,
     unknownImports,
+    /** Imports naming a library written in the other language, which the transformation cannot use. */
+    otherLanguageImports,
     usedBy,
     loadResource,
     loadVersions,
