@@ -4,14 +4,18 @@
 // in flight. Also: the cost of per-transformation stats, of a 10 % canary and of 10 % shadow sampling
 // (trivial transformEvent at 4 in flight, each against the same without, back to back on one server), the extra latency of the first request to a new version, the memory of all of
 // Tiller's processes while cycling through many distinct versions, and what a workspace whose code
-// crashes its sandbox host once a second costs another workspace's traffic.
+// crashes its sandbox host once a second costs another workspace's traffic. The python part: a
+// trivial Python (pythonfaas) transformEvent vs the native JavaScript trivial path at 4 in flight
+// (with the JS trivial ratio measured alongside), the very first Python request of a fresh server,
+// the extra latency of the first request to a new Python version in a host whose spare interpreter
+// is ready, and the resident memory per warm Python interpreter.
 //
 //   npm run bench:runtime
 //
 // Settings (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_WARMUP (default
 // 1), BENCH_REPS (default 3; the median is reported), BENCH_CONCURRENCY (default 1,4,16),
 // BENCH_SCENARIOS (default trivial,library,batch,drop), BENCH_PARTS (default
-// throughput,stats,canary,shadow,first,rss,attack), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
+// throughput,stats,canary,shadow,first,rss,attack,python), BENCH_PYTHON_COLD_VERSIONS (5), BENCH_COLD_VERSIONS (30), BENCH_CYCLE_VERSIONS (500),
 // BENCH_ATTACK_VERSIONS (enough for BENCH_SECONDS x BENCH_REPS, at least 60), BENCH_PROFILE=1 (the
 // server writes a CPU profile to bench/runtime/profiles/ on exit), BENCH_SOURCE=1 (run the TypeScript
 // sources through tsx instead of the compiled build `npm start` runs, which is built first when
@@ -55,7 +59,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? scenarios.map((s) => s.key).join(',')).split(',');
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,canary,shadow,first,rss,attack').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,stats,canary,shadow,first,rss,attack,python').split(','));
 /** Trivial transformEvent with stats on, as a share of the same with stats off. */
 const TARGET_STATS_RATIO = 0.97;
 /** Trivial transformEvent with a 10 % canary running, as a share of the same without one. */
@@ -318,6 +322,105 @@ async function rssWhileCycling(info: BenchServerInfo, child: ChildProcess): Prom
   return lines;
 }
 
+// ---------------------------------------------------------------- python
+
+/** The first request to a new Python version in a host whose spare interpreter is ready (ms). */
+const TARGET_PYTHON_NEW_VERSION_MS = 4600;
+
+async function timedPost(url: string, body: string, what: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await post(url, body);
+  const ms = performance.now() - t0;
+  if (res.status !== 200 || !res.text.includes('"statusCode":200')) throw new Error(`${what}: ${res.status} ${res.text.slice(0, 300)}`);
+  return ms;
+}
+
+/** Waits (up to timeoutMs) until /metrics shows at least `count` Python interpreters; returns the count seen. */
+async function pythonInterpretersAtLeast(metricsUrl: string, count: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let seen = await metricValue(metricsUrl, 'tiller_runtime_python_interpreters');
+  while (!(seen >= count) && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    seen = await metricValue(metricsUrl, 'tiller_runtime_python_interpreters');
+  }
+  return seen;
+}
+
+async function pythonPart(info: BenchServerInfo): Promise<string[]> {
+  const url = `${info.url}/customTransform`;
+  const summary: string[] = [];
+  // (b) The very first Python request of this server: nothing has touched Python yet, so this includes starting an interpreter.
+  const interpretersBefore = await metricValue(info.metricsUrl, 'tiller_runtime_python_interpreters');
+  const firstBody = batchBody(info.python.firstVersion);
+  const veryFirst = await timedPost(url, firstBody, 'very first Python request');
+  const firstWarm = await timedPost(url, firstBody, 'very first Python version, warm');
+  console.log(
+    `\nPython: very first Python request of a fresh server (${BATCH} events, interpreter start included; ${interpretersBefore} interpreters before): ${fmt(veryFirst, 0)} ms, then ${fmt(firstWarm, 1)} ms warm`,
+  );
+
+  // Python row: the trivial Python version vs the native JavaScript trivial path, same body shape.
+  const pyBody = batchBody(info.python.trivialVersion);
+  const nativeUrl = `${info.url}/bench/native/trivial`;
+  const [pyAnswer, nativeAnswer] = [await post(url, pyBody), await post(nativeUrl, pyBody)];
+  if (pyAnswer.status !== 200 || nativeAnswer.status !== 200 || !isDeepStrictEqual(JSON.parse(pyAnswer.text), JSON.parse(nativeAnswer.text))) {
+    throw new Error(`python trivial: /customTransform and the native trivial path answer differently (${pyAnswer.status}, ${nativeAnswer.status}): ${pyAnswer.text.slice(0, 300)} vs ${nativeAnswer.text.slice(0, 300)}`);
+  }
+  const jsBody = batchBody(info.scenarioVersions.trivial!);
+  const [jsAnswer, jsNative] = [await post(url, jsBody), await post(nativeUrl, jsBody)];
+  if (jsAnswer.status !== 200 || jsNative.status !== 200 || !isDeepStrictEqual(JSON.parse(jsAnswer.text), JSON.parse(jsNative.text))) {
+    throw new Error(`js trivial: /customTransform and the native path answer differently: ${jsAnswer.text.slice(0, 300)}`);
+  }
+  // Warm-up of the Python version at 4 in flight (may start more interpreters), then the paired runs.
+  await load(url, pyBody, 4, Math.max(WARMUP, 2));
+  const py = await pairedCost({ url, body: pyBody }, { url: nativeUrl, body: pyBody });
+  console.log(
+    `Python trivial transformEvent, 4 in flight: Tiller ${fmt(py.on)} ev/s, native JS trivial ${fmt(py.off)} ev/s; ratio ${fmt(py.ratio, 3)} (runs ${py.ratios.map((r) => fmt(r, 3)).join(', ')})`,
+  );
+  const js = await pairedCost({ url, body: jsBody }, { url: nativeUrl, body: jsBody });
+  console.log(
+    `JS trivial transformEvent, 4 in flight (same part, for comparison): Tiller ${fmt(js.on)} ev/s, native ${fmt(js.off)} ev/s; ratio ${fmt(js.ratio, 3)} (runs ${js.ratios.map((r) => fmt(r, 3)).join(', ')})`,
+  );
+
+  // Memory per warm interpreter, right after the Python row.
+  const interpreters = await metricValue(info.metricsUrl, 'tiller_runtime_python_interpreters');
+  const pyResident = await metricValue(info.metricsUrl, 'tiller_runtime_python_resident_bytes');
+  const tree = tillerMemory(info.pid);
+  const perInterpreterMb = interpreters > 0 ? pyResident / interpreters / 1024 / 1024 : NaN;
+  console.log(
+    `Python memory after the Python row: ${interpreters} interpreters, ${fmt(pyResident / 1024 / 1024)} MB resident together, ${fmt(perInterpreterMb, 1)} MB per interpreter; all Tiller processes: ${describeTotals(tree)}`,
+  );
+
+  // (a) The first request to a new Python version in a host that already runs Python, with its spare ready.
+  const firsts: number[] = [];
+  const warms: number[] = [];
+  const extras: number[] = [];
+  const spares: number[] = [];
+  for (const versionId of info.python.coldVersions) {
+    // Let the host (re)start its spare: a new version takes it and a fresh spare starts behind it.
+    const before = await metricValue(info.metricsUrl, 'tiller_runtime_python_interpreters');
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    spares.push(await pythonInterpretersAtLeast(info.metricsUrl, before, 10_000));
+    const body = batchBody(versionId);
+    const first = await timedPost(url, body, `first request to Python version ${versionId}`);
+    const warm = await timedPost(url, body, `warm request to Python version ${versionId}`);
+    firsts.push(first);
+    warms.push(warm);
+    extras.push(first - warm);
+  }
+  const newVersion = { first: median(firsts), warm: median(warms), extra: median(extras) };
+  console.log(
+    `First request to a new Python version in a host already running Python, spare ready (${firsts.length} versions, ${BATCH} events each; median): ${fmt(newVersion.first, 1)} ms, then ${fmt(newVersion.warm, 1)} ms warm; extra ${fmt(newVersion.extra, 1)} ms (runs ${firsts.map((f) => fmt(f, 0)).join(', ')} ms; interpreters before each: ${spares.join(', ')})`,
+  );
+
+  summary.push(
+    `Python: trivial transformEvent at 4 in flight vs native JS trivial: ratio ${fmt(py.ratio, 3)} (JS trivial in the same part: ${fmt(js.ratio, 3)}; no numeric goal)`,
+    `Goal: first request to a new Python version in a warm host well under 4.6 s: ${fmt(newVersion.first, 0)} ms (extra ${fmt(newVersion.extra, 0)} ms) ${metOrNot(newVersion.first < TARGET_PYTHON_NEW_VERSION_MS)}`,
+    `Python: very first Python request of a fresh server: ${fmt(veryFirst, 0)} ms (no numeric goal)`,
+    `Python: ${fmt(perInterpreterMb, 1)} MB resident per warm interpreter (${interpreters} interpreters; all Tiller processes ${fmt(tree.totalMb)} MB; no numeric goal)`,
+  );
+  return summary;
+}
+
 // ---------------------------------------------------------------- main
 
 const { child, info } = await startServer();
@@ -377,6 +480,10 @@ try {
   if (PARTS.has('rss')) {
     console.log(`\nRSS of the server and its sandbox hosts while cycling through ${info.cycleVersions.length} distinct versions (4 in flight, three passes):`);
     for (const line of await rssWhileCycling(info, child)) console.log(line);
+  }
+  if (PARTS.has('python')) {
+    const summary = await pythonPart(info);
+    console.log(`\n${summary.join('\n')}`);
   }
   if (PARTS.has('attack')) {
     console.log(

@@ -34,6 +34,8 @@ export interface BenchServerInfo {
   cycleVersions: string[];
   /** Versions of the second (attacker) workspace whose code crashes its sandbox host; each is run once. */
   attackVersions: string[];
+  /** Python (pythonfaas) versions: the trivial one the throughput row runs, one for a fresh server's very first Python request, and versions never requested before the new-version latency measurement. */
+  python: { trivialVersion: string; firstVersion: string; coldVersions: string[] };
 }
 
 const coldCount = Number(process.env.BENCH_COLD_VERSIONS ?? 30);
@@ -105,6 +107,18 @@ for (let i = 0; i < coldCount; i++) coldVersions.push((await createTransformatio
 const cycleVersions: string[] = [];
 for (let i = 0; i < cycleCount; i++) cycleVersions.push((await createTransformation(db, { workspaceId: workspace.id, code: distinct('cycle', i) })).versionId);
 
+// Python: the trivial transformEvent, one version for the very first Python request, and distinct new versions.
+const pythonCode = (extra: string) => `def transformEvent(event, metadata):\n    event['properties']['enriched'] = True\n${extra}    return event\n`;
+const pythonColdCount = Number(process.env.BENCH_PYTHON_COLD_VERSIONS ?? 5);
+const python = {
+  trivialVersion: (await createTransformation(db, { workspaceId: workspace.id, code: pythonCode(''), name: 'python trivial', language: 'pythonfaas', imports: [] })).versionId,
+  firstVersion: (await createTransformation(db, { workspaceId: workspace.id, code: pythonCode("    event['properties']['first'] = 1\n"), name: 'python first', language: 'pythonfaas', imports: [] })).versionId,
+  coldVersions: [] as string[],
+};
+for (let i = 0; i < pythonColdCount; i++) {
+  python.coldVersions.push((await createTransformation(db, { workspaceId: workspace.id, code: pythonCode(`    event['properties']['cold'] = ${i}\n`), name: `python cold ${i}`, language: 'pythonfaas', imports: [] })).versionId);
+}
+
 const { workspace: attacker } = await createWorkspace(services.store, config.pepper, { name: 'bench-attacker', ownerEmail: 'attacker@example.com' });
 const attackVersions: string[] = [];
 for (let i = 0; i < attackCount; i++) attackVersions.push((await createTransformation(db, { workspaceId: attacker.id, code: bombCode(i), name: `bomb ${i}` })).versionId);
@@ -117,7 +131,7 @@ const metricsUrl = await (await buildApp({ services, logger, surface: 'metrics' 
 const statsOffApp = await buildApp({ services: { ...services, liveStats: undefined }, logger, surface: 'runtime' });
 const statsOffUrl = await statsOffApp.listen({ port: 0, host: '127.0.0.1' });
 
-const info: BenchServerInfo = { url, statsOffUrl, canaryStableVersion: canaried.versionId, shadowStableVersion: shadowed.versionId, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions };
+const info: BenchServerInfo = { url, statsOffUrl, canaryStableVersion: canaried.versionId, shadowStableVersion: shadowed.versionId, metricsUrl, pid: process.pid, scenarioVersions, scenarioLibraries, coldVersions, cycleVersions, attackVersions, python };
 process.send?.({ ready: info });
 
 // The parent asks for a memory breakdown (V8 heap vs the rest) and the runtime's state.

@@ -28,6 +28,8 @@ export interface TransformationFixture {
   /** Publish the first version (default true). */
   publish?: boolean;
   imports?: string[];
+  /** The transformation's language (default 'javascript'), e.g. 'pythonfaas'. */
+  language?: 'javascript' | 'pythonfaas';
 }
 
 export interface CreatedVersion {
@@ -49,7 +51,7 @@ export async function createTransformation(target: StoreHolder | Kysely<Database
         workspace_id: fixture.workspaceId,
         name,
         description: fixture.description ?? '',
-        language: 'javascript',
+        language: fixture.language ?? 'javascript',
         destination_ids: '[]',
         created_at: at,
         updated_at: at,
@@ -70,7 +72,7 @@ export async function createTransformation(target: StoreHolder | Kysely<Database
         description: fixture.description ?? '',
         code: fixture.code,
         code_version: '1',
-        language: 'javascript',
+        language: fixture.language ?? 'javascript',
         imports: JSON.stringify(fixture.imports ?? importsOf(fixture.code)),
         created_at: at,
         created_by: null,
