@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MAX_ERROR_CHARS, decodeBatchOutput, outputCountMessage, outputSizeMessage } from '../contract.js';
 import type { EngineSettings } from '../options.js';
-import type { HostCapabilities } from '../host/capabilities.js';
+import type { HostCapabilities, OutboundRun } from '../host/capabilities.js';
 import type { EncodedAnswer, EncodedBatch } from '../host/engine.js';
 import { MAX_OUTPUT_DEPTH } from '../bootstrap.js';
 import { RunError, type CodeAnalysis } from '../types.js';
@@ -30,6 +30,8 @@ const CLOCK_TICKS_PER_SECOND = 100;
 /** How long an interpreter may take to start (Pyodide loads in about 5 s on a shared 2-core machine). */
 const START_TIMEOUT_MS = 60_000;
 const MAX_STDERR_CHARS = 4096;
+/** The host reports with every answer; resident memory is read from /proc at most this often. */
+const RSS_MEASURE_MS = 1000;
 
 export interface PythonStats {
   interpreters: number;
@@ -148,7 +150,12 @@ class Interpreter {
     }
   }
 
+  private rssMeasuredAt = 0;
+
   measureRss(): number {
+    const now = Date.now();
+    if (now - this.rssMeasuredAt < RSS_MEASURE_MS) return this.rssBytes;
+    this.rssMeasuredAt = now;
     try {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
       this.rssBytes = match ? Number(match[1]) * 1024 : 0;
@@ -354,7 +361,7 @@ export function createPythonEngine(settings: EngineSettings, capabilities: HostC
    * Sends one request and waits for its answer, within the batch's limits: past the wall clock or
    * the CPU time the interpreter is killed and the request fails with the limit's code.
    */
-  const request = async (interpreter: Interpreter, message: Message, what: string, outbound?: { run: import('../host/capabilities.js').OutboundRun }): Promise<Message> => {
+  const request = async (interpreter: Interpreter, message: Message, what: string, outbound?: { run: OutboundRun }): Promise<Message> => {
     const cpuStart = interpreter.cpuMs();
     const startedAt = Date.now();
     let calledOut = false;

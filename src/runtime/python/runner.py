@@ -381,31 +381,22 @@ def _run_events(events):
             if value is None or (isinstance(value, list) and len(value) == 0):
                 header.append(f'{i},204,0,')
                 continue
-            if isinstance(value, dict):
-                try:
-                    text = _output_json(value)
-                    header.append(f'{i},200,{len(text)},')
-                    body.append(text)
-                    size += len(text)
-                    if size > max_chars:
-                        raise _OutputLimit(_config['outputSizeMessage'])
-                    continue
-                except _OutputLimit:
-                    raise
-                except BaseException as error:
-                    failure = 'output event is not serializable as JSON: ' + _describe_thrown(error)
-            elif isinstance(value, list):
-                if len(value) > max_outputs:
+            if isinstance(value, (dict, list)):
+                # A dict is one output; a list fans out. Either way every output is a dict.
+                single = isinstance(value, dict)
+                outputs = [value] if single else value
+                if len(outputs) > max_outputs:
                     raise _OutputLimit(_config['outputCountMessage'])
                 texts = []
-                for j, element in enumerate(value):
+                for j, element in enumerate(outputs):
                     if not isinstance(element, dict):
                         failure = f'transformEvent returned a list whose element {j} is {_describe_type(element)}; every element must be a dict'
                         break
                     try:
                         texts.append(_output_json(element))
                     except BaseException as error:
-                        failure = f'output event {j} is not serializable as JSON: ' + _describe_thrown(error)
+                        which = 'output event' if single else f'output event {j}'
+                        failure = f'{which} is not serializable as JSON: ' + _describe_thrown(error)
                         break
                 if failure is None:
                     for text in texts:
